@@ -1,0 +1,12 @@
+// Command meeboter-bot is the reference bot agent for the Meeboter
+// bot<->controller protocol (package botproto).
+//
+// It owns only a simulated meeting: with --simulate it fetches its config,
+// heartbeats, and walks JOINING_CALL -> [IN_WAITING_ROOM] -> IN_CALL ->
+// LEAVING -> DONE without a browser, so the controller can be exercised
+// end to end. It can also misbehave on purpose (crash at a phase, ignore
+// leave requests, skip heartbeats, exit non-zero), driven by flags, SIM_*
+// environment variables, or per bot through the "simulate" object in the
+// bot's metadata, which wins over both. Real meeting-platform bots are
+// built elsewhere.
+package main

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/meeboter/meeboter/pkg/botproto"
+)
+
+// Environment variables mirroring the misbehaviour flags.
+const (
+	envCallSeconds        = "SIM_CALL_SECONDS"
+	envWaitingRoomSeconds = "SIM_WAITING_ROOM_SECONDS"
+	envHeartbeatInterval  = "SIM_HEARTBEAT_INTERVAL"
+	envCrashAt            = "SIM_CRASH_AT"
+	envIgnoreLeave        = "SIM_IGNORE_LEAVE"
+	envNoHeartbeat        = "SIM_NO_HEARTBEAT"
+	envExitCode           = "SIM_EXIT_CODE"
+)
+
+// metadataKey is the config metadata object holding per-bot overrides.
+const metadataKey = "simulate"
+
+// Settings is how one simulated meeting behaves.
+type Settings struct {
+	// CallDuration is time spent IN_CALL; 0 means until told to leave.
+	CallDuration time.Duration
+	// WaitingRoom is time spent IN_WAITING_ROOM; 0 skips the phase.
+	WaitingRoom time.Duration
+	// HeartbeatInterval overrides the config's interval when non-zero.
+	HeartbeatInterval time.Duration
+	// CrashAt, if set, makes the bot exit 1 on entering that phase,
+	// before reporting it.
+	CrashAt     botproto.Status
+	IgnoreLeave bool
+	NoHeartbeat bool
+	// ExitCode is the process exit code after a completed meeting.
+	ExitCode int
+}
+
+// crashablePhases are the phases --crash-at accepts: the ones the bot
+// enters on its own (DONE and FATAL end the process anyway).
+var crashablePhases = map[botproto.Status]bool{
+	botproto.StatusJoiningCall: true, botproto.StatusInWaitingRoom: true,
+	botproto.StatusInCall: true, botproto.StatusLeaving: true,
+}
+
+func (s Settings) validate() error {
+	switch {
+	case s.CallDuration < 0 || s.WaitingRoom < 0 || s.HeartbeatInterval < 0:
+		return errors.New("durations must not be negative")
+	case s.CrashAt != "" && !crashablePhases[s.CrashAt]:
+		return fmt.Errorf("crash-at %q is not one of JOINING_CALL, IN_WAITING_ROOM, IN_CALL, LEAVING", s.CrashAt)
+	case s.ExitCode < 0 || s.ExitCode > 255:
+		return fmt.Errorf("exit code %d is outside 0..255", s.ExitCode)
+	}
+	return nil
+}
+
+// errReported is a usage error already printed by the flag package.
+var errReported = errors.New("usage error")
+
+// options is the parsed command line.
+type options struct {
+	Simulate bool
+	Settings Settings
+}
+
+// parseOptions reads flags from args; each flag defaults to its SIM_*
+// environment variable, so a flag beats the environment.
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	env := envDefaults{getenv: getenv}
+	var o options
+	var callSec, waitSec float64
+	var crashAt string
+	fs := flag.NewFlagSet("meeboter-bot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.Simulate, "simulate", false, "play a whole meeting without a browser")
+	fs.Float64Var(&callSec, "call-seconds", env.float(envCallSeconds, 10), "seconds IN_CALL, 0 = until told to leave ($"+envCallSeconds+")")
+	fs.Float64Var(&waitSec, "waiting-room-seconds", env.float(envWaitingRoomSeconds, 0), "seconds IN_WAITING_ROOM, 0 = skip ($"+envWaitingRoomSeconds+")")
+	fs.DurationVar(&o.Settings.HeartbeatInterval, "heartbeat-interval", env.duration(envHeartbeatInterval), "override the config's heartbeat interval ($"+envHeartbeatInterval+")")
+	fs.StringVar(&crashAt, "crash-at", getenv(envCrashAt), "exit 1 on entering this phase, before reporting it ($"+envCrashAt+")")
+	fs.BoolVar(&o.Settings.IgnoreLeave, "ignore-leave", env.bool(envIgnoreLeave), "ignore should_leave and leave_at ($"+envIgnoreLeave+")")
+	fs.BoolVar(&o.Settings.NoHeartbeat, "no-heartbeat", env.bool(envNoHeartbeat), "never heartbeat ($"+envNoHeartbeat+")")
+	fs.IntVar(&o.Settings.ExitCode, "exit-code", env.int(envExitCode), "exit code after reporting DONE ($"+envExitCode+")")
+	if env.err != nil {
+		return o, env.err
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, errReported // the flag package already printed it
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	o.Settings.CallDuration = seconds(callSec)
+	o.Settings.WaitingRoom = seconds(waitSec)
+	o.Settings.CrashAt = botproto.Status(crashAt)
+	return o, o.Settings.validate()
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// envDefaults parses environment variables, keeping the first error so
+// flag definitions stay one line each.
+type envDefaults struct {
+	getenv func(string) string
+	err    error
+}
+
+func parseEnv[T any](e *envDefaults, name string, def T, parse func(string) (T, error)) T {
+	raw := e.getenv(name)
+	if raw == "" {
+		return def
+	}
+	v, err := parse(raw)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("invalid %s=%q: %w", name, raw, err)
+	}
+	return v
+}
+
+func (e *envDefaults) float(name string, def float64) float64 {
+	return parseEnv(e, name, def, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+}
+func (e *envDefaults) int(name string) int   { return parseEnv(e, name, 0, strconv.Atoi) }
+func (e *envDefaults) bool(name string) bool { return parseEnv(e, name, false, strconv.ParseBool) }
+func (e *envDefaults) duration(name string) time.Duration {
+	return parseEnv(e, name, 0, time.ParseDuration)
+}
+
+// overrides is metadata["simulate"]; nil fields leave a setting alone.
+type overrides struct {
+	CallSeconds        *float64 `json:"call_seconds"`
+	WaitingRoomSeconds *float64 `json:"waiting_room_seconds"`
+	CrashAt            *string  `json:"crash_at"`
+	IgnoreLeave        *bool    `json:"ignore_leave"`
+	NoHeartbeat        *bool    `json:"no_heartbeat"`
+	ExitCode           *int     `json:"exit_code"`
+}
+
+// withMetadata applies the per-bot overrides in metadata, which win over
+// flags and environment. Unknown keys are an error so that a typo in a
+// test's metadata fails loudly instead of silently using defaults.
+func (s Settings) withMetadata(metadata map[string]any) (Settings, error) {
+	raw, ok := metadata[metadataKey]
+	if !ok {
+		return s, nil
+	}
+	// Round-trip through JSON to get type checking for free.
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return s, err
+	}
+	var o overrides
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		return s, fmt.Errorf("metadata.%s: %w", metadataKey, err)
+	}
+	if o.CallSeconds != nil {
+		s.CallDuration = seconds(*o.CallSeconds)
+	}
+	if o.WaitingRoomSeconds != nil {
+		s.WaitingRoom = seconds(*o.WaitingRoomSeconds)
+	}
+	if o.CrashAt != nil {
+		s.CrashAt = botproto.Status(*o.CrashAt)
+	}
+	if o.IgnoreLeave != nil {
+		s.IgnoreLeave = *o.IgnoreLeave
+	}
+	if o.NoHeartbeat != nil {
+		s.NoHeartbeat = *o.NoHeartbeat
+	}
+	if o.ExitCode != nil {
+		s.ExitCode = *o.ExitCode
+	}
+	return s, s.validate()
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/botproto"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	o, err := parseOptions([]string{"--simulate"}, envOf(nil), io.Discard)
+	require.NoError(t, err)
+	require.True(t, o.Simulate)
+	require.Equal(t, Settings{CallDuration: 10 * time.Second}, o.Settings)
+}
+
+func TestEnvAndFlags(t *testing.T) {
+	t.Parallel()
+	env := envOf(map[string]string{
+		envCallSeconds: "0.5", envWaitingRoomSeconds: "2", envHeartbeatInterval: "250ms",
+		envCrashAt: "IN_CALL", envIgnoreLeave: "true", envNoHeartbeat: "1", envExitCode: "4",
+	})
+
+	o, err := parseOptions(nil, env, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, Settings{
+		CallDuration: 500 * time.Millisecond, WaitingRoom: 2 * time.Second, HeartbeatInterval: 250 * time.Millisecond,
+		CrashAt: botproto.StatusInCall, IgnoreLeave: true, NoHeartbeat: true, ExitCode: 4,
+	}, o.Settings)
+
+	// Flags beat the environment.
+	o, err = parseOptions([]string{"--crash-at=LEAVING", "--exit-code=0", "--ignore-leave=false"}, env, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, botproto.StatusLeaving, o.Settings.CrashAt)
+	require.Zero(t, o.Settings.ExitCode)
+	require.False(t, o.Settings.IgnoreLeave)
+}
+
+func TestInvalidOptions(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"bad env":       {env: map[string]string{envCallSeconds: "ten"}, want: envCallSeconds},
+		"bad phase":     {args: []string{"--crash-at=DONE"}, want: "crash-at"},
+		"bad exit code": {args: []string{"--exit-code=300"}, want: "exit code"},
+		"negative":      {args: []string{"--call-seconds=-1"}, want: "negative"},
+		"positional":    {args: []string{"--simulate", "extra"}, want: "unexpected"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := parseOptions(tc.args, envOf(tc.env), io.Discard)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestRunWithoutSimulate(t *testing.T) {
+	t.Parallel()
+	var stderr strings.Builder
+	require.Equal(t, 2, run(nil, envOf(nil), &stderr))
+	require.Contains(t, stderr.String(), "only --simulate")
+}
+
+func TestRunReportsMissingEnv(t *testing.T) {
+	t.Parallel()
+	var stderr strings.Builder
+	require.Equal(t, 2, run([]string{"--simulate"}, envOf(nil), &stderr))
+	require.Contains(t, stderr.String(), botproto.EnvAuthToken)
+}

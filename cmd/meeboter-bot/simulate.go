@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/meeboter/meeboter/pkg/botproto"
+)
+
+// API is the part of *botproto.Client the simulator needs.
+type API interface {
+	Config(ctx context.Context) (*botproto.Config, error)
+	Heartbeat(ctx context.Context) (*botproto.HeartbeatResponse, error)
+	ReportStatus(ctx context.Context, req botproto.StatusRequest) (*botproto.StatusResponse, error)
+	ReportEvents(ctx context.Context, events []botproto.Event) (*botproto.EventsResponse, error)
+}
+
+const (
+	defaultHeartbeatInterval = 10 * time.Second
+	defaultShutdownTimeout   = 5 * time.Second
+)
+
+// Reasons a meeting is cut short; they become the LEAVING reason code.
+var (
+	errShouldLeave = errors.New("should_leave")
+	errLeaveAt     = errors.New("leave_at_reached")
+	errDisowned    = errors.New("heartbeat_rejected")
+)
+
+// crashError is the simulated crash requested by Settings.CrashAt.
+type crashError struct{ phase botproto.Status }
+
+func (e crashError) Error() string { return "simulated crash at " + string(e.phase) }
+
+// Simulator plays one meeting against the controller. Use it for a single
+// Run; it records the last reported status between phases.
+type Simulator struct {
+	API      API
+	Settings Settings
+	Log      *slog.Logger
+	// Sleep waits for d or until ctx is done. d <= 0 returns at once.
+	// Tests inject a scaled-down sleep to run whole meetings quickly.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock for leave_at and event timestamps.
+	Now func() time.Time
+	// ShutdownTimeout bounds the best-effort LEAVING/DONE after a signal.
+	ShutdownTimeout time.Duration
+
+	reported botproto.Status
+}
+
+func (s *Simulator) defaults() {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	if s.Sleep == nil {
+		s.Sleep = sleepCtx
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.ShutdownTimeout <= 0 {
+		s.ShutdownTimeout = defaultShutdownTimeout
+	}
+}
+
+// Run plays the meeting and returns the process exit code. Cancelling ctx
+// is how a signal arrives: the bot then says goodbye and exits 0.
+func (s *Simulator) Run(ctx context.Context) int {
+	s.defaults()
+	cfg, err := s.API.Config(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			s.Log.Info("interrupted before joining")
+			return 0
+		}
+		s.Log.Error("fetching config failed", "err", err)
+		return 1
+	}
+	s.Log = s.Log.With("attempt", cfg.Attempt)
+	if cfg.ShouldExit {
+		s.Log.Info("controller says this bot is finished; exiting", "reason", cfg.ExitReason)
+		return 0
+	}
+	set, err := s.Settings.withMetadata(cfg.Metadata)
+	if err != nil {
+		s.Log.Error("bad simulate metadata", "err", err)
+		_, _ = s.API.ReportStatus(ctx, botproto.StatusRequest{
+			Status: botproto.StatusFatal, Reason: "invalid_simulate_metadata", Message: err.Error(),
+		})
+		return 1
+	}
+	s.Log.Info("simulating meeting", "platform", cfg.MeetingPlatform, "call", set.CallDuration,
+		"waiting_room", set.WaitingRoom, "crash_at", set.CrashAt, "ignore_leave", set.IgnoreLeave,
+		"no_heartbeat", set.NoHeartbeat)
+
+	// meetCtx ends when the meeting is cut short; its cause says why.
+	meetCtx, leave := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer leave(nil)
+	s.startLeaveTriggers(meetCtx, leave, cfg, set, &wg)
+
+	return s.exitCode(ctx, s.meeting(ctx, meetCtx, set), set)
+}
+
+// startLeaveTriggers runs the heartbeat loop and the leave_at timer, the
+// two things that can end a meeting early.
+func (s *Simulator) startLeaveTriggers(meetCtx context.Context, leave context.CancelCauseFunc,
+	cfg *botproto.Config, set Settings, wg *sync.WaitGroup) {
+	if !set.NoHeartbeat {
+		every := set.HeartbeatInterval
+		if every <= 0 {
+			every = cfg.HeartbeatInterval()
+		}
+		if every <= 0 {
+			every = defaultHeartbeatInterval
+		}
+		wg.Go(func() { s.heartbeat(meetCtx, every, leave, set.IgnoreLeave) })
+	}
+	if cfg.LeaveAt != nil && !set.IgnoreLeave {
+		at := *cfg.LeaveAt
+		wg.Go(func() {
+			if s.Sleep(meetCtx, at.Sub(s.Now())) == nil {
+				leave(errLeaveAt)
+			}
+		})
+	}
+}
+
+// heartbeat beats until ctx ends, triggering leave when the controller
+// asks for it or stops recognising this attempt (a final 4xx).
+func (s *Simulator) heartbeat(ctx context.Context, every time.Duration, leave context.CancelCauseFunc, ignore bool) {
+	ignored := false
+	for s.Sleep(ctx, every) == nil {
+		resp, err := s.API.Heartbeat(ctx)
+		var p *botproto.Problem
+		var cause error
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &p) && !p.Temporary():
+			s.Log.Warn("heartbeat rejected", "err", err)
+			cause = errDisowned
+		case err != nil:
+			s.Log.Warn("heartbeat failed", "err", err)
+			continue
+		case resp.ShouldLeave:
+			cause = errShouldLeave
+		default:
+			continue
+		}
+		if ignore {
+			if !ignored {
+				s.Log.Warn("ignoring request to leave", "reason", cause)
+				ignored = true
+			}
+			continue
+		}
+		s.Log.Info("leaving early", "reason", cause)
+		leave(cause)
+		return
+	}
+}
+
+// meeting walks the phases. Status reports use ctx, not meetCtx, because
+// LEAVING and DONE must still be sent after the meeting is cut short.
+func (s *Simulator) meeting(ctx, meetCtx context.Context, set Settings) error {
+	if err := s.report(ctx, set, botproto.StatusJoiningCall, ""); err != nil {
+		return err
+	}
+	if set.WaitingRoom > 0 && meetCtx.Err() == nil {
+		if err := s.report(ctx, set, botproto.StatusInWaitingRoom, ""); err != nil {
+			return err
+		}
+		s.stay(meetCtx, set.WaitingRoom)
+	}
+	if meetCtx.Err() == nil {
+		if err := s.report(ctx, set, botproto.StatusInCall, ""); err != nil {
+			return err
+		}
+		if err := s.announceParticipant(ctx); err != nil {
+			return err
+		}
+		s.stay(meetCtx, set.CallDuration)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	reason := "call_ended"
+	if cause := context.Cause(meetCtx); cause != nil {
+		reason = cause.Error()
+	}
+	if err := s.report(ctx, set, botproto.StatusLeaving, reason); err != nil {
+		return err
+	}
+	return s.report(ctx, set, botproto.StatusDone, "")
+}
+
+// stay spends d in the current phase (forever when d is 0) unless the
+// meeting is cut short.
+func (s *Simulator) stay(meetCtx context.Context, d time.Duration) {
+	if d == 0 {
+		<-meetCtx.Done()
+		return
+	}
+	_ = s.Sleep(meetCtx, d)
+}
+
+// report enters a phase: crash first if asked to, then tell the controller.
+func (s *Simulator) report(ctx context.Context, set Settings, st botproto.Status, reason string) error {
+	if set.CrashAt == st {
+		return crashError{phase: st}
+	}
+	if _, err := s.API.ReportStatus(ctx, botproto.StatusRequest{Status: st, Reason: reason}); err != nil {
+		return fmt.Errorf("report %s: %w", st, err)
+	}
+	s.reported = st
+	s.Log.Info("status reported", "status", st, "reason", reason)
+	return nil
+}
+
+// announceParticipant sends the one event a simulated call produces. Lost
+// events are not worth ending the meeting for, but a 409 is.
+func (s *Simulator) announceParticipant(ctx context.Context) error {
+	_, err := s.API.ReportEvents(ctx, []botproto.Event{{
+		Type:       botproto.EventParticipantJoin,
+		OccurredAt: s.Now().UTC(),
+		Data:       map[string]any{"participant_id": "sim-participant-1", "name": "Simulated Participant"},
+	}})
+	if err != nil && (ctx.Err() != nil || botproto.IsStatus(err, 409)) {
+		return err
+	}
+	if err != nil {
+		s.Log.Warn("reporting event failed", "err", err)
+	}
+	return nil
+}
+
+// exitCode turns the meeting's outcome into the process exit code.
+func (s *Simulator) exitCode(ctx context.Context, err error, set Settings) int {
+	var crash crashError
+	switch {
+	case err == nil:
+		s.Log.Info("meeting finished", "exit_code", set.ExitCode)
+		return set.ExitCode
+	case errors.As(err, &crash):
+		s.Log.Error("crashing on purpose", "phase", crash.phase)
+		return 1
+	case botproto.IsStatus(err, 409):
+		s.Log.Info("controller refused the transition; stopping", "err", err)
+		return 0
+	case ctx.Err() != nil:
+		s.shutdown(ctx)
+		return 0
+	default:
+		s.Log.Error("cannot reach controller", "err", err)
+		return 1
+	}
+}
+
+// shutdown says goodbye after a signal, best effort and time-boxed so the
+// orchestrator's kill grace period is not exceeded.
+func (s *Simulator) shutdown(ctx context.Context) {
+	s.Log.Info("signal received; leaving")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.ShutdownTimeout)
+	defer cancel()
+	for _, st := range []botproto.Status{botproto.StatusLeaving, botproto.StatusDone} {
+		if st == botproto.StatusLeaving && s.reported == botproto.StatusLeaving {
+			continue
+		}
+		if _, err := s.API.ReportStatus(sctx, botproto.StatusRequest{Status: st, Reason: "signal"}); err != nil {
+			s.Log.Warn("goodbye not delivered", "status", st, "err", err)
+			return
+		}
+		s.Log.Info("status reported", "status", st, "reason", "signal")
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

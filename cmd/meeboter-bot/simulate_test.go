@@ -1,0 +1,350 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/botproto"
+)
+
+const (
+	testBotID = "0b7c7c4e-2f5d-4c55-8d3b-0c1f7f0b9a01"
+	testToken = "per-attempt-secret"
+)
+
+// fakeController implements the controller side of botproto in memory.
+type fakeController struct {
+	mu          sync.Mutex
+	cfg         botproto.Config
+	statuses    []botproto.StatusRequest
+	events      []botproto.Event
+	heartbeats  int
+	shouldLeave bool
+	refuse      map[botproto.Status]bool
+	// onStatus runs with mu held after a status is recorded.
+	onStatus func(botproto.Status)
+	// beforeStatus runs without mu before a status is handled, so it may
+	// block while heartbeats keep being answered.
+	beforeStatus func(botproto.Status)
+}
+
+func newFake() *fakeController {
+	return &fakeController{cfg: botproto.Config{
+		BotID: testBotID, Attempt: 1, MeetingPlatform: botproto.PlatformZoom, HeartbeatIntervalSeconds: 1,
+	}}
+}
+
+func (f *fakeController) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+testToken || r.Header.Get(botproto.HeaderBotID) != testBotID {
+		problem(w, http.StatusUnauthorized)
+		return
+	}
+	var req botproto.StatusRequest
+	if r.URL.Path == botproto.PathStatus {
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		if f.beforeStatus != nil {
+			f.beforeStatus(req.Status)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.URL.Path {
+	case botproto.PathConfig:
+		reply(w, f.cfg)
+	case botproto.PathHeartbeat:
+		f.heartbeats++
+		reply(w, botproto.HeartbeatResponse{ShouldLeave: f.shouldLeave})
+	case botproto.PathStatus:
+		if f.refuse[req.Status] {
+			problem(w, http.StatusConflict)
+			return
+		}
+		f.statuses = append(f.statuses, req)
+		if f.onStatus != nil {
+			f.onStatus(req.Status)
+		}
+		reply(w, botproto.StatusResponse{Status: req.Status})
+	case botproto.PathEvents:
+		var req botproto.EventsRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		f.events = append(f.events, req.Events...)
+		reply(w, botproto.EventsResponse{Accepted: len(req.Events)})
+	default:
+		problem(w, http.StatusNotFound)
+	}
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func problem(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(botproto.Problem{Title: http.StatusText(status), Status: status})
+}
+
+func (f *fakeController) statusList() []botproto.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]botproto.Status, 0, len(f.statuses))
+	for _, s := range f.statuses {
+		out = append(out, s.Status)
+	}
+	return out
+}
+
+func (f *fakeController) heartbeatCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.heartbeats
+}
+
+func (f *fakeController) leavingReason() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.statuses {
+		if s.Status == botproto.StatusLeaving {
+			return s.Reason
+		}
+	}
+	return ""
+}
+
+// simulate runs one meeting against f at 1/1000 speed and returns the exit
+// code; a hung meeting fails the test instead of the whole package.
+func simulate(t *testing.T, ctx context.Context, f *fakeController, set Settings) int {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	sim := &Simulator{
+		API: botproto.NewClient(srv.URL, testBotID, testToken,
+			botproto.WithBackoff(time.Millisecond, 5*time.Millisecond)),
+		Settings: set,
+		Sleep:    func(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, d/1000) },
+	}
+	exited := make(chan int, 1)
+	go func() { exited <- sim.Run(ctx) }()
+	select {
+	case code := <-exited:
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatal("simulator did not finish")
+		return -1
+	}
+}
+
+var (
+	joining = botproto.StatusJoiningCall
+	waiting = botproto.StatusInWaitingRoom
+	inCall  = botproto.StatusInCall
+	leaving = botproto.StatusLeaving
+	done    = botproto.StatusDone
+)
+
+func TestHappyPath(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+
+	code := simulate(t, context.Background(), f, Settings{CallDuration: 100 * time.Second})
+
+	require.Equal(t, 0, code)
+	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())
+	require.Equal(t, "call_ended", f.leavingReason())
+	require.Len(t, f.events, 1)
+	require.Equal(t, botproto.EventParticipantJoin, f.events[0].Type)
+	require.Positive(t, f.heartbeats)
+}
+
+func TestWaitingRoomAndExitCode(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+
+	code := simulate(t, context.Background(), f, Settings{
+		WaitingRoom: 5 * time.Second, CallDuration: 5 * time.Second, ExitCode: 7,
+	})
+
+	require.Equal(t, 7, code)
+	require.Equal(t, []botproto.Status{joining, waiting, inCall, leaving, done}, f.statusList())
+}
+
+func TestShouldLeaveEndsCallEarly(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.onStatus = func(s botproto.Status) { f.shouldLeave = s == inCall }
+
+	// CallDuration 0 means "until told to leave", so only the heartbeat
+	// can end this meeting.
+	code := simulate(t, context.Background(), f, Settings{CallDuration: 0})
+
+	require.Equal(t, 0, code)
+	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())
+	require.Equal(t, "should_leave", f.leavingReason())
+}
+
+func TestShouldLeaveDuringWaitingRoomSkipsCall(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.onStatus = func(s botproto.Status) { f.shouldLeave = s == waiting }
+
+	code := simulate(t, context.Background(), f, Settings{WaitingRoom: time.Hour})
+
+	require.Equal(t, 0, code)
+	require.Equal(t, []botproto.Status{joining, waiting, leaving, done}, f.statusList())
+}
+
+func TestShouldLeaveWhileJoiningSkipsEverything(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.shouldLeave = true
+	// Hold JOINING_CALL until a heartbeat has told the bot to leave.
+	f.beforeStatus = func(s botproto.Status) {
+		if s != joining {
+			return
+		}
+		for f.heartbeatCount() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // let the bot act on the answer
+	}
+
+	code := simulate(t, context.Background(), f, Settings{WaitingRoom: time.Hour, CallDuration: time.Hour})
+
+	require.Equal(t, 0, code)
+	require.Equal(t, []botproto.Status{joining, leaving, done}, f.statusList())
+}
+
+func TestIgnoreLeaveStaysForWholeCall(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.shouldLeave = true
+	leaveAt := time.Now()
+	f.cfg.LeaveAt = &leaveAt
+
+	code := simulate(t, context.Background(), f, Settings{CallDuration: 100 * time.Second, IgnoreLeave: true})
+
+	require.Equal(t, 0, code)
+	require.Equal(t, "call_ended", f.leavingReason())
+	require.Greater(t, f.heartbeats, 1)
+}
+
+func TestLeaveAtEndsCall(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	leaveAt := time.Now().Add(20 * time.Second) // 20ms at test speed
+	f.cfg.LeaveAt = &leaveAt
+
+	code := simulate(t, context.Background(), f, Settings{CallDuration: 0, NoHeartbeat: true})
+
+	require.Equal(t, 0, code)
+	require.Equal(t, "leave_at_reached", f.leavingReason())
+}
+
+func TestNoHeartbeat(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+
+	code := simulate(t, context.Background(), f, Settings{CallDuration: 20 * time.Second, NoHeartbeat: true})
+
+	require.Equal(t, 0, code)
+	require.Zero(t, f.heartbeats)
+}
+
+func TestCrashAtExitsBeforeReporting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		phase botproto.Status
+		want  []botproto.Status
+	}{
+		{joining, []botproto.Status{}},
+		{waiting, []botproto.Status{joining}},
+		{inCall, []botproto.Status{joining, waiting}},
+		{leaving, []botproto.Status{joining, waiting, inCall}},
+	} {
+		t.Run(string(tc.phase), func(t *testing.T) {
+			t.Parallel()
+			f := newFake()
+
+			code := simulate(t, context.Background(), f, Settings{
+				WaitingRoom: time.Second, CallDuration: time.Second, CrashAt: tc.phase,
+			})
+
+			require.Equal(t, 1, code)
+			require.Equal(t, tc.want, f.statusList())
+		})
+	}
+}
+
+func TestMetadataOverridesWin(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.cfg.Metadata = map[string]any{"simulate": map[string]any{
+		"crash_at": "", "waiting_room_seconds": 1, "call_seconds": 0.5, "exit_code": 3,
+	}}
+
+	// The flags would crash at once; the metadata says otherwise.
+	code := simulate(t, context.Background(), f, Settings{CrashAt: joining, CallDuration: time.Hour})
+
+	require.Equal(t, 3, code)
+	require.Equal(t, []botproto.Status{joining, waiting, inCall, leaving, done}, f.statusList())
+}
+
+func TestBadMetadataIsFatal(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.cfg.Metadata = map[string]any{"simulate": map[string]any{"call_secs": 1}}
+
+	code := simulate(t, context.Background(), f, Settings{})
+
+	require.Equal(t, 1, code)
+	require.Equal(t, []botproto.Status{botproto.StatusFatal}, f.statusList())
+}
+
+func TestConflictStops(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.refuse = map[botproto.Status]bool{inCall: true}
+
+	code := simulate(t, context.Background(), f, Settings{CallDuration: time.Second})
+
+	require.Equal(t, 0, code)
+	require.Equal(t, []botproto.Status{joining}, f.statusList())
+}
+
+func TestShouldExitDoesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.cfg.ShouldExit, f.cfg.ExitReason = true, "bot already DONE"
+
+	code := simulate(t, context.Background(), f, Settings{CallDuration: time.Second})
+
+	require.Equal(t, 0, code)
+	require.Empty(t, f.statusList())
+	require.Zero(t, f.heartbeats)
+}
+
+func TestSignalSaysGoodbye(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.onStatus = func(s botproto.Status) {
+		if s == inCall {
+			cancel() // SIGTERM while in the call
+		}
+	}
+
+	code := simulate(t, ctx, f, Settings{CallDuration: 0, NoHeartbeat: true})
+
+	require.Equal(t, 0, code)
+	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())
+	require.Equal(t, "signal", f.leavingReason())
+}

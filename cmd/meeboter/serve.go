@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/pkg/api"
+	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/platform/local"
+	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/version"
+)
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func newLogger(cfg config.Config, stderr io.Writer) *zap.Logger {
+	level, _ := zapcore.ParseLevel(cfg.LogLevel)
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc := zapcore.NewJSONEncoder(encCfg)
+	if cfg.LogFormat == "console" {
+		encCfg = zap.NewDevelopmentEncoderConfig()
+		encCfg.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(stderr), level))
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	doMigrate := fs.Bool("migrate", false, "apply migrations before serving")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = cfg.RequireDatabase()
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
+	log.Info("starting meeboter", zap.String("version", version.Version), zap.String("platform", cfg.Platform),
+		zap.String("platform_reason", cfg.PlatformReason), zap.String("http_addr", cfg.HTTPAddr))
+
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	poolCfg.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if *doMigrate {
+		res, err := store.Migrate(ctx, pool)
+		if err != nil {
+			return err
+		}
+		log.Info("migrated", zap.Ints("river", res.RiverApplied), zap.Strings("meeboter", res.Applied))
+	}
+	return runServer(ctx, cfg, pool, log)
+}
+
+func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *zap.Logger) error {
+	enq := &controllers.Enqueuer{}
+	st := store.New(pool, enq)
+	var mgr atomic.Pointer[controllers.Manager]
+	lp, err := local.New(local.Config{StateDir: cfg.LocalStateDir, Command: cfg.BotCommand, Logger: log.Named("local"),
+		OnExit: func(string) {
+			if m := mgr.Load(); m != nil {
+				m.NotifyObserve(context.WithoutCancel(ctx), local.Name)
+			}
+		}})
+	if err != nil {
+		return fmt.Errorf("LOCAL_STATE_DIR: %w", err)
+	}
+	m, err := controllers.New(managerConfig(cfg, lp), controllers.Deps{Pool: pool, Store: st, Enqueuer: enq,
+		Clock: wallClock{}, Logger: log})
+	if err != nil {
+		return err
+	}
+	mgr.Store(m)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	var running atomic.Bool
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"),
+		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval},
+		Ready: func(ctx context.Context) error {
+			if !running.Load() {
+				return errors.New("controller not running")
+			}
+			return pool.Ping(ctx)
+		}}).Handler()}
+	if err := m.Start(ctx); err != nil {
+		return fmt.Errorf("start controller: %w", err)
+	}
+	running.Store(true)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("serving", zap.String("api", "http://"+ln.Addr().String()), zap.String("public_url", cfg.PublicURL))
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	running.Store(false)
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	if stopErr := m.Stop(shutdownCtx); stopErr != nil {
+		log.Warn("controller stop", zap.Error(stopErr))
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func managerConfig(cfg config.Config, lp *local.Platform) controllers.Config {
+	return controllers.Config{
+		Bot: bot.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, DeployTimeout: cfg.DeployTimeout,
+			LeaveTimeout: cfg.LeaveTimeout, MaxBotLifetime: cfg.MaxBotLifetime, QueueTimeout: cfg.QueueTimeout,
+			JoinLeadTime: cfg.JoinLeadTime, MaxAttempts: cfg.MaxAttempts},
+		PublicURL:       cfg.PublicURL,
+		Platforms:       []controllers.PlatformConfig{{Platform: lp, Limit: cfg.LocalBotLimit}},
+		ResyncInterval:  cfg.ResyncInterval,
+		ObserveInterval: cfg.ObserveInterval,
+		GCInterval:      cfg.GCInterval,
+		GCGrace:         cfg.GCGrace,
+	}
+}

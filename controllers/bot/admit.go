@@ -1,0 +1,46 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+)
+
+// AdmitStore is what the Admitter needs of the database.
+type AdmitStore interface {
+	Admit(ctx context.Context, platform string, limit int, now time.Time) ([]uuid.UUID, error)
+}
+
+// PlatformLimit is one platform's capacity, in priority order.
+type PlatformLimit struct {
+	Platform string
+	Limit    int
+}
+
+// Admitter owns QUEUED → DEPLOYING: the oldest queued bots go to the first
+// platform with room. It runs on capacity changes and periodically; the claim
+// itself is one transaction counted from rows, so replicas agree.
+type Admitter struct {
+	Store     AdmitStore
+	Platforms []PlatformLimit
+	Clock     Clock
+	Logger    *zap.Logger
+}
+
+// RunOnce admits as many queued bots as there is room for.
+func (a *Admitter) RunOnce(ctx context.Context) (int, error) {
+	total := 0
+	for _, p := range a.Platforms {
+		ids, err := a.Store.Admit(ctx, p.Platform, p.Limit, a.Clock.Now())
+		if err != nil {
+			return total, err
+		}
+		for _, id := range ids {
+			a.Logger.Info("bot admitted", zap.String("bot_id", id.String()), zap.String("platform", p.Platform))
+		}
+		total += len(ids)
+	}
+	return total, nil
+}

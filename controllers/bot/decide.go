@@ -1,0 +1,189 @@
+package bot
+
+import (
+	"time"
+
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// Config holds the deadlines and limits the reconciler enforces.
+type Config struct {
+	HeartbeatTimeout time.Duration
+	DeployTimeout    time.Duration
+	LeaveTimeout     time.Duration
+	MaxBotLifetime   time.Duration
+	QueueTimeout     time.Duration
+	JoinLeadTime     time.Duration
+	// MissingGrace is how long a workload may be missing from the platform's
+	// list before it counts as exited (eventual consistency, restarts).
+	MissingGrace time.Duration
+	// MaxAttempts bounds attempts when a container exits before IN_CALL.
+	MaxAttempts int
+	// MaxCreateErrors bounds failed create calls of one attempt.
+	MaxCreateErrors int
+}
+
+// ActionKind is the one step a reconcile takes next.
+type ActionKind int
+
+// The steps.
+const (
+	ActWait   ActionKind = iota // nothing to do until Action.Next (nil: until something changes)
+	ActQueue                    // SCHEDULED → QUEUED
+	ActCreate                   // create (or adopt) the current attempt's workload
+	ActStop                     // stop the live workload
+	ActRetry                    // replace an attempt that exited before the call with a new one
+	ActFinish                   // end the bot with Status and Reason
+)
+
+func (k ActionKind) String() string {
+	return [...]string{"wait", "queue", "create", "stop", "retry", "finish"}[k]
+}
+
+// Action is what Decide asks for.
+type Action struct {
+	Kind   ActionKind
+	Status store.Status
+	Reason string
+	Next   *time.Time
+}
+
+func wait(at *time.Time) Action { return Action{Kind: ActWait, Next: at} }
+
+func finish(s store.Status, reason string) Action {
+	return Action{Kind: ActFinish, Status: s, Reason: reason}
+}
+
+// Decide is the whole reconciliation policy: from the bot row, its current
+// deployment (nil before admission) and the time, the next step.
+func Decide(b store.Bot, d *store.Deployment, now time.Time, cfg Config) Action {
+	live := d != nil && d.Live()
+	switch {
+	case b.Status.Terminal():
+		if live {
+			return Action{Kind: ActStop}
+		}
+		return wait(nil)
+	case b.Desired == store.DesiredStopped:
+		return decideStopped(b, d, now, cfg)
+	case b.Status == store.StatusScheduled:
+		at := b.JoinAt.Add(-cfg.JoinLeadTime)
+		if !now.Before(at) {
+			return Action{Kind: ActQueue}
+		}
+		return wait(&at)
+	case b.Status == store.StatusQueued:
+		deadline := b.QueuedAt.Add(cfg.QueueTimeout)
+		if !now.Before(deadline) {
+			return finish(store.StatusFatal, store.ReasonQueueTimeout)
+		}
+		return wait(&deadline)
+	case !live:
+		// Admitted bots always have a live deployment; a missing one is a
+		// bug or manual surgery, and waiting would leave the bot stuck.
+		return finish(store.StatusFatal, store.ReasonPlatformError)
+	}
+	return decideDeployed(b, *d, now, cfg)
+}
+
+// stopReason is the terminal reason of a user's stop.
+func stopReason(b store.Bot) string {
+	if b.StopMode != nil && *b.StopMode == store.StopLeave {
+		return store.ReasonRemoved
+	}
+	return store.ReasonCancelled
+}
+
+func decideStopped(b store.Bot, d *store.Deployment, now time.Time, cfg Config) Action {
+	graceful := b.StopMode != nil && *b.StopMode == store.StopLeave && b.Status.Running()
+	if d == nil || !d.Live() || !graceful {
+		// Finish first: the terminal branch then stops the workload, so a
+		// crash in between still ends with the workload stopped.
+		return finish(store.StatusDone, stopReason(b))
+	}
+	if exited(*d, now, cfg) {
+		return finish(store.StatusFatal, store.ReasonContainerExited)
+	}
+	deadline := b.StopRequestedAt.Add(cfg.LeaveTimeout)
+	if !now.Before(deadline) {
+		return finish(store.StatusFatal, store.ReasonLeaveTimeout)
+	}
+	return wait(&deadline)
+}
+
+func decideDeployed(b store.Bot, d store.Deployment, now time.Time, cfg Config) Action {
+	lifetime := b.DeployStartedAt.Add(cfg.MaxBotLifetime + cfg.LeaveTimeout)
+	if !now.Before(lifetime) {
+		return finish(store.StatusFatal, store.ReasonMaxLifetime)
+	}
+	switch d.State {
+	case store.DeploymentPending, store.DeploymentCreating:
+		return Action{Kind: ActCreate}
+	case store.DeploymentStopping:
+		return Action{Kind: ActStop}
+	}
+	if exited(d, now, cfg) {
+		if b.JoinedAt == nil && d.Attempt < cfg.MaxAttempts {
+			return Action{Kind: ActRetry}
+		}
+		return finish(store.StatusFatal, store.ReasonContainerExited)
+	}
+	next := lifetime
+	if b.Status == store.StatusDeploying {
+		deadline := deployDeadline(d, cfg)
+		if !now.Before(deadline) {
+			return finish(store.StatusFatal, store.ReasonDeployTimeout)
+		}
+		next = earliest(next, deadline)
+	} else {
+		deadline := heartbeatDeadline(b, cfg)
+		if !now.Before(deadline) {
+			return finish(store.StatusFatal, store.ReasonHeartbeat)
+		}
+		next = earliest(next, deadline)
+	}
+	if d.Observed != nil && *d.Observed == store.ObservedMissing && d.ObservedAt != nil {
+		next = earliest(next, d.ObservedAt.Add(cfg.MissingGrace))
+	}
+	return wait(&next)
+}
+
+// exited reports whether the workload is gone: seen exited, or missing from
+// complete lists for longer than the grace period.
+func exited(d store.Deployment, now time.Time, cfg Config) bool {
+	if d.Observed == nil {
+		return false
+	}
+	switch *d.Observed {
+	case store.ObservedExited:
+		return true
+	case store.ObservedMissing:
+		return d.ObservedAt != nil && !now.Before(d.ObservedAt.Add(cfg.MissingGrace))
+	}
+	return false
+}
+
+// deployDeadline runs from the attempt's start, extended while the platform
+// reports progress (a cold image pull can take minutes).
+func deployDeadline(d store.Deployment, cfg Config) time.Time {
+	start := d.CreatedAt
+	if d.Observed != nil && *d.Observed == store.ObservedPending && d.ObservedAt != nil && d.ObservedAt.After(start) {
+		start = *d.ObservedAt
+	}
+	return start.Add(cfg.DeployTimeout)
+}
+
+func heartbeatDeadline(b store.Bot, cfg Config) time.Time {
+	last := b.DeployStartedAt
+	if b.LastHeartbeatAt != nil {
+		last = b.LastHeartbeatAt
+	}
+	return last.Add(cfg.HeartbeatTimeout)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,189 @@
+package bot
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+var testConfig = Config{
+	HeartbeatTimeout: 5 * time.Minute,
+	DeployTimeout:    10 * time.Minute,
+	LeaveTimeout:     2 * time.Minute,
+	MaxBotLifetime:   3 * time.Hour,
+	QueueTimeout:     10 * time.Minute,
+	JoinLeadTime:     30 * time.Second,
+	MissingGrace:     10 * time.Second,
+	MaxAttempts:      3,
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// deployed returns a bot admitted at t0 with a running attempt 1.
+func deployed(status store.Status) (store.Bot, *store.Deployment) {
+	b := store.Bot{ID: uuid.New(), Status: status, Desired: store.DesiredRunning, CurrentAttempt: 1,
+		DeployStartedAt: ptr(t0), QueuedAt: ptr(t0)}
+	if status.Running() {
+		b.LastHeartbeatAt = ptr(t0)
+	}
+	d := &store.Deployment{BotID: b.ID, Attempt: 1, State: store.DeploymentRunning, CreatedAt: t0,
+		Observed: ptr(store.ObservedRunning), ObservedAt: ptr(t0)}
+	return b, d
+}
+
+func TestDecideSchedule(t *testing.T) {
+	t.Parallel()
+	b := store.Bot{Status: store.StatusScheduled, Desired: store.DesiredRunning, JoinAt: ptr(t0.Add(time.Hour))}
+	a := Decide(b, nil, t0, testConfig)
+	require.Equal(t, ActWait, a.Kind)
+	require.Equal(t, t0.Add(time.Hour-30*time.Second), *a.Next, "admitted the lead time early")
+	require.Equal(t, ActQueue, Decide(b, nil, t0.Add(time.Hour-30*time.Second), testConfig).Kind)
+}
+
+func TestDecideQueueTimeout(t *testing.T) {
+	t.Parallel()
+	b := store.Bot{Status: store.StatusQueued, Desired: store.DesiredRunning, QueuedAt: ptr(t0)}
+	a := Decide(b, nil, t0.Add(9*time.Minute), testConfig)
+	require.Equal(t, ActWait, a.Kind)
+	require.Equal(t, t0.Add(10*time.Minute), *a.Next)
+	a = Decide(b, nil, t0.Add(10*time.Minute), testConfig)
+	require.Equal(t, Action{Kind: ActFinish, Status: store.StatusFatal, Reason: store.ReasonQueueTimeout}, a)
+}
+
+func TestDecideCreatesPendingAttempt(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusDeploying)
+	for _, s := range []store.DeploymentState{store.DeploymentPending, store.DeploymentCreating} {
+		d.State = s
+		require.Equal(t, ActCreate, Decide(b, d, t0, testConfig).Kind, s)
+	}
+}
+
+func TestDecideDeadlines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		status store.Status
+		at     time.Duration
+		want   Action
+	}{
+		{"deploying in time", store.StatusDeploying, 9 * time.Minute, wait(ptr(t0.Add(10 * time.Minute)))},
+		{"deploy timeout", store.StatusDeploying, 10 * time.Minute, finish(store.StatusFatal, store.ReasonDeployTimeout)},
+		{"in call with a fresh beat", store.StatusInCall, 4 * time.Minute, wait(ptr(t0.Add(5 * time.Minute)))},
+		{"heartbeat timeout", store.StatusInCall, 5 * time.Minute, finish(store.StatusFatal, store.ReasonHeartbeat)},
+		{"heartbeat timeout while joining", store.StatusJoiningCall, 6 * time.Minute, finish(store.StatusFatal, store.ReasonHeartbeat)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, d := deployed(tt.status)
+			require.Equal(t, tt.want, Decide(b, d, t0.Add(tt.at), testConfig))
+		})
+	}
+}
+
+func TestDecideMaxLifetime(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusInCall)
+	now := t0.Add(3*time.Hour + 2*time.Minute)
+	b.LastHeartbeatAt = ptr(now)
+	require.Equal(t, finish(store.StatusFatal, store.ReasonMaxLifetime), Decide(b, d, now, testConfig))
+}
+
+func TestDecideExitBeforeCallRetries(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusJoiningCall)
+	d.Observed = ptr(store.ObservedExited)
+	require.Equal(t, ActRetry, Decide(b, d, t0.Add(time.Minute), testConfig).Kind)
+
+	d.Attempt, b.CurrentAttempt = 3, 3
+	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, t0.Add(time.Minute), testConfig),
+		"the attempt limit ends the bot")
+}
+
+func TestDecideExitAfterCallIsFatal(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusInCall)
+	b.JoinedAt = ptr(t0)
+	d.Observed = ptr(store.ObservedExited)
+	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, t0.Add(time.Minute), testConfig))
+}
+
+func TestDecideMissingIsUnknownUntilGrace(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusInCall)
+	d.Observed, d.ObservedAt = ptr(store.ObservedMissing), ptr(t0.Add(time.Minute))
+	a := Decide(b, d, t0.Add(time.Minute+5*time.Second), testConfig)
+	require.Equal(t, ActWait, a.Kind, "missing inside the grace period is not gone")
+	require.Equal(t, t0.Add(time.Minute+10*time.Second), *a.Next)
+	require.Equal(t, ActRetry, Decide(b, d, t0.Add(time.Minute+10*time.Second), testConfig).Kind)
+}
+
+func TestDecideStop(t *testing.T) {
+	t.Parallel()
+	t.Run("cancel finishes first, then stops", func(t *testing.T) {
+		t.Parallel()
+		b, d := deployed(store.StatusInCall)
+		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, ptr(store.StopCancel), ptr(t0)
+		require.Equal(t, finish(store.StatusDone, store.ReasonCancelled), Decide(b, d, t0, testConfig))
+		b.Status = store.StatusDone
+		require.Equal(t, ActStop, Decide(b, d, t0, testConfig).Kind)
+		d.State = store.DeploymentGone
+		require.Equal(t, wait(nil), Decide(b, d, t0, testConfig))
+	})
+	t.Run("leave waits for the bot, then times out", func(t *testing.T) {
+		t.Parallel()
+		b, d := deployed(store.StatusInCall)
+		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, ptr(store.StopLeave), ptr(t0)
+		require.Equal(t, wait(ptr(t0.Add(2*time.Minute))), Decide(b, d, t0.Add(time.Minute), testConfig))
+		require.Equal(t, finish(store.StatusFatal, store.ReasonLeaveTimeout), Decide(b, d, t0.Add(2*time.Minute), testConfig))
+	})
+	t.Run("leave before the call is a removal", func(t *testing.T) {
+		t.Parallel()
+		b, d := deployed(store.StatusDeploying)
+		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, ptr(store.StopLeave), ptr(t0)
+		require.Equal(t, finish(store.StatusDone, store.ReasonRemoved), Decide(b, d, t0, testConfig))
+	})
+	t.Run("queued bot", func(t *testing.T) {
+		t.Parallel()
+		b := store.Bot{Status: store.StatusQueued, Desired: store.DesiredStopped, StopMode: ptr(store.StopCancel), QueuedAt: ptr(t0)}
+		require.Equal(t, finish(store.StatusDone, store.ReasonCancelled), Decide(b, nil, t0, testConfig))
+	})
+}
+
+func TestDecideTerminalIsAbsorbing(t *testing.T) {
+	t.Parallel()
+	for _, s := range []store.Status{store.StatusDone, store.StatusFatal} {
+		b, d := deployed(s)
+		d.State = store.DeploymentGone
+		d.Observed = ptr(store.ObservedExited)
+		require.Equal(t, wait(nil), Decide(b, d, t0.Add(24*time.Hour), testConfig), s)
+	}
+}
+
+func TestCheckTransition(t *testing.T) {
+	t.Parallel()
+	ok := [][2]store.Status{
+		{store.StatusDeploying, store.StatusJoiningCall}, {store.StatusJoiningCall, store.StatusInWaitingRoom},
+		{store.StatusInWaitingRoom, store.StatusInCall}, {store.StatusInCall, store.StatusInWaitingRoom},
+		{store.StatusInCall, store.StatusLeaving}, {store.StatusLeaving, store.StatusDone},
+		{store.StatusDeploying, store.StatusFatal}, {store.StatusJoiningCall, store.StatusDone},
+	}
+	for _, tr := range ok {
+		require.NoError(t, store.CheckTransition(tr[0], tr[1]), "%s → %s", tr[0], tr[1])
+	}
+	refused := [][2]store.Status{
+		{store.StatusDone, store.StatusInCall}, {store.StatusFatal, store.StatusDone}, {store.StatusLeaving, store.StatusInCall},
+		{store.StatusInCall, store.StatusJoiningCall}, {store.StatusQueued, store.StatusInCall},
+		{store.StatusScheduled, store.StatusDone}, {store.StatusJoiningCall, store.StatusDeploying},
+	}
+	for _, tr := range refused {
+		require.ErrorIs(t, store.CheckTransition(tr[0], tr[1]), store.ErrConflict, "%s → %s", tr[0], tr[1])
+	}
+}

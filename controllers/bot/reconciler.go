@@ -1,0 +1,219 @@
+package bot
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// Clock is the reconciler's time source, injected so deadlines are testable.
+type Clock interface{ Now() time.Time }
+
+// Store is what the reconciler needs of the database.
+type Store interface {
+	LoadBot(ctx context.Context, id uuid.UUID) (store.Bot, *store.Deployment, error)
+	QueueBot(ctx context.Context, id uuid.UUID, now time.Time) error
+	BeginCreate(ctx context.Context, id uuid.UUID, attempt int, tokenHash []byte, now time.Time) error
+	MarkRunning(ctx context.Context, id uuid.UUID, attempt int, externalID string, now time.Time) error
+	RecordDeployError(ctx context.Context, id uuid.UUID, attempt int, msg string, now time.Time) (int, error)
+	MarkStopping(ctx context.Context, id uuid.UUID, attempt int, now time.Time) error
+	MarkGone(ctx context.Context, id uuid.UUID, attempt int, now time.Time) error
+	RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now time.Time) (bool, error)
+	FinishBot(ctx context.Context, id uuid.UUID, status store.Status, reason string, now time.Time) (bool, error)
+	SetNextCheck(ctx context.Context, id uuid.UUID, at *time.Time) error
+}
+
+// Result says when the bot wants its next look (zero: only on change).
+type Result struct {
+	RequeueAt time.Time
+}
+
+// Reconciler drives one bot towards its desired state.
+type Reconciler struct {
+	Store     Store
+	Platforms map[string]platform.Platform
+	Clock     Clock
+	Config    Config
+	// PublicURL is the base URL bots call back.
+	PublicURL string
+	Logger    *zap.Logger
+}
+
+// maxSteps bounds one reconcile; each step changes a row, so a bot needs at
+// most a handful (e.g. finish → stop → wait).
+const maxSteps = 8
+
+// Reconcile takes steps until the bot needs nothing more now. It is
+// idempotent, and a bot that does not exist is not an error.
+func (r *Reconciler) Reconcile(ctx context.Context, id uuid.UUID) (Result, error) {
+	for range maxSteps {
+		b, d, err := r.Store.LoadBot(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return Result{}, nil
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		now := r.Clock.Now()
+		a := Decide(b, d, now, r.Config)
+		if a.Kind == ActWait {
+			return r.wait(ctx, b, a.Next)
+		}
+		if res, done, err := r.act(ctx, b, d, a, now); done || err != nil {
+			return res, err
+		}
+	}
+	return Result{RequeueAt: r.Clock.Now()}, nil
+}
+
+func (r *Reconciler) wait(ctx context.Context, b store.Bot, next *time.Time) (Result, error) {
+	if !sameTime(b.NextCheckAt, next) {
+		if err := r.Store.SetNextCheck(ctx, b.ID, next); err != nil {
+			return Result{}, err
+		}
+	}
+	if next == nil {
+		return Result{}, nil
+	}
+	return Result{RequeueAt: *next}, nil
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// act performs one step; done means the reconcile stops here (backoff).
+func (r *Reconciler) act(ctx context.Context, b store.Bot, d *store.Deployment, a Action, now time.Time) (Result, bool, error) {
+	switch a.Kind {
+	case ActQueue:
+		return Result{}, false, r.Store.QueueBot(ctx, b.ID, now)
+	case ActCreate:
+		return r.create(ctx, b, *d, now)
+	case ActStop:
+		return Result{}, false, r.stop(ctx, b, *d, now)
+	case ActRetry:
+		r.log(b, d).Info("workload exited before the call; new attempt", zap.Intp("exit_code", d.ExitCode))
+		_, err := r.Store.RetryAttempt(ctx, b.ID, d.Attempt, now)
+		return Result{}, false, err
+	case ActFinish:
+		finished, err := r.Store.FinishBot(ctx, b.ID, a.Status, a.Reason, now)
+		if finished {
+			r.log(b, d).Info("bot finished", zap.String("status", string(a.Status)), zap.String("reason", a.Reason))
+		}
+		return Result{}, false, err
+	}
+	return Result{}, true, fmt.Errorf("bot: unknown action %v", a.Kind)
+}
+
+func (r *Reconciler) platformOf(d store.Deployment) (platform.Platform, error) {
+	p, ok := r.Platforms[d.Platform]
+	if !ok {
+		return nil, fmt.Errorf("bot: deployment %s on unconfigured platform %q", d.Name, d.Platform)
+	}
+	return p, nil
+}
+
+// create creates the attempt's workload, or adopts it by name after a crash.
+// The token's hash is written before the workload learns the token.
+func (r *Reconciler) create(ctx context.Context, b store.Bot, d store.Deployment, now time.Time) (Result, bool, error) {
+	p, err := r.platformOf(d)
+	if err != nil {
+		return Result{}, true, err
+	}
+	if d.State == store.DeploymentCreating {
+		l, found, err := p.Lookup(ctx, d.Name)
+		if err != nil {
+			return r.createFailed(ctx, b, d, err, now)
+		}
+		if found {
+			r.log(b, &d).Info("adopted workload", zap.String("external_id", l.ExternalID))
+			return Result{}, false, r.Store.MarkRunning(ctx, b.ID, d.Attempt, l.ExternalID, now)
+		}
+	}
+	token := "mbt_" + crand.Text()
+	if err := r.Store.BeginCreate(ctx, b.ID, d.Attempt, store.HashSecret(token), now); err != nil {
+		return Result{}, true, err
+	}
+	ext, err := p.Create(ctx, platform.Workload{Name: d.Name, BotID: b.ID.String(), Attempt: d.Attempt,
+		MeetingPlatform: b.MeetingPlatform, Env: r.botEnv(b, token)})
+	if err != nil {
+		return r.createFailed(ctx, b, d, err, now)
+	}
+	r.log(b, &d).Info("workload created", zap.String("external_id", ext))
+	return Result{}, false, r.Store.MarkRunning(ctx, b.ID, d.Attempt, ext, now)
+}
+
+// createFailed backs off with jitter, and ends the bot after too many errors.
+func (r *Reconciler) createFailed(ctx context.Context, b store.Bot, d store.Deployment, cause error, now time.Time) (Result, bool, error) {
+	n, err := r.Store.RecordDeployError(ctx, b.ID, d.Attempt, cause.Error(), now)
+	if err != nil {
+		return Result{}, true, err
+	}
+	r.log(b, &d).Warn("create failed", zap.Int("errors", n), zap.Error(cause))
+	if n >= r.Config.MaxCreateErrors {
+		_, err := r.Store.FinishBot(ctx, b.ID, store.StatusFatal, store.ReasonPlatformError, now)
+		return Result{}, false, err
+	}
+	backoff := min(time.Second<<min(n, 6), time.Minute)
+	at := now.Add(backoff/2 + rand.N(backoff/2))
+	return Result{RequeueAt: at}, true, r.Store.SetNextCheck(ctx, b.ID, &at)
+}
+
+// stop stops the live workload; the intent is recorded first.
+func (r *Reconciler) stop(ctx context.Context, b store.Bot, d store.Deployment, now time.Time) error {
+	p, err := r.platformOf(d)
+	if err != nil {
+		return err
+	}
+	if err := r.Store.MarkStopping(ctx, b.ID, d.Attempt, now); err != nil {
+		return err
+	}
+	ext := ""
+	if d.ExternalID != nil {
+		ext = *d.ExternalID
+	}
+	if err := p.Stop(ctx, d.Name, ext); err != nil {
+		return fmt.Errorf("stop %s: %w", d.Name, err)
+	}
+	r.log(b, &d).Info("workload stopped")
+	return r.Store.MarkGone(ctx, b.ID, d.Attempt, r.Clock.Now())
+}
+
+// botEnv is the whole environment a bot container gets: its identity, its
+// meeting and a per-attempt token. No controller secret is ever in it.
+func (r *Reconciler) botEnv(b store.Bot, token string) map[string]string {
+	mode := "none"
+	if b.Recording.Enabled {
+		mode = b.Recording.Mode
+	}
+	return map[string]string{
+		botproto.EnvBotID:           b.ID.String(),
+		botproto.EnvMeetingURL:      b.MeetingURL,
+		botproto.EnvMeetingPlatform: b.MeetingPlatform,
+		botproto.EnvBotName:         b.BotName,
+		botproto.EnvCallbackURL:     r.PublicURL,
+		botproto.EnvRecordingMode:   mode,
+		botproto.EnvAuthToken:       token,
+	}
+}
+
+func (r *Reconciler) log(b store.Bot, d *store.Deployment) *zap.Logger {
+	l := r.Logger.With(zap.String("bot_id", b.ID.String()))
+	if d != nil {
+		l = l.With(zap.Int("attempt", d.Attempt), zap.String("platform", d.Platform))
+	}
+	return l
+}

@@ -1,0 +1,62 @@
+package gc
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// Clock is the collector's time source.
+type Clock interface{ Now() time.Time }
+
+// Store is what the collector needs of the database.
+type Store interface {
+	LiveDeployments(ctx context.Context, platform string) ([]store.Deployment, error)
+}
+
+// Collector collects the orphans of one platform.
+type Collector struct {
+	Store    Store
+	Platform platform.Platform
+	Clock    Clock
+	// Grace is the minimum age of a workload before it may be collected.
+	Grace  time.Duration
+	Logger *zap.Logger
+}
+
+// RunOnce stops every orphan older than the grace age; it returns how many.
+func (c *Collector) RunOnce(ctx context.Context) (int, error) {
+	// List before reading rows: a workload created after the rows were read
+	// would otherwise look like an orphan (its row is written first).
+	listed, err := c.Platform.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	deps, err := c.Store.LiveDeployments(ctx, c.Platform.Name())
+	if err != nil {
+		return 0, err
+	}
+	owned := make(map[string]bool, len(deps))
+	for _, d := range deps {
+		owned[d.Name] = true
+	}
+	now := c.Clock.Now()
+	collected := 0
+	for _, l := range listed {
+		if owned[l.Name] || now.Sub(l.CreatedAt) < c.Grace {
+			continue
+		}
+		if err := c.Platform.Stop(ctx, l.Name, l.ExternalID); err != nil {
+			return collected, err
+		}
+		if l.Phase != platform.PhaseExited {
+			c.Logger.Info("orphan workload stopped", zap.String("workload", l.Name), zap.String("external_id", l.ExternalID))
+			collected++
+		}
+	}
+	return collected, nil
+}

@@ -1,0 +1,223 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/controllers/gc"
+	"github.com/meeboter/meeboter/controllers/observer"
+	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// Config configures the manager.
+type Config struct {
+	Bot             bot.Config
+	PublicURL       string
+	Platforms       []PlatformConfig // in priority order
+	ReconcileWorker int              // concurrent reconciles (default 50)
+	AdmitInterval   time.Duration    // periodic admission backstop (default 2 s)
+	ResyncInterval  time.Duration    // default 5 s
+	ObserveInterval time.Duration    // default 2 s
+	GCInterval      time.Duration    // default 15 s
+	GCGrace         time.Duration    // default 30 s
+	JobTimeout      time.Duration    // default 30 s
+}
+
+// PlatformConfig is one platform and its bot limit.
+type PlatformConfig struct {
+	Platform platform.Platform
+	Limit    int
+}
+
+func (c *Config) defaults() {
+	c.ReconcileWorker = cmpOr(c.ReconcileWorker, 50)
+	c.AdmitInterval = cmpOr(c.AdmitInterval, 2*time.Second)
+	c.ResyncInterval = cmpOr(c.ResyncInterval, 5*time.Second)
+	c.ObserveInterval = cmpOr(c.ObserveInterval, 2*time.Second)
+	c.GCInterval = cmpOr(c.GCInterval, 15*time.Second)
+	c.GCGrace = cmpOr(c.GCGrace, 30*time.Second)
+	c.JobTimeout = cmpOr(c.JobTimeout, 30*time.Second)
+	c.Bot.MissingGrace = cmpOr(c.Bot.MissingGrace, 10*time.Second)
+	c.Bot.MaxCreateErrors = cmpOr(c.Bot.MaxCreateErrors, 5)
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Enqueuer implements store.Enqueuer on the River client; it exists before
+// the client so the store and the workers can be built first.
+type Enqueuer struct {
+	client atomic.Pointer[river.Client[pgx.Tx]]
+}
+
+// NewEnqueuer returns an Enqueuer on an existing (e.g. insert-only) client.
+func NewEnqueuer(client *river.Client[pgx.Tx]) *Enqueuer {
+	e := &Enqueuer{}
+	e.client.Store(client)
+	return e
+}
+
+var _ store.Enqueuer = (*Enqueuer)(nil)
+
+// EnqueueReconcileTx implements store.Enqueuer.
+func (e *Enqueuer) EnqueueReconcileTx(ctx context.Context, tx pgx.Tx, ids ...uuid.UUID) error {
+	ids = slices.Clone(ids)
+	// One order for every inserter, so concurrent batches cannot deadlock on
+	// the unique index.
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	ids = slices.Compact(ids)
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: ReconcileArgs{BotID: id}}
+	}
+	_, err := e.mustClient().InsertManyTx(ctx, tx, params)
+	return err
+}
+
+// EnqueueAdmitTx implements store.Enqueuer.
+func (e *Enqueuer) EnqueueAdmitTx(ctx context.Context, tx pgx.Tx) error {
+	_, err := e.mustClient().InsertTx(ctx, tx, AdmitArgs{}, nil)
+	return err
+}
+
+func (e *Enqueuer) mustClient() *river.Client[pgx.Tx] {
+	c := e.client.Load()
+	if c == nil {
+		panic("controllers: Enqueuer used before the River client was built")
+	}
+	return c
+}
+
+// Manager owns the River client and the controllers it runs.
+type Manager struct {
+	client *river.Client[pgx.Tx]
+	logger *zap.Logger
+}
+
+// Deps are the manager's collaborators.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Store    *store.Store
+	Enqueuer *Enqueuer
+	Clock    bot.Clock
+	Logger   *zap.Logger
+}
+
+// New builds the River client with every worker and periodic job.
+func New(cfg Config, deps Deps) (*Manager, error) {
+	cfg.defaults()
+	if len(cfg.Platforms) == 0 {
+		return nil, errors.New("controllers: no platform configured")
+	}
+	log := deps.Logger
+	workers := river.NewWorkers()
+	platforms := map[string]platform.Platform{}
+	var limits []bot.PlatformLimit
+	observers := map[string]*observer.Observer{}
+	collectors := map[string]*gc.Collector{}
+	for _, pc := range cfg.Platforms {
+		name := pc.Platform.Name()
+		platforms[name] = pc.Platform
+		limits = append(limits, bot.PlatformLimit{Platform: name, Limit: pc.Limit})
+		observers[name] = &observer.Observer{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
+			CreateGrace: cfg.Bot.MissingGrace, Logger: log.Named("observer")}
+		collectors[name] = &gc.Collector{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
+			Grace: cfg.GCGrace, Logger: log.Named("gc")}
+	}
+	reconciler := &bot.Reconciler{Store: deps.Store, Platforms: platforms, Clock: deps.Clock, Config: cfg.Bot,
+		PublicURL: cfg.PublicURL, Logger: log.Named("bot")}
+	admitter := &bot.Admitter{Store: deps.Store, Platforms: limits, Clock: deps.Clock, Logger: log.Named("admit")}
+	river.AddWorker(workers, &ReconcileWorker{Reconciler: reconciler, Store: deps.Store})
+	river.AddWorker(workers, runOnceWorker[AdmitArgs](admitter.RunOnce))
+	river.AddWorker(workers, runOnceWorker[ResyncArgs](func(ctx context.Context) (int, error) {
+		return deps.Store.EnqueueDue(ctx, deps.Clock.Now(), 10_000)
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[ObserveArgs]) error {
+		return runFor(ctx, observers, job.Args.Platform)
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[GCArgs]) error {
+		return runFor(ctx, collectors, job.Args.Platform)
+	}))
+	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
+		Queues: map[string]river.QueueConfig{
+			QueueReconcile: {MaxWorkers: cfg.ReconcileWorker},
+			QueueControl:   {MaxWorkers: 4},
+		},
+		Workers:                     workers,
+		PeriodicJobs:                periodicJobs(cfg),
+		JobTimeout:                  cfg.JobTimeout,
+		RescueStuckJobsAfter:        cfg.JobTimeout + 15*time.Second,
+		CompletedJobRetentionPeriod: 15 * time.Minute,
+		Logger:                      slog.New(slog.NewTextHandler(zap.NewStdLog(log.Named("river")).Writer(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	deps.Enqueuer.client.Store(client)
+	return &Manager{client: client, logger: log}, nil
+}
+
+type runner interface {
+	RunOnce(ctx context.Context) (int, error)
+}
+
+func runFor[R runner](ctx context.Context, services map[string]R, name string) error {
+	s, ok := services[name]
+	if !ok {
+		return fmt.Errorf("controllers: unknown platform %q", name)
+	}
+	_, err := s.RunOnce(ctx)
+	return err
+}
+
+// periodicJobs are the leader-only backstops: River enqueues periodic jobs on
+// the elected leader only.
+func periodicJobs(cfg Config) []*river.PeriodicJob {
+	every := func(d time.Duration, args river.JobArgs) *river.PeriodicJob {
+		return river.NewPeriodicJob(river.PeriodicInterval(d), func() (river.JobArgs, *river.InsertOpts) {
+			return args, nil
+		}, &river.PeriodicJobOpts{RunOnStart: true})
+	}
+	jobs := []*river.PeriodicJob{every(cfg.AdmitInterval, AdmitArgs{}), every(cfg.ResyncInterval, ResyncArgs{})}
+	for _, pc := range cfg.Platforms {
+		jobs = append(jobs, every(cfg.ObserveInterval, ObserveArgs{Platform: pc.Platform.Name()}),
+			every(cfg.GCInterval, GCArgs{Platform: pc.Platform.Name()}))
+	}
+	return jobs
+}
+
+// Start starts working jobs.
+func (m *Manager) Start(ctx context.Context) error { return m.client.Start(ctx) }
+
+// Stop stops fetching new jobs and waits for running ones to finish (or ctx).
+func (m *Manager) Stop(ctx context.Context) error { return m.client.Stop(ctx) }
+
+// NotifyObserve asks for an observation of platform now (e.g. a local child
+// exited), instead of at the next period.
+func (m *Manager) NotifyObserve(ctx context.Context, platform string) {
+	if _, err := m.client.Insert(ctx, ObserveArgs{Platform: platform}, nil); err != nil {
+		m.logger.Warn("cannot enqueue observe", zap.Error(err))
+	}
+}
+
+// Client returns the River client (for health checks and tests).
+func (m *Manager) Client() *river.Client[pgx.Tx] { return m.client }

@@ -1,0 +1,84 @@
+package observer
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// Clock is the observer's time source.
+type Clock interface{ Now() time.Time }
+
+// Store is what the observer needs of the database.
+type Store interface {
+	LiveDeployments(ctx context.Context, platform string) ([]store.Deployment, error)
+	RecordObservation(ctx context.Context, id uuid.UUID, attempt int, observed string, exitCode *int, now time.Time) (bool, error)
+}
+
+// Observer observes one platform.
+type Observer struct {
+	Store    Store
+	Platform platform.Platform
+	Clock    Clock
+	// CreateGrace is how long a just-created workload may be absent from the
+	// list before it is reported missing (eventual consistency).
+	CreateGrace time.Duration
+	Logger      *zap.Logger
+}
+
+// RunOnce lists the platform once and records every change; it returns how
+// many deployments changed.
+func (o *Observer) RunOnce(ctx context.Context) (int, error) {
+	deps, err := o.Store.LiveDeployments(ctx, o.Platform.Name())
+	if err != nil || len(deps) == 0 {
+		return 0, err
+	}
+	listed, err := o.Platform.List(ctx)
+	if err != nil {
+		return 0, err // absence is evidence only in a complete list
+	}
+	byName := make(map[string]platform.Listed, len(listed))
+	for _, l := range listed {
+		if prev, dup := byName[l.Name]; !dup || prev.Phase == platform.PhaseExited {
+			byName[l.Name] = l // a live process wins over an old exit record
+		}
+	}
+	now := o.Clock.Now()
+	changed := 0
+	for _, d := range deps {
+		if d.State == store.DeploymentPending {
+			continue // nothing created yet
+		}
+		observed, code := o.classify(d, byName, now)
+		ok, err := o.Store.RecordObservation(ctx, d.BotID, d.Attempt, observed, code, now)
+		if err != nil {
+			return changed, err
+		}
+		if ok {
+			changed++
+			o.Logger.Debug("workload observed", zap.String("bot_id", d.BotID.String()), zap.Int("attempt", d.Attempt),
+				zap.String("observed", observed))
+		}
+	}
+	return changed, nil
+}
+
+func (o *Observer) classify(d store.Deployment, byName map[string]platform.Listed, now time.Time) (string, *int) {
+	l, ok := byName[d.Name]
+	switch {
+	case !ok && now.Sub(d.UpdatedAt) < o.CreateGrace:
+		return store.ObservedPending, nil
+	case !ok:
+		return store.ObservedMissing, nil
+	case l.Phase == platform.PhaseExited:
+		return store.ObservedExited, l.ExitCode
+	case l.Phase == platform.PhaseRunning:
+		return store.ObservedRunning, nil
+	}
+	return store.ObservedPending, nil
+}

@@ -1,0 +1,186 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// botCredentials reads the bearer token and the claimed bot id.
+func botCredentials(r *http.Request) (string, uuid.UUID, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return "", uuid.Nil, false
+	}
+	id, err := uuid.Parse(r.Header.Get(botproto.HeaderBotID))
+	return token, id, err == nil
+}
+
+// writeBotAuthError maps an authentication failure to 401/403/409; it never
+// says anything about the bot itself.
+func (s *Server) writeBotAuthError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, store.ErrUnauthenticated):
+		writeProblem(w, http.StatusUnauthorized, "invalid bot token")
+	case errors.Is(err, store.ErrForbidden):
+		writeProblem(w, http.StatusForbidden, "this token belongs to another bot")
+	case errors.Is(err, store.ErrStaleAttempt):
+		writeProblem(w, http.StatusConflict, "this token belongs to an earlier attempt of the bot; this container must exit")
+	default:
+		s.internal(w, err)
+	}
+}
+
+func (s *Server) withBot(h func(http.ResponseWriter, *http.Request, store.BotAuth)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, id, ok := botCredentials(r)
+		if !ok {
+			writeProblem(w, http.StatusUnauthorized, "send Authorization: Bearer <MILO_AUTH_TOKEN> and "+botproto.HeaderBotID)
+			return
+		}
+		auth, err := s.Store.AuthenticateBot(r.Context(), token, id)
+		if err != nil {
+			s.writeBotAuthError(w, err)
+			return
+		}
+		h(w, r, auth)
+	}
+}
+
+func (s *Server) botConfig(w http.ResponseWriter, r *http.Request, auth store.BotAuth) {
+	b, err := s.Store.BotForAttempt(r.Context(), auth)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	cfg := botproto.Config{BotID: b.ID.String(), Attempt: auth.Attempt, MeetingURL: b.MeetingURL,
+		MeetingPlatform: b.MeetingPlatform, BotName: b.BotName,
+		AutomaticLeave:           botproto.AutomaticLeave(b.AutomaticLeave),
+		Recording:                botproto.Recording(b.Recording),
+		HeartbeatIntervalSeconds: int(s.Config.BotHeartbeatInterval.Seconds()),
+	}
+	_ = json.Unmarshal(b.Metadata, &cfg.Metadata)
+	if b.DeployStartedAt != nil {
+		leaveAt := b.DeployStartedAt.Add(s.Config.MaxBotLifetime)
+		cfg.LeaveAt = &leaveAt
+	}
+	if b.Status.Terminal() || b.Desired == store.DesiredStopped {
+		cfg.ShouldExit, cfg.ExitReason = true, "the bot is "+strings.ToLower(string(b.Status))
+		if b.Desired == store.DesiredStopped && !b.Status.Terminal() {
+			cfg.ExitReason = "the bot was asked to stop"
+		}
+	}
+	writeJSON(w, http.StatusOK, cfg)
+}
+
+// heartbeat is the hot path (10,000 bots every 10 s): one UPDATE.
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	token, id, ok := botCredentials(r)
+	if !ok {
+		writeProblem(w, http.StatusUnauthorized, "send Authorization: Bearer <MILO_AUTH_TOKEN> and "+botproto.HeaderBotID)
+		return
+	}
+	now := s.Clock.Now()
+	hb, err := s.Store.Heartbeat(r.Context(), token, id, now)
+	if err != nil {
+		s.writeBotAuthError(w, err)
+		return
+	}
+	leave := hb.Desired == store.DesiredStopped || hb.Status == store.StatusLeaving || hb.Status.Terminal() ||
+		(hb.DeployStartedAt != nil && !now.Before(hb.DeployStartedAt.Add(s.Config.MaxBotLifetime)))
+	writeJSON(w, http.StatusOK, botproto.HeartbeatResponse{ShouldLeave: leave, Status: botproto.Status(hb.Status)})
+}
+
+var reasonCode = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+
+func (s *Server) botStatus(w http.ResponseWriter, r *http.Request, auth store.BotAuth) {
+	var req botproto.StatusRequest
+	if !decodeBotBody(w, r, &req) {
+		return
+	}
+	to := store.Status(req.Status)
+	if req.Status == "CALL_ENDED" || req.Status == "ENDED" {
+		to = store.StatusLeaving // the bot is finishing
+	}
+	if !botproto.Status(to).Valid() {
+		writeProblem(w, http.StatusUnprocessableEntity, "unknown status", FieldError{"status", "must be one of JOINING_CALL, IN_WAITING_ROOM, IN_CALL, LEAVING, DONE, FATAL"})
+		return
+	}
+	if req.Reason != "" && !reasonCode.MatchString(req.Reason) {
+		writeProblem(w, http.StatusUnprocessableEntity, "invalid reason", FieldError{"reason", "must match [a-z0-9_]{1,64}"})
+		return
+	}
+	b, err := s.Store.ReportStatus(r.Context(), auth, to, req.Reason, s.Clock.Now())
+	switch {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrStaleAttempt):
+		writeProblem(w, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		s.internal(w, err)
+		return
+	}
+	s.Logger.Info("bot reported status", zap.String("bot_id", b.ID.String()), zap.Int("attempt", auth.Attempt),
+		zap.String("status", string(b.Status)), zap.String("reason", req.Reason))
+	writeJSON(w, http.StatusOK, botproto.StatusResponse{Status: botproto.Status(b.Status)})
+}
+
+var eventType = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+
+const maxEventsPerBatch = 100
+
+func (s *Server) botEvents(w http.ResponseWriter, r *http.Request, auth store.BotAuth) {
+	var req botproto.EventsRequest
+	if !decodeBotBody(w, r, &req) {
+		return
+	}
+	if len(req.Events) == 0 || len(req.Events) > maxEventsPerBatch {
+		writeProblem(w, http.StatusUnprocessableEntity, "invalid events", FieldError{"events", "must hold 1 to 100 events"})
+		return
+	}
+	now := s.Clock.Now()
+	events := make([]store.NewEvent, len(req.Events))
+	for i, e := range req.Events {
+		if !eventType.MatchString(e.Type) {
+			writeProblem(w, http.StatusUnprocessableEntity, "invalid event", FieldError{"events.type", "must match [A-Z][A-Z0-9_]{0,63}"})
+			return
+		}
+		data, _ := json.Marshal(e.Data)
+		if e.Data == nil {
+			data = []byte("{}")
+		}
+		at := e.OccurredAt
+		if at.IsZero() {
+			at = now
+		}
+		events[i] = store.NewEvent{Type: e.Type, OccurredAt: at, Data: data}
+	}
+	if err := s.Store.AddEvents(r.Context(), auth, events, now); err != nil {
+		s.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, botproto.EventsResponse{Accepted: len(events)})
+}
+
+// decodeBotBody decodes a strict JSON body; false means a problem was written.
+func decodeBotBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, ok := readBody(w, r)
+	if !ok {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeProblem(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		return false
+	}
+	return true
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// Clock is the API's time source.
+type Clock interface{ Now() time.Time }
+
+// Store is what the API needs of the database.
+type Store interface {
+	AuthenticateAPIKey(ctx context.Context, secret string) (string, error)
+	CreateBot(ctx context.Context, nb store.NewBot, idem *store.Idempotency, now time.Time, render func(store.Bot) ([]byte, error)) (store.CreateResult, error)
+	GetBot(ctx context.Context, owner string, id uuid.UUID) (store.Bot, error)
+	ListBots(ctx context.Context, owner string, f store.BotFilter) ([]store.Bot, error)
+	ListEvents(ctx context.Context, owner string, id uuid.UUID, after int64, limit int) ([]store.Event, error)
+	RequestStop(ctx context.Context, owner string, id uuid.UUID, mode store.StopMode, now time.Time) (store.Bot, error)
+
+	AuthenticateBot(ctx context.Context, token string, botID uuid.UUID) (store.BotAuth, error)
+	BotForAttempt(ctx context.Context, auth store.BotAuth) (store.Bot, error)
+	Heartbeat(ctx context.Context, token string, botID uuid.UUID, now time.Time) (store.HeartbeatResult, error)
+	ReportStatus(ctx context.Context, auth store.BotAuth, to store.Status, reason string, now time.Time) (store.Bot, error)
+	AddEvents(ctx context.Context, auth store.BotAuth, events []store.NewEvent, now time.Time) error
+}
+
+// Config configures the server.
+type Config struct {
+	// MaxBodyBytes bounds every request body (default 64 KiB).
+	MaxBodyBytes int64
+	// MaxBotLifetime is when a bot is told to leave, from its deploy start.
+	MaxBotLifetime time.Duration
+	// BotHeartbeatInterval is what bots are told to beat at.
+	BotHeartbeatInterval time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Store  Store
+	Clock  Clock
+	Config Config
+	Logger *zap.Logger
+	// Ready reports whether the controller can serve (database, River).
+	Ready func(ctx context.Context) error
+}
+
+// Handler returns the routed, instrumented handler.
+func (s *Server) Handler() http.Handler {
+	if s.Config.MaxBodyBytes == 0 {
+		s.Config.MaxBodyBytes = 64 << 10
+	}
+	mux := http.NewServeMux()
+	user := func(pattern string, h func(http.ResponseWriter, *http.Request, string)) {
+		mux.Handle(pattern, s.withAPIKey(h))
+	}
+	user("POST /api/v1/bots", s.createBot)
+	user("GET /api/v1/bots", s.listBots)
+	user("GET /api/v1/bots/{id}", s.getBot)
+	user("GET /api/v1/bots/{id}/events", s.listEvents)
+	user("POST /api/v1/bots/{id}/leave", s.stopBot(store.StopLeave))
+	user("DELETE /api/v1/bots/{id}", s.stopBot(store.StopCancel))
+	mux.HandleFunc("GET /api/v1/openapi.yaml", serveOpenAPI)
+
+	mux.HandleFunc("GET /bot/v1/config", s.withBot(s.botConfig))
+	mux.HandleFunc("POST /bot/v1/heartbeat", s.heartbeat)
+	mux.HandleFunc("POST /bot/v1/status", s.withBot(s.botStatus))
+	mux.HandleFunc("POST /bot/v1/events", s.withBot(s.botEvents))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeProblem(w, http.StatusNotFound, "no such endpoint") })
+	return s.logRequests(s.limitBody(mux))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		if err := s.Ready(r.Context()); err != nil {
+			writeProblem(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.Config.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// logRequests logs method, path, status and duration — never headers or
+// bodies, which carry keys and tokens.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := zap.DebugLevel
+		if rec.status >= 500 {
+			level = zap.ErrorLevel
+		}
+		s.Logger.Log(level, "http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			zap.Int("status", rec.status), zap.Duration("duration", time.Since(start)))
+	})
+}

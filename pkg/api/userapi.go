@@ -1,0 +1,309 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// BotView is a bot as the user API shows it.
+type BotView struct {
+	ID                 uuid.UUID            `json:"id"`
+	MeetingURL         string               `json:"meeting_url"`
+	MeetingPlatform    string               `json:"meeting_platform"`
+	BotName            string               `json:"bot_name"`
+	JoinAt             *time.Time           `json:"join_at"`
+	AutomaticLeave     store.AutomaticLeave `json:"automatic_leave"`
+	Recording          store.Recording      `json:"recording"`
+	Metadata           json.RawMessage      `json:"metadata"`
+	CallbackURL        *string              `json:"callback_url"`
+	Desired            store.Desired        `json:"desired"`
+	StopMode           *store.StopMode      `json:"stop_mode"`
+	Status             store.Status         `json:"status"`
+	StatusReason       *string              `json:"status_reason"`
+	Generation         int64                `json:"generation"`
+	ObservedGeneration int64                `json:"observed_generation"`
+	Platform           *string              `json:"platform"`
+	Attempt            int                  `json:"attempt"`
+	LastHeartbeatAt    *time.Time           `json:"last_heartbeat_at"`
+	CreatedAt          time.Time            `json:"created_at"`
+	QueuedAt           *time.Time           `json:"queued_at"`
+	DeployStartedAt    *time.Time           `json:"deploy_started_at"`
+	JoinedAt           *time.Time           `json:"joined_at"`
+	EndedAt            *time.Time           `json:"ended_at"`
+}
+
+func viewOf(b store.Bot) BotView {
+	return BotView{ID: b.ID, MeetingURL: b.MeetingURL, MeetingPlatform: b.MeetingPlatform, BotName: b.BotName,
+		JoinAt: b.JoinAt, AutomaticLeave: b.AutomaticLeave, Recording: b.Recording, Metadata: b.Metadata,
+		CallbackURL: b.CallbackURL, Desired: b.Desired, StopMode: b.StopMode, Status: b.Status,
+		StatusReason: b.StatusReason, Generation: b.Generation, ObservedGeneration: b.ObservedGeneration,
+		Platform: b.Platform, Attempt: b.CurrentAttempt, LastHeartbeatAt: b.LastHeartbeatAt, CreatedAt: b.CreatedAt,
+		QueuedAt: b.QueuedAt, DeployStartedAt: b.DeployStartedAt, JoinedAt: b.JoinedAt, EndedAt: b.EndedAt}
+}
+
+// apiKeyFrom reads "Authorization: Bearer <key>" or "X-API-Key: <key>".
+func apiKeyFrom(r *http.Request) string {
+	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(v)
+	}
+	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
+
+func (s *Server) withAPIKey(h func(http.ResponseWriter, *http.Request, string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := apiKeyFrom(r)
+		if key == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="meeboter"`)
+			writeProblem(w, http.StatusUnauthorized, "missing API key: send Authorization: Bearer <key> or X-API-Key")
+			return
+		}
+		owner, err := s.Store.AuthenticateAPIKey(r.Context(), key)
+		if errors.Is(err, store.ErrUnauthenticated) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="meeboter", error="invalid_token"`)
+			writeProblem(w, http.StatusUnauthorized, "invalid or revoked API key")
+			return
+		}
+		if err != nil {
+			s.internal(w, err)
+			return
+		}
+		h(w, r, owner)
+	})
+}
+
+func (s *Server) internal(w http.ResponseWriter, err error) {
+	s.Logger.Error("internal error", zap.Error(err))
+	writeProblem(w, http.StatusInternalServerError, "internal error")
+}
+
+// readBody reads a bounded body; false means a problem was written.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeProblem(w, http.StatusRequestEntityTooLarge, "request body larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")
+		return nil, false
+	}
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "cannot read request body")
+		return nil, false
+	}
+	return body, true
+}
+
+const maxIdempotencyKey = 255
+
+func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var idem *store.Idempotency
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > maxIdempotencyKey {
+			writeProblem(w, http.StatusBadRequest, "Idempotency-Key longer than 255 characters")
+			return
+		}
+		sum := sha256.Sum256(body)
+		idem = &store.Idempotency{Key: key, RequestHash: sum[:]}
+	}
+	now := s.Clock.Now()
+	nb, fields, err := DecodeCreateBot(body, owner, now)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(fields) > 0 {
+		writeProblem(w, http.StatusUnprocessableEntity, "the bot is not valid", fields...)
+		return
+	}
+	res, err := s.Store.CreateBot(r.Context(), nb, idem, now, func(b store.Bot) ([]byte, error) {
+		return json.Marshal(viewOf(b))
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		writeProblem(w, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		s.internal(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.Logger.Info("bot created", zap.String("bot_id", res.Bot.ID.String()), zap.String("owner", owner),
+			zap.String("status", string(res.Bot.Status)))
+	}
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(append(res.Response, '\n'))
+}
+
+func (s *Server) pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, http.StatusNotFound, "no such bot")
+		return id, false
+	}
+	return id, true
+}
+
+func (s *Server) getBot(w http.ResponseWriter, r *http.Request, owner string) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	b, err := s.Store.GetBot(r.Context(), owner, id)
+	s.writeBot(w, http.StatusOK, b, err)
+}
+
+func (s *Server) writeBot(w http.ResponseWriter, status int, b store.Bot, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeProblem(w, http.StatusNotFound, "no such bot")
+	case err != nil:
+		s.internal(w, err)
+	default:
+		writeJSON(w, status, viewOf(b))
+	}
+}
+
+func (s *Server) stopBot(mode store.StopMode) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, owner string) {
+		id, ok := s.pathID(w, r)
+		if !ok {
+			return
+		}
+		b, err := s.Store.RequestStop(r.Context(), owner, id, mode, s.Clock.Now())
+		if err == nil {
+			s.Logger.Info("bot stop requested", zap.String("bot_id", id.String()), zap.String("mode", string(mode)))
+		}
+		s.writeBot(w, http.StatusAccepted, b, err)
+	}
+}
+
+// BotList is a page of bots.
+type BotList struct {
+	Bots       []BotView `json:"bots"`
+	NextCursor *string   `json:"next_cursor"`
+}
+
+func (s *Server) listBots(w http.ResponseWriter, r *http.Request, owner string) {
+	q := r.URL.Query()
+	f := store.BotFilter{MeetingPlatform: q.Get("meeting_platform")}
+	var fields []FieldError
+	for _, v := range q["status"] {
+		for _, st := range strings.Split(v, ",") {
+			if !validStatus(st) {
+				fields = append(fields, FieldError{"status", "unknown status " + strconv.Quote(st)})
+			}
+			f.Statuses = append(f.Statuses, st)
+		}
+	}
+	limit, lerr := queryInt(q.Get("limit"), 50, 1, 100)
+	if lerr != nil {
+		fields = append(fields, FieldError{"limit", lerr.Error()})
+	}
+	f.Limit = limit + 1
+	if c := q.Get("cursor"); c != "" {
+		id, err := uuid.Parse(c)
+		if err != nil {
+			fields = append(fields, FieldError{"cursor", "not a cursor from next_cursor"})
+		}
+		f.Before = &id
+	}
+	if len(fields) > 0 {
+		writeProblem(w, http.StatusBadRequest, "invalid query", fields...)
+		return
+	}
+	bots, err := s.Store.ListBots(r.Context(), owner, f)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	out := BotList{Bots: []BotView{}}
+	for i, b := range bots {
+		if i == limit {
+			next := bots[i-1].ID.String()
+			out.NextCursor = &next
+			break
+		}
+		out.Bots = append(out.Bots, viewOf(b))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func validStatus(s string) bool {
+	for _, st := range store.Statuses() {
+		if string(st) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func queryInt(v string, def, lo, hi int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return def, errors.New("must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi))
+	}
+	return n, nil
+}
+
+// EventView is a timeline entry.
+type EventView struct {
+	ID         int64           `json:"id"`
+	Type       string          `json:"type"`
+	Data       json.RawMessage `json:"data"`
+	OccurredAt time.Time       `json:"occurred_at"`
+}
+
+// EventList is a page of a bot's timeline.
+type EventList struct {
+	Events []EventView `json:"events"`
+	// NextAfter is the "after" of the next page (the last id returned).
+	NextAfter int64 `json:"next_after"`
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, owner string) {
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	after, aerr := strconv.ParseInt(cmpOr(q.Get("after"), "0"), 10, 64)
+	limit, lerr := queryInt(q.Get("limit"), 100, 1, 1000)
+	if aerr != nil || after < 0 || lerr != nil {
+		writeProblem(w, http.StatusBadRequest, "after must be a non-negative event id and limit 1 to 1000")
+		return
+	}
+	events, err := s.Store.ListEvents(r.Context(), owner, id, after, limit)
+	if errors.Is(err, store.ErrNotFound) {
+		writeProblem(w, http.StatusNotFound, "no such bot")
+		return
+	}
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	out := EventList{Events: []EventView{}, NextAfter: after}
+	for _, e := range events {
+		out.Events = append(out.Events, EventView{ID: e.ID, Type: e.Type, Data: e.Data, OccurredAt: e.OccurredAt})
+		out.NextAfter = e.ID
+	}
+	writeJSON(w, http.StatusOK, out)
+}

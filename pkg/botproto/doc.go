@@ -1,0 +1,20 @@
+// Package botproto owns the bot side of the bot<->controller wire protocol:
+// the JSON request/response types, the status and event vocabulary, the
+// environment and header names a bot process is started with, and a small
+// retrying HTTP client for it.
+//
+// The controller imports the same types, so they are deliberately plain
+// structs whose JSON tags are the protocol; changing a tag is a breaking
+// protocol change. The protocol in brief, all under the callback base URL
+// and all authenticated with "Authorization: Bearer <MILO_AUTH_TOKEN>" plus
+// "X-Bot-Id: <BOT_ID>":
+//
+//	GET  /bot/v1/config     -> Config
+//	POST /bot/v1/heartbeat  {} -> HeartbeatResponse
+//	POST /bot/v1/status     StatusRequest -> StatusResponse
+//	POST /bot/v1/events     EventsRequest -> EventsResponse
+//
+// Errors are application/problem+json (Problem). 4xx answers are final;
+// transport errors, 429 and 5xx are retried with jittered exponential
+// backoff because the controller may be restarting.
+package botproto

@@ -1,0 +1,172 @@
+package botproto
+
+import (
+	"fmt"
+	"time"
+)
+
+// Environment variables a bot process is started with.
+const (
+	EnvBotID           = "BOT_ID"
+	EnvMeetingURL      = "MEETING_URL"
+	EnvMeetingPlatform = "MEETING_PLATFORM"
+	EnvBotName         = "BOT_NAME"
+	EnvCallbackURL     = "API_CALLBACK_URL"
+	EnvRecordingMode   = "RECORDING_MODE"
+	// EnvAuthToken is a per-attempt secret; never log it.
+	EnvAuthToken = "MILO_AUTH_TOKEN"
+)
+
+// HeaderBotID carries the bot id on every request so the controller can
+// reject a token presented for the wrong bot (403).
+const HeaderBotID = "X-Bot-Id"
+
+// Endpoint paths, relative to the callback base URL.
+const (
+	PathConfig    = "/bot/v1/config"
+	PathHeartbeat = "/bot/v1/heartbeat"
+	PathStatus    = "/bot/v1/status"
+	PathEvents    = "/bot/v1/events"
+)
+
+// Meeting platforms (Config.MeetingPlatform).
+const (
+	PlatformZoom       = "zoom"
+	PlatformTeams      = "microsoft-teams"
+	PlatformGoogleMeet = "google-meet"
+)
+
+// Recording modes (Recording.Mode).
+const (
+	RecordingAudio = "audio"
+	RecordingVideo = "video"
+)
+
+// Event types (Event.Type).
+const (
+	EventParticipantJoin  = "PARTICIPANT_JOIN"
+	EventParticipantLeave = "PARTICIPANT_LEAVE"
+)
+
+// Status is a bot lifecycle state as reported by the bot.
+type Status string
+
+// Bot statuses, in the order a healthy bot reports them.
+const (
+	StatusJoiningCall   Status = "JOINING_CALL"
+	StatusInWaitingRoom Status = "IN_WAITING_ROOM"
+	StatusInCall        Status = "IN_CALL"
+	StatusLeaving       Status = "LEAVING"
+	StatusDone          Status = "DONE"
+	StatusFatal         Status = "FATAL"
+)
+
+// Valid reports whether s is one of the protocol's statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusJoiningCall, StatusInWaitingRoom, StatusInCall,
+		StatusLeaving, StatusDone, StatusFatal:
+		return true
+	}
+	return false
+}
+
+// Terminal reports whether no further transition is allowed after s.
+func (s Status) Terminal() bool { return s == StatusDone || s == StatusFatal }
+
+// Config is the per-attempt bot configuration served at PathConfig.
+type Config struct {
+	BotID                    string         `json:"bot_id"`
+	Attempt                  int            `json:"attempt"`
+	MeetingURL               string         `json:"meeting_url"`
+	MeetingPlatform          string         `json:"meeting_platform"`
+	BotName                  string         `json:"bot_name"`
+	AutomaticLeave           AutomaticLeave `json:"automatic_leave"`
+	Recording                Recording      `json:"recording"`
+	Metadata                 map[string]any `json:"metadata"`
+	HeartbeatIntervalSeconds int            `json:"heartbeat_interval_seconds"`
+	// LeaveAt is the hard end of the bot's lifetime; nil means no limit.
+	LeaveAt *time.Time `json:"leave_at,omitempty"`
+	// ShouldExit tells a restarted bot that its work is already over: it
+	// must exit 0 without reporting anything.
+	ShouldExit bool   `json:"should_exit"`
+	ExitReason string `json:"exit_reason"`
+}
+
+// HeartbeatInterval returns HeartbeatIntervalSeconds as a Duration.
+func (c *Config) HeartbeatInterval() time.Duration {
+	return time.Duration(c.HeartbeatIntervalSeconds) * time.Second
+}
+
+// AutomaticLeave holds the timeouts after which a bot leaves on its own.
+type AutomaticLeave struct {
+	WaitingRoomTimeoutSeconds  int `json:"waiting_room_timeout_seconds"`
+	NooneJoinedTimeoutSeconds  int `json:"noone_joined_timeout_seconds"`
+	EveryoneLeftTimeoutSeconds int `json:"everyone_left_timeout_seconds"`
+	InactivityTimeoutSeconds   int `json:"inactivity_timeout_seconds"`
+}
+
+// Recording says whether and what the bot records.
+type Recording struct {
+	Enabled bool   `json:"enabled"`
+	Mode    string `json:"mode"`
+}
+
+// HeartbeatResponse answers a heartbeat; ShouldLeave asks the bot to leave.
+type HeartbeatResponse struct {
+	ShouldLeave bool   `json:"should_leave"`
+	Status      Status `json:"status"`
+}
+
+// StatusRequest reports a lifecycle transition.
+type StatusRequest struct {
+	Status Status `json:"status"`
+	// Reason is a machine-readable code, e.g. "meeting_not_found".
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// StatusResponse carries the status the controller holds after the report.
+type StatusResponse struct {
+	Status Status `json:"status"`
+}
+
+// Event is something observed in the meeting.
+type Event struct {
+	Type       string         `json:"type"`
+	OccurredAt time.Time      `json:"occurred_at"`
+	Data       map[string]any `json:"data"`
+}
+
+// EventsRequest is the body of PathEvents.
+type EventsRequest struct {
+	Events []Event `json:"events"`
+}
+
+// EventsResponse says how many events the controller stored.
+type EventsResponse struct {
+	Accepted int `json:"accepted"`
+}
+
+// Problem is an RFC 9457 application/problem+json error body. The client
+// returns every non-2xx answer as a *Problem, so callers can branch on
+// Status with errors.As.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func (p *Problem) Error() string {
+	if p.Detail == "" {
+		return fmt.Sprintf("%d %s", p.Status, p.Title)
+	}
+	return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail)
+}
+
+// Temporary reports whether the request may succeed if retried unchanged:
+// the controller is overloaded (429) or failing/restarting (5xx).
+func (p *Problem) Temporary() bool {
+	return p.Status == 429 || p.Status >= 500
+}

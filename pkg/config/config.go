@@ -1,0 +1,204 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Platforms the controller can deploy to.
+const (
+	PlatformAuto  = "auto"
+	PlatformLocal = "local"
+)
+
+// Config is the controller's configuration.
+type Config struct {
+	DatabaseURL string
+	HTTPAddr    string
+	// PublicURL is the base URL bots call back.
+	PublicURL string
+	// Platform is the resolved deployment platform; PlatformReason says why
+	// (auto-detection logs it).
+	Platform       string
+	PlatformReason string
+
+	HeartbeatTimeout time.Duration
+	DeployTimeout    time.Duration
+	LeaveTimeout     time.Duration
+	MaxBotLifetime   time.Duration
+	QueueTimeout     time.Duration
+	// JoinLeadTime admits a scheduled bot this long before its join_at.
+	JoinLeadTime time.Duration
+	// MaxAttempts bounds attempts of a bot whose container exits before IN_CALL.
+	MaxAttempts int
+	// BotHeartbeatInterval is what bots are told to beat at.
+	BotHeartbeatInterval time.Duration
+
+	ResyncInterval  time.Duration
+	ObserveInterval time.Duration
+	GCInterval      time.Duration
+	GCGrace         time.Duration
+
+	LocalBotLimit int
+	LocalStateDir string
+	BotCommand    []string
+
+	LogFormat string
+	LogLevel  string
+}
+
+// Load reads the configuration from getenv (os.Getenv in production).
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		DatabaseURL:          r.str("DATABASE_URL", ""),
+		HTTPAddr:             r.str("HTTP_ADDR", "127.0.0.1:8080"),
+		HeartbeatTimeout:     r.dur("HEARTBEAT_TIMEOUT", 5*time.Minute),
+		DeployTimeout:        r.dur("DEPLOY_TIMEOUT", 10*time.Minute),
+		LeaveTimeout:         r.dur("LEAVE_TIMEOUT", 5*time.Minute),
+		MaxBotLifetime:       r.dur("MAX_BOT_LIFETIME", 3*time.Hour),
+		QueueTimeout:         r.dur("QUEUE_TIMEOUT", 10*time.Minute),
+		JoinLeadTime:         r.dur("JOIN_LEAD_TIME", 30*time.Second),
+		MaxAttempts:          r.int("MAX_ATTEMPTS", 3, 1),
+		BotHeartbeatInterval: r.dur("BOT_HEARTBEAT_INTERVAL", 10*time.Second),
+		ResyncInterval:       r.dur("RESYNC_INTERVAL", 5*time.Second),
+		ObserveInterval:      r.dur("OBSERVE_INTERVAL", 2*time.Second),
+		GCInterval:           r.dur("GC_INTERVAL", 15*time.Second),
+		GCGrace:              r.dur("GC_GRACE", 30*time.Second),
+		LocalBotLimit:        r.int("LOCAL_BOT_LIMIT", 20, 1),
+		LocalStateDir:        r.str("LOCAL_STATE_DIR", filepath.Join(os.TempDir(), "meeboter-local")),
+		LogFormat:            r.oneOf("LOG_FORMAT", "json", "json", "console"),
+		LogLevel:             r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+	}
+	c.PublicURL = r.publicURL(c.HTTPAddr)
+	c.Platform, c.PlatformReason = r.platform()
+	c.BotCommand = r.command()
+	if c.HeartbeatTimeout <= c.BotHeartbeatInterval {
+		r.fail("HEARTBEAT_TIMEOUT", "must be longer than BOT_HEARTBEAT_INTERVAL (%s)", c.BotHeartbeatInterval)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		r.fail("HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)
+	}
+	return c, errors.Join(r.errs...)
+}
+
+// RequireDatabase reports a missing DATABASE_URL for commands that need it.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL: required (a postgres:// URL)")
+	}
+	return nil
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// dur accepts Go durations ("90s", "5m") and bare numbers of seconds.
+func (r *reader) dur(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		secs, nerr := strconv.ParseFloat(v, 64)
+		if nerr != nil {
+			r.fail(name, "want a duration like 90s or 5m, got %q", v)
+			return def
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d <= 0 {
+		r.fail(name, "must be positive, got %q", v)
+		return def
+	}
+	return d
+}
+
+func (r *reader) int(name string, def, minimum int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < minimum {
+		r.fail(name, "want an integer >= %d, got %q", minimum, v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, "want one of %s, got %q", strings.Join(allowed, ", "), v)
+	return def
+}
+
+// publicURL reads PUBLIC_URL, or the seed's NEXT_PUBLIC_APP_ORIGIN_URL.
+func (r *reader) publicURL(httpAddr string) string {
+	name := "PUBLIC_URL"
+	v := r.str(name, "")
+	if v == "" {
+		name = "NEXT_PUBLIC_APP_ORIGIN_URL"
+		v = r.str(name, "")
+	}
+	if v == "" {
+		return "http://" + httpAddr
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(name, "want an absolute http(s) URL, got %q", v)
+	}
+	return strings.TrimRight(v, "/")
+}
+
+func (r *reader) platform() (string, string) {
+	v := r.oneOf("DEPLOYMENT_PLATFORM", PlatformAuto, PlatformAuto, PlatformLocal, "coolify", "aws")
+	switch v {
+	case "coolify", "aws":
+		r.fail("DEPLOYMENT_PLATFORM", "%q is not supported by this build yet; use auto or local", v)
+		return PlatformLocal, ""
+	case PlatformLocal:
+		return PlatformLocal, "DEPLOYMENT_PLATFORM=local"
+	}
+	return PlatformLocal, "auto: neither Coolify (COOLIFY_API_URL+COOLIFY_API_TOKEN) nor AWS (AWS_REGION+ECS_CLUSTER) is configured"
+}
+
+// command reads BOT_COMMAND (split on spaces; no shell quoting), defaulting
+// to the meeboter-bot binary beside this executable in simulate mode.
+func (r *reader) command() []string {
+	if v := r.str("BOT_COMMAND", ""); v != "" {
+		return strings.Fields(v)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		r.fail("BOT_COMMAND", "not set, and the executable's directory is unknown: %v", err)
+		return nil
+	}
+	return []string{filepath.Join(filepath.Dir(exe), "meeboter-bot"), "--simulate"}
+}

@@ -1,0 +1,66 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Phase is the platform-independent state of a workload.
+type Phase string
+
+// Phases of a workload.
+const (
+	PhasePending  Phase = "pending"  // accepted, not started yet (image pull, provisioning)
+	PhaseStarting Phase = "starting" // the platform reports progress towards running
+	PhaseRunning  Phase = "running"
+	PhaseExited   Phase = "exited"
+	PhaseMissing  Phase = "missing" // not found: unknown, not gone, until it stays missing past a grace period
+	PhaseUnknown  Phase = "unknown"
+)
+
+// Observation is what a platform says about one workload.
+type Observation struct {
+	Phase    Phase
+	ExitCode *int   // for PhaseExited, when the platform knows it
+	Reason   string // platform's own words, for the timeline and logs
+}
+
+// Workload is what the controller asks a platform to run: one attempt of one
+// bot. Name is deterministic (meeboter-<bot>-<attempt>) and doubles as the
+// idempotency token, so a retried Create adopts instead of duplicating.
+type Workload struct {
+	Name            string
+	BotID           string
+	Attempt         int
+	MeetingPlatform string
+	Env             map[string]string
+}
+
+// Listed is one workload a platform owns.
+type Listed struct {
+	Name       string
+	ExternalID string
+	CreatedAt  time.Time
+	Observation
+}
+
+// Platform runs bot workloads. Every method is idempotent.
+type Platform interface {
+	// Name is the platform's name in rows and metrics ("local", "coolify", "aws").
+	Name() string
+	// Create starts w, or adopts the workload already named w.Name.
+	Create(ctx context.Context, w Workload) (externalID string, err error)
+	// Lookup finds a live workload by name; found is false when there is none.
+	Lookup(ctx context.Context, name string) (l Listed, found bool, err error)
+	// Stop stops and removes the workload; a workload that is not there is not an error.
+	Stop(ctx context.Context, name, externalID string) error
+	// List returns every workload the platform owns, live or recently exited.
+	// It returns an error rather than a partial list: absence is evidence only
+	// in a complete list.
+	List(ctx context.Context) ([]Listed, error)
+}
+
+// ErrCapacity means the platform has no room now; the bot should wait or try
+// the next platform.
+var ErrCapacity = errors.New("platform: no capacity")

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// BotAuth is what a valid bot token proves: one attempt of one bot.
+type BotAuth struct {
+	BotID   uuid.UUID
+	Attempt int
+}
+
+// AuthenticateBot checks a bot token against the bot id the caller claims.
+// An unknown token is ErrUnauthenticated, another bot's id ErrForbidden, and a
+// token of an attempt that is no longer current ErrStaleAttempt.
+func (s *Store) AuthenticateBot(ctx context.Context, token string, botID uuid.UUID) (BotAuth, error) {
+	var auth BotAuth
+	var current int
+	err := s.pool.QueryRow(ctx, `SELECT d.bot_id, d.attempt, b.current_attempt
+		FROM deployments d JOIN bots b ON b.id = d.bot_id WHERE d.token_hash = $1`,
+		HashSecret(token)).Scan(&auth.BotID, &auth.Attempt, &current)
+	switch {
+	case notFound(err) == ErrNotFound:
+		return auth, ErrUnauthenticated
+	case err != nil:
+		return auth, wrap("authenticate bot", err)
+	case auth.BotID != botID:
+		return auth, ErrForbidden
+	case auth.Attempt != current:
+		return auth, ErrStaleAttempt
+	}
+	return auth, nil
+}
+
+// BotForAttempt returns the bot an authenticated attempt belongs to.
+func (s *Store) BotForAttempt(ctx context.Context, auth BotAuth) (Bot, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT * FROM bots WHERE id = $1`, auth.BotID)
+	bot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+	return bot, notFound(err)
+}
+
+// HeartbeatResult is what a heartbeat learns about its bot.
+type HeartbeatResult struct {
+	Status          Status
+	Desired         Desired
+	DeployStartedAt *time.Time
+}
+
+// Heartbeat records a beat of the current attempt in one round trip; it never
+// refreshes a terminal bot. It does not wake the reconciler: liveness is a
+// deadline the reconciler checks on its own schedule.
+func (s *Store) Heartbeat(ctx context.Context, token string, botID uuid.UUID, now time.Time) (HeartbeatResult, error) {
+	var r HeartbeatResult
+	err := s.pool.QueryRow(ctx, `UPDATE bots b SET last_heartbeat_at = $3
+		FROM deployments d
+		WHERE d.token_hash = $1 AND b.id = d.bot_id AND b.id = $2 AND b.current_attempt = d.attempt
+		  AND b.status NOT IN ('DONE', 'FATAL')
+		RETURNING b.status, b.desired, b.deploy_started_at`, HashSecret(token), botID, now).
+		Scan(&r.Status, &r.Desired, &r.DeployStartedAt)
+	if notFound(err) != ErrNotFound {
+		return r, wrap("heartbeat", err)
+	}
+	// Rare path: say precisely why (bad token, other bot, stale, or terminal).
+	auth, err := s.AuthenticateBot(ctx, token, botID)
+	if err != nil {
+		return r, err
+	}
+	bot, err := s.BotForAttempt(ctx, auth)
+	return HeartbeatResult{Status: bot.Status, Desired: bot.Desired, DeployStartedAt: bot.DeployStartedAt}, err
+}
+
+// TransitionError is a status change the rules refuse.
+type TransitionError struct{ From, To Status }
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("cannot move a bot from %s to %s", e.From, e.To)
+}
+
+// Unwrap makes a TransitionError an ErrConflict.
+func (e *TransitionError) Unwrap() error { return ErrConflict }
+
+var progress = map[Status]int{StatusDeploying: 0, StatusJoiningCall: 1, StatusInWaitingRoom: 2, StatusInCall: 2, StatusLeaving: 3}
+
+// CheckTransition applies the rules for a status a bot reports: terminals are
+// absorbing, LEAVING is sticky (only DONE or FATAL follow), a bot cannot go
+// back to JOINING_CALL once admitted or in call, and nothing a bot reports
+// applies before it was deployed.
+func CheckTransition(from, to Status) error {
+	fromRank, fromOK := progress[from]
+	toRank, toOK := progress[to]
+	switch {
+	case from.Terminal() || !fromOK:
+		return &TransitionError{from, to}
+	case to.Terminal():
+		return nil
+	case !toOK || to == StatusDeploying || toRank < fromRank:
+		return &TransitionError{from, to}
+	}
+	return nil
+}
+
+// ReportStatus applies a status the bot reports for its attempt. Reporting the
+// current status again is a no-op.
+func (s *Store) ReportStatus(ctx context.Context, auth BotAuth, to Status, reason string, now time.Time) (Bot, error) {
+	var bot Bot
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT * FROM bots WHERE id = $1 FOR UPDATE`, auth.BotID)
+		var err error
+		if bot, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot]); err != nil {
+			return notFound(err)
+		}
+		if bot.CurrentAttempt != auth.Attempt {
+			return ErrStaleAttempt
+		}
+		if bot.Status == to {
+			return nil
+		}
+		if err := CheckTransition(bot.Status, to); err != nil {
+			return err
+		}
+		if to.Terminal() {
+			if _, err := s.finishTx(ctx, tx, bot.ID, to, terminalReason(bot, to, reason), now); err != nil {
+				return err
+			}
+		} else if err := s.progressTx(ctx, tx, bot.ID, to, reason, now); err != nil {
+			return err
+		}
+		bot, err = getBotTx(ctx, tx, bot.Owner, bot.ID)
+		return err
+	})
+	return bot, err
+}
+
+func (s *Store) progressTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, reason string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE bots SET status = $2, last_heartbeat_at = $3, updated_at = $3,
+			joined_at = CASE WHEN $2 = 'IN_CALL' THEN COALESCE(joined_at, $3) ELSE joined_at END,
+			revision = revision + 1, next_check_at = $3
+		WHERE id = $1`, id, to, now); err != nil {
+		return err
+	}
+	data := map[string]any{}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	if err := addEvent(ctx, tx, id, string(to), data, now); err != nil {
+		return err
+	}
+	return s.enq.EnqueueReconcileTx(ctx, tx, id)
+}
+
+// terminalReason is the reason recorded when a bot itself reports an end.
+func terminalReason(bot Bot, to Status, reported string) string {
+	if to == StatusFatal {
+		if reported != "" {
+			return reported
+		}
+		return ReasonBotFatal
+	}
+	if bot.Desired == DesiredStopped && bot.StopMode != nil {
+		if *bot.StopMode == StopCancel {
+			return ReasonCancelled
+		}
+		return ReasonRemoved
+	}
+	return ReasonCompleted
+}
+
+// NewEvent is a timeline entry a bot reports.
+type NewEvent struct {
+	Type       string
+	OccurredAt time.Time
+	Data       json.RawMessage
+}
+
+// AddEvents appends a batch of bot-reported events.
+func (s *Store) AddEvents(ctx context.Context, auth BotAuth, events []NewEvent, now time.Time) error {
+	types := make([]string, len(events))
+	times := make([]time.Time, len(events))
+	datas := make([]string, len(events))
+	for i, e := range events {
+		types[i], times[i], datas[i] = e.Type, e.OccurredAt, string(e.Data)
+		if len(e.Data) == 0 {
+			datas[i] = "{}"
+		}
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO bot_events (bot_id, type, data, occurred_at, created_at)
+		SELECT $1, t, d::jsonb, o, $5 FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(t, d, o)`,
+		auth.BotID, types, datas, times, now)
+	return wrap("add events", err)
+}

@@ -1,0 +1,211 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// NewBot is the spec the API accepted.
+type NewBot struct {
+	Owner           string
+	MeetingURL      string
+	MeetingPlatform string
+	BotName         string
+	JoinAt          *time.Time
+	AutomaticLeave  AutomaticLeave
+	Recording       Recording
+	Metadata        json.RawMessage
+	CallbackURL     *string
+}
+
+// Idempotency identifies a create request that may be replayed.
+type Idempotency struct {
+	Key         string
+	RequestHash []byte
+}
+
+// CreateResult is a created bot, or the replay of an earlier create.
+type CreateResult struct {
+	Bot      Bot
+	Response []byte
+	Replayed bool
+}
+
+// Conflicts of an Idempotency-Key.
+var (
+	ErrIdempotencyInFlight = fmt.Errorf("%w: a request with this Idempotency-Key is in progress", ErrConflict)
+	ErrIdempotencyMismatch = fmt.Errorf("%w: this Idempotency-Key was used with a different request body", ErrConflict)
+)
+
+// CreateBot inserts a bot and its first reconcile job in one transaction.
+// render builds the response body, stored for Idempotency-Key replays.
+func (s *Store) CreateBot(ctx context.Context, nb NewBot, idem *Idempotency, now time.Time,
+	render func(Bot) ([]byte, error)) (CreateResult, error) {
+	var res CreateResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if idem != nil {
+			replay, err := checkIdempotency(ctx, tx, nb.Owner, *idem)
+			if err != nil || replay != nil {
+				res = CreateResult{Response: replay, Replayed: replay != nil}
+				return err
+			}
+		}
+		bot, err := insertBot(ctx, tx, nb, now)
+		if err != nil {
+			return err
+		}
+		body, err := render(bot)
+		if err != nil {
+			return err
+		}
+		if idem != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (owner, key, request_hash, bot_id, response, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`, nb.Owner, idem.Key, idem.RequestHash, bot.ID, body, now); err != nil {
+				return err
+			}
+		}
+		if err := addEvent(ctx, tx, bot.ID, string(bot.Status), nil, now); err != nil {
+			return err
+		}
+		if err := s.enq.EnqueueReconcileTx(ctx, tx, bot.ID); err != nil {
+			return err
+		}
+		res = CreateResult{Bot: bot, Response: body}
+		return s.enq.EnqueueAdmitTx(ctx, tx)
+	})
+	return res, err
+}
+
+// checkIdempotency returns the stored response of an earlier identical request.
+// A transaction-scoped advisory lock on the key makes a concurrent duplicate
+// answer "in flight" instead of racing.
+func checkIdempotency(ctx context.Context, tx pgx.Tx, owner string, idem Idempotency) ([]byte, error) {
+	var locked bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2))`,
+		owner, idem.Key).Scan(&locked); err != nil {
+		return nil, err
+	}
+	if !locked {
+		return nil, ErrIdempotencyInFlight
+	}
+	var hash, body []byte
+	err := tx.QueryRow(ctx, `SELECT request_hash, response FROM idempotency_keys WHERE owner = $1 AND key = $2`,
+		owner, idem.Key).Scan(&hash, &body)
+	if err != nil {
+		if notFound(err) == ErrNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if !bytes.Equal(hash, idem.RequestHash) {
+		return nil, ErrIdempotencyMismatch
+	}
+	return body, nil
+}
+
+func insertBot(ctx context.Context, tx pgx.Tx, nb NewBot, now time.Time) (Bot, error) {
+	status := StatusQueued
+	var queuedAt *time.Time = &now
+	if nb.JoinAt != nil && nb.JoinAt.After(now) {
+		status, queuedAt = StatusScheduled, nil
+	}
+	metadata := nb.Metadata
+	if len(metadata) == 0 {
+		metadata = json.RawMessage(`{}`)
+	}
+	rows, _ := tx.Query(ctx, `INSERT INTO bots (id, owner, meeting_url, meeting_platform, bot_name, join_at,
+			automatic_leave, recording, metadata, callback_url, status, queued_at, next_check_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13) RETURNING *`,
+		uuid.Must(uuid.NewV7()), nb.Owner, nb.MeetingURL, nb.MeetingPlatform, nb.BotName, nb.JoinAt,
+		nb.AutomaticLeave, nb.Recording, metadata, nb.CallbackURL, status, queuedAt, now)
+	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+}
+
+// GetBot returns owner's bot.
+func (s *Store) GetBot(ctx context.Context, owner string, id uuid.UUID) (Bot, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT * FROM bots WHERE id = $1 AND owner = $2`, id, owner)
+	bot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+	return bot, notFound(err)
+}
+
+// BotFilter narrows ListBots. Before is the keyset cursor (ids are UUIDv7, so
+// id order is creation order).
+type BotFilter struct {
+	Statuses        []string
+	MeetingPlatform string
+	Before          *uuid.UUID
+	Limit           int
+}
+
+// ListBots returns owner's bots, newest first.
+func (s *Store) ListBots(ctx context.Context, owner string, f BotFilter) ([]Bot, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT * FROM bots
+		WHERE owner = $1
+		  AND (cardinality($2::text[]) = 0 OR status = ANY($2))
+		  AND ($3 = '' OR meeting_platform = $3)
+		  AND ($4::uuid IS NULL OR id < $4)
+		ORDER BY id DESC LIMIT $5`, owner, f.Statuses, f.MeetingPlatform, f.Before, f.Limit)
+	bots, err := pgx.CollectRows(rows, pgx.RowToStructByName[Bot])
+	return bots, wrap("list bots", err)
+}
+
+// ListEvents returns the timeline of owner's bot after event id after.
+func (s *Store) ListEvents(ctx context.Context, owner string, id uuid.UUID, after int64, limit int) ([]Event, error) {
+	if _, err := s.GetBot(ctx, owner, id); err != nil {
+		return nil, err
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT * FROM bot_events WHERE bot_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		id, after, limit)
+	events, err := pgx.CollectRows(rows, pgx.RowToStructByName[Event])
+	return events, wrap("list events", err)
+}
+
+// RequestStop sets desired STOPPED. A cancel overrides an earlier leave; a
+// terminal bot is returned unchanged.
+func (s *Store) RequestStop(ctx context.Context, owner string, id uuid.UUID, mode StopMode, now time.Time) (Bot, error) {
+	var bot Bot
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `UPDATE bots SET desired = 'STOPPED',
+				stop_mode = CASE WHEN stop_mode = 'cancel' THEN 'cancel' ELSE $3 END,
+				stop_requested_at = COALESCE(stop_requested_at, $4),
+				generation = generation + 1, revision = revision + 1, next_check_at = $4, updated_at = $4
+			WHERE id = $1 AND owner = $2 AND status NOT IN ('DONE', 'FATAL')
+			  AND (desired = 'RUNNING' OR (stop_mode = 'leave' AND $3 = 'cancel'))
+			RETURNING *`, id, owner, mode, now)
+		var err error
+		bot, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+		if notFound(err) == ErrNotFound {
+			bot, err = getBotTx(ctx, tx, owner, id) // already stopped or terminal: nothing to change
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, id, "STOP_REQUESTED", map[string]any{"mode": mode}, now); err != nil {
+			return err
+		}
+		return s.enq.EnqueueReconcileTx(ctx, tx, id)
+	})
+	return bot, err
+}
+
+func getBotTx(ctx context.Context, tx pgx.Tx, owner string, id uuid.UUID) (Bot, error) {
+	rows, _ := tx.Query(ctx, `SELECT * FROM bots WHERE id = $1 AND owner = $2`, id, owner)
+	bot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+	return bot, notFound(err)
+}
+
+func addEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, typ string, data any, now time.Time) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO bot_events (bot_id, type, data, occurred_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
+		id, typ, data, now)
+	return err
+}

@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// The methods in this file are the reconcilers' writes. They are conditional
+// (they re-check the state they expect) so that a concurrent bot or API write
+// is never overwritten, and they do not bump revision: a reconcile loops over
+// its own changes itself.
+
+// LoadBot returns a bot and the deployment of its current attempt (nil before
+// the first admission).
+func (s *Store) LoadBot(ctx context.Context, id uuid.UUID) (Bot, *Deployment, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT * FROM bots WHERE id = $1`, id)
+	bot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+	if err != nil {
+		return bot, nil, notFound(err)
+	}
+	if bot.CurrentAttempt == 0 {
+		return bot, nil, nil
+	}
+	rows, _ = s.pool.Query(ctx, `SELECT * FROM deployments WHERE bot_id = $1 AND attempt = $2`, id, bot.CurrentAttempt)
+	d, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Deployment])
+	if err != nil {
+		return bot, nil, wrap("load deployment", err)
+	}
+	return bot, &d, nil
+}
+
+// QueueBot moves a SCHEDULED bot whose time has come to QUEUED.
+func (s *Store) QueueBot(ctx context.Context, id uuid.UUID, now time.Time) error {
+	return wrap("queue bot", s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE bots SET status = 'QUEUED', queued_at = $2, updated_at = $2
+			WHERE id = $1 AND status = 'SCHEDULED'`, id, now)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if err := addEvent(ctx, tx, id, string(StatusQueued), nil, now); err != nil {
+			return err
+		}
+		return s.enq.EnqueueAdmitTx(ctx, tx)
+	}))
+}
+
+// Admit claims capacity on platform for the oldest queued bots, at most
+// limit live deployments in all. Capacity is counted from rows under a
+// per-platform advisory lock, so replicas agree. Each admitted bot gets its
+// attempt's deployment row (PENDING) before anything is created.
+func (s *Store) Admit(ctx context.Context, platform string, limit int, now time.Time) ([]uuid.UUID, error) {
+	var admitted []uuid.UUID
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('meeboter-admit:' || $1, 0))`, platform); err != nil {
+			return err
+		}
+		var used int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE platform = $1 AND state <> 'GONE'`,
+			platform).Scan(&used); err != nil {
+			return err
+		}
+		if used >= limit {
+			return nil
+		}
+		rows, _ := tx.Query(ctx, `UPDATE bots SET status = 'DEPLOYING', platform = $1, current_attempt = current_attempt + 1,
+				deploy_started_at = $2, last_heartbeat_at = NULL, next_check_at = $2, updated_at = $2
+			WHERE id IN (SELECT id FROM bots WHERE status = 'QUEUED' AND desired = 'RUNNING'
+				ORDER BY queued_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING id, current_attempt`, platform, now, limit-used)
+		type claim struct {
+			ID      uuid.UUID
+			Attempt int
+		}
+		claims, err := pgx.CollectRows(rows, pgx.RowToStructByPos[claim])
+		if err != nil {
+			return err
+		}
+		for _, c := range claims {
+			if err := insertDeployment(ctx, tx, c.ID, c.Attempt, platform, now); err != nil {
+				return err
+			}
+			if err := addEvent(ctx, tx, c.ID, string(StatusDeploying), map[string]any{"platform": platform, "attempt": c.Attempt}, now); err != nil {
+				return err
+			}
+			admitted = append(admitted, c.ID)
+		}
+		if len(admitted) == 0 {
+			return nil
+		}
+		return s.enq.EnqueueReconcileTx(ctx, tx, admitted...)
+	})
+	return admitted, wrap("admit", err)
+}
+
+func insertDeployment(ctx context.Context, tx pgx.Tx, id uuid.UUID, attempt int, platform string, now time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO deployments (bot_id, attempt, platform, name, state, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'PENDING', $5, $5)`, id, attempt, platform, DeploymentName(id, attempt), now)
+	return err
+}
+
+// BeginCreate records the attempt's token hash and that a workload is about to
+// be created (CREATING), before the platform call.
+func (s *Store) BeginCreate(ctx context.Context, id uuid.UUID, attempt int, tokenHash []byte, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE deployments SET state = 'CREATING', token_hash = $3, updated_at = $4
+		WHERE bot_id = $1 AND attempt = $2 AND state IN ('PENDING', 'CREATING')`, id, attempt, tokenHash, now)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrConflict
+	}
+	return wrap("begin create", err)
+}
+
+// MarkRunning records the created workload.
+func (s *Store) MarkRunning(ctx context.Context, id uuid.UUID, attempt int, externalID string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deployments SET state = 'RUNNING', external_id = $3, error_count = 0,
+			last_error = NULL, observed = COALESCE(observed, 'pending'), observed_at = COALESCE(observed_at, $4), updated_at = $4
+		WHERE bot_id = $1 AND attempt = $2 AND state = 'CREATING'`, id, attempt, externalID, now)
+	return wrap("mark running", err)
+}
+
+// RecordDeployError counts a failed platform call of an attempt.
+func (s *Store) RecordDeployError(ctx context.Context, id uuid.UUID, attempt int, msg string, now time.Time) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `UPDATE deployments SET error_count = error_count + 1, last_error = $3, updated_at = $4
+		WHERE bot_id = $1 AND attempt = $2 RETURNING error_count`, id, attempt, msg, now).Scan(&n)
+	return n, wrap("record deploy error", err)
+}
+
+// MarkStopping records that the workload is being stopped, before the call.
+func (s *Store) MarkStopping(ctx context.Context, id uuid.UUID, attempt int, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deployments SET state = 'STOPPING', updated_at = $3
+		WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE'`, id, attempt, now)
+	return wrap("mark stopping", err)
+}
+
+// MarkGone records that the workload no longer exists, which frees its
+// capacity, so queued bots are admitted.
+func (s *Store) MarkGone(ctx context.Context, id uuid.UUID, attempt int, now time.Time) error {
+	return wrap("mark gone", s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE deployments SET state = 'GONE', updated_at = $3
+			WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE'`, id, attempt, now)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return s.enq.EnqueueAdmitTx(ctx, tx)
+	}))
+}
+
+// RetryAttempt replaces an attempt whose workload exited before the bot was
+// in the call with a new one (new deployment row, new name, new token), keeping
+// the bot's capacity claim. The old token stops working at once.
+func (s *Store) RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now time.Time) (bool, error) {
+	var retried bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var platform string
+		err := tx.QueryRow(ctx, `UPDATE bots SET current_attempt = current_attempt + 1, status = 'DEPLOYING',
+				last_heartbeat_at = NULL, updated_at = $3, next_check_at = $3
+			WHERE id = $1 AND current_attempt = $2 AND status NOT IN ('DONE', 'FATAL') AND desired = 'RUNNING'
+			RETURNING platform`, id, attempt, now).Scan(&platform)
+		if notFound(err) == ErrNotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE deployments SET state = 'GONE', updated_at = $3
+			WHERE bot_id = $1 AND attempt = $2`, id, attempt, now); err != nil {
+			return err
+		}
+		if err := insertDeployment(ctx, tx, id, attempt+1, platform, now); err != nil {
+			return err
+		}
+		retried = true
+		return addEvent(ctx, tx, id, "RESTARTING", map[string]any{"attempt": attempt + 1}, now)
+	})
+	return retried, wrap("retry attempt", err)
+}
+
+// SetNextCheck sets when the periodic resync must reconcile the bot again
+// (nil: never, until something changes).
+func (s *Store) SetNextCheck(ctx context.Context, id uuid.UUID, at *time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE bots SET next_check_at = $2 WHERE id = $1`, id, at)
+	return wrap("set next check", err)
+}
+
+// CompleteIfUnchanged closes a reconcile without losing a wake-up: in one
+// transaction it locks the bot row (FOR SHARE, so writers that bump revision
+// wait) and, if revision is still the one the reconcile started from, calls
+// complete (which completes the job in the same transaction). It reports
+// changed=true, completing nothing, when the bot moved meanwhile.
+func (s *Store) CompleteIfUnchanged(ctx context.Context, id uuid.UUID, revision int64, complete func(pgx.Tx) error) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var now int64
+		err := tx.QueryRow(ctx, `SELECT revision FROM bots WHERE id = $1 FOR SHARE`, id).Scan(&now)
+		if err != nil && notFound(err) != ErrNotFound {
+			return err
+		}
+		if err == nil && now != revision {
+			changed = true
+			return nil
+		}
+		return complete(tx)
+	})
+	return changed, wrap("complete reconcile", err)
+}
+
+// EnqueueDue enqueues a reconcile for every bot whose next check is due: the
+// level-triggered backstop that the leader runs periodically.
+func (s *Store) EnqueueDue(ctx context.Context, now time.Time, limit int) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT id FROM bots WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2`, now, limit)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		n = len(ids)
+		return s.enq.EnqueueReconcileTx(ctx, tx, ids...)
+	})
+	return n, wrap("enqueue due", err)
+}
+
+// LiveDeployments returns the deployments on platform that may have a
+// workload, for observers and GC.
+func (s *Store) LiveDeployments(ctx context.Context, platform string) ([]Deployment, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT * FROM deployments WHERE platform = $1 AND state <> 'GONE'`, platform)
+	ds, err := pgx.CollectRows(rows, pgx.RowToStructByName[Deployment])
+	return ds, wrap("live deployments", err)
+}
+
+// RecordObservation writes what an observer saw of a deployment's workload.
+// Only a change is written (observed_at is the time of the change) and wakes
+// the bot's reconciler.
+func (s *Store) RecordObservation(ctx context.Context, id uuid.UUID, attempt int, observed string, exitCode *int, now time.Time) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE deployments SET observed = $3, exit_code = $4, observed_at = $5
+			WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE'
+			  AND (observed IS DISTINCT FROM $3 OR exit_code IS DISTINCT FROM $4)`, id, attempt, observed, exitCode, now)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		changed = true
+		if _, err := tx.Exec(ctx, `UPDATE bots SET revision = revision + 1, next_check_at = $2 WHERE id = $1`, id, now); err != nil {
+			return err
+		}
+		return s.enq.EnqueueReconcileTx(ctx, tx, id)
+	})
+	return changed, wrap("record observation", err)
+}
+
+// BotRevision returns a bot's revision; found is false when it does not exist.
+func (s *Store) BotRevision(ctx context.Context, id uuid.UUID) (int64, bool, error) {
+	var rev int64
+	err := s.pool.QueryRow(ctx, `SELECT revision FROM bots WHERE id = $1`, id).Scan(&rev)
+	if notFound(err) == ErrNotFound {
+		return 0, false, nil
+	}
+	return rev, err == nil, wrap("bot revision", err)
+}
