@@ -72,9 +72,12 @@ type Enqueuer struct {
 // NewEnqueuer returns an Enqueuer on an existing (e.g. insert-only) client.
 func NewEnqueuer(client *river.Client[pgx.Tx]) *Enqueuer {
 	e := &Enqueuer{}
-	e.client.Store(client)
+	e.SetClient(client)
 	return e
 }
+
+// SetClient sets the client jobs are inserted with.
+func (e *Enqueuer) SetClient(client *river.Client[pgx.Tx]) { e.client.Store(client) }
 
 var _ store.Enqueuer = (*Enqueuer)(nil)
 
@@ -172,7 +175,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	deps.Enqueuer.client.Store(client)
+	deps.Enqueuer.SetClient(client)
 	return &Manager{client: client, logger: log}, nil
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +13,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/store"
 )
 
 var specCache struct {
@@ -55,9 +61,9 @@ func newSpecRouter(t testing.TB) routers.Router {
 	return router
 }
 
-// errorReporter is the part of testing.TB the validating transport reports
+// specReporter is the part of testing.TB the validating transport reports
 // mismatches through; a fake lets the transport's own tests observe them.
-type errorReporter interface {
+type specReporter interface {
 	Helper()
 	Errorf(format string, args ...any)
 }
@@ -66,7 +72,7 @@ type errorReporter interface {
 // against the OpenAPI document: status (it must be documented), headers and
 // body. Requests are not validated, so tests may send deliberately bad ones.
 type validatingTransport struct {
-	t      errorReporter
+	t      specReporter
 	base   http.RoundTripper
 	router routers.Router
 	// validated counts the responses checked against the document.
@@ -74,7 +80,7 @@ type validatingTransport struct {
 }
 
 // newValidatingTransport wraps base (http.DefaultTransport when nil).
-func newValidatingTransport(t testing.TB, r errorReporter, base http.RoundTripper) *validatingTransport {
+func newValidatingTransport(t testing.TB, r specReporter, base http.RoundTripper) *validatingTransport {
 	t.Helper()
 	if base == nil {
 		base = http.DefaultTransport
@@ -93,22 +99,24 @@ func newValidatingClient(t testing.TB) (*http.Client, *validatingTransport) {
 // Validated is how many responses were checked against the document.
 func (vt *validatingTransport) Validated() int64 { return vt.validated.Load() }
 
+// RoundTrip sends req through the wrapped transport and validates the
+// response; its body is buffered and left readable.
 func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := vt.base.RoundTrip(req)
-	if err != nil || !validatedPath(req.URL.Path) {
+	if err != nil || !specValidatedPath(req.URL.Path) {
 		return resp, err
 	}
-	body, rerr := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if rerr != nil {
-		return resp, rerr
+	if err != nil {
+		return nil, fmt.Errorf("validating transport: read %s %s response: %w", req.Method, req.URL.Path, err)
 	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	vt.check(req, resp, body)
 	return resp, nil
 }
 
-func validatedPath(p string) bool {
+func specValidatedPath(p string) bool {
 	return strings.HasPrefix(p, "/api/v1/") && p != "/api/v1/openapi.yaml"
 }
 
@@ -141,11 +149,11 @@ func (vt *validatingTransport) check(req *http.Request, resp *http.Response, bod
 	vt.validated.Add(1)
 	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
 		vt.t.Errorf("openapi: %s %s -> %d does not match openapi.yaml: %v\nbody: %s",
-			req.Method, req.URL.Path, resp.StatusCode, err, truncate(body, 2048))
+			req.Method, req.URL.Path, resp.StatusCode, err, truncateForReport(body, 2048))
 	}
 }
 
-func truncate(b []byte, n int) string {
+func truncateForReport(b []byte, n int) string {
 	if len(b) > n {
 		return string(b[:n]) + "..."
 	}
@@ -166,21 +174,21 @@ func TestOpenAPISpecIsValid(t *testing.T) {
 	newSpecRouter(t)
 }
 
-// fakeReporter records what the transport reports.
-type fakeReporter struct {
+// specErrorRecorder records what the transport reports.
+type specErrorRecorder struct {
 	mu   sync.Mutex
 	errs []string
 }
 
-func (f *fakeReporter) Helper() {}
+func (f *specErrorRecorder) Helper() {}
 
-func (f *fakeReporter) Errorf(format string, args ...any) {
+func (f *specErrorRecorder) Errorf(format string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.errs = append(f.errs, fmt.Sprintf(format, args...))
 }
 
-func (f *fakeReporter) errors() []string {
+func (f *specErrorRecorder) reported() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.errs...)
@@ -230,9 +238,9 @@ func TestValidatingTransportCatchesMismatch(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			t.Cleanup(srv.Close)
-			rec := &fakeReporter{}
+			rec := &specErrorRecorder{}
 			vt := newValidatingTransport(t, rec, nil)
-			req, err := http.NewRequestWithContext(t.Context(), tc.method, srv.URL+tc.path, nil)
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, srv.URL+tc.path, http.NoBody)
 			require.NoError(t, err)
 			resp, err := (&http.Client{Transport: vt}).Do(req)
 			require.NoError(t, err)
@@ -242,7 +250,7 @@ func TestValidatingTransportCatchesMismatch(t *testing.T) {
 			require.Equal(t, tc.body, string(got), "the body must still be readable")
 			require.Equal(t, tc.status, resp.StatusCode)
 
-			errs := rec.errors()
+			errs := rec.reported()
 			if tc.wantError == "" {
 				require.Empty(t, errs)
 				return
@@ -266,9 +274,161 @@ func TestValidatingTransportCountsResponses(t *testing.T) {
 	t.Cleanup(srv.Close)
 	client, vt := newValidatingClient(t)
 	for _, p := range []string{"/api/v1/bots/0190f5b8-7a3e-7c4d-8e2f-1a2b3c4d5e6f", "/api/v1/openapi.yaml"} {
-		resp, err := client.Get(srv.URL + p)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+p, http.NoBody)
+		require.NoError(t, err)
+		resp, err := client.Do(req)
 		require.NoError(t, err)
 		require.NoError(t, resp.Body.Close())
 	}
 	require.EqualValues(t, 1, vt.Validated(), "openapi.yaml itself is not validated")
+}
+
+// specStubStore answers the user API's store calls from memory, so the real
+// handlers' responses can be checked against the document without a database.
+type specStubStore struct {
+	Store // the bot API's methods are not called
+	bot   store.Bot
+}
+
+func (s *specStubStore) AuthenticateAPIKey(_ context.Context, secret string) (string, error) {
+	if secret != "good" {
+		return "", store.ErrUnauthenticated
+	}
+	return "owner", nil
+}
+
+func (s *specStubStore) CreateBot(_ context.Context, nb store.NewBot, idem *store.Idempotency, _ time.Time,
+	render func(store.Bot) ([]byte, error)) (store.CreateResult, error) {
+	if idem != nil && idem.Key == "busy" {
+		return store.CreateResult{}, store.ErrIdempotencyInFlight
+	}
+	b := s.bot
+	b.MeetingURL, b.MeetingPlatform, b.BotName = nb.MeetingURL, nb.MeetingPlatform, nb.BotName
+	b.AutomaticLeave, b.Recording, b.Metadata, b.CallbackURL, b.JoinAt = nb.AutomaticLeave, nb.Recording, nb.Metadata, nb.CallbackURL, nb.JoinAt
+	body, err := render(b)
+	if err != nil {
+		return store.CreateResult{}, err
+	}
+	return store.CreateResult{Bot: b, Response: body, Replayed: idem != nil && idem.Key == "replay"}, nil
+}
+
+func (s *specStubStore) GetBot(_ context.Context, _ string, id uuid.UUID) (store.Bot, error) {
+	if id != s.bot.ID {
+		return store.Bot{}, store.ErrNotFound
+	}
+	return s.bot, nil
+}
+
+func (s *specStubStore) ListBots(_ context.Context, _ string, f store.BotFilter) ([]store.Bot, error) {
+	out := make([]store.Bot, 0, f.Limit)
+	for range f.Limit {
+		out = append(out, s.bot)
+	}
+	return out, nil
+}
+
+func (s *specStubStore) ListEvents(_ context.Context, _ string, id uuid.UUID, after int64, _ int) ([]store.Event, error) {
+	if id != s.bot.ID {
+		return nil, store.ErrNotFound
+	}
+	return []store.Event{
+		{ID: after + 1, BotID: id, Type: "QUEUED", Data: json.RawMessage(`{}`), OccurredAt: s.bot.CreatedAt},
+		{ID: after + 3, BotID: id, Type: "FATAL", Data: json.RawMessage(`{"reason":"deploy_timeout"}`), OccurredAt: s.bot.CreatedAt},
+	}, nil
+}
+
+func (s *specStubStore) RequestStop(_ context.Context, _ string, id uuid.UUID, mode store.StopMode, _ time.Time) (store.Bot, error) {
+	if id != s.bot.ID {
+		return store.Bot{}, store.ErrNotFound
+	}
+	b := s.bot
+	b.Desired, b.StopMode = store.DesiredStopped, &mode
+	return b, nil
+}
+
+type specFixedClock time.Time
+
+func (c specFixedClock) Now() time.Time { return time.Time(c) }
+
+// TestOpenAPIMatchesHandlers drives the real handlers through the validating
+// client: every documented response shape they produce must match.
+func TestOpenAPIMatchesHandlers(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	str := func(s string) *string { return &s }
+	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }
+	leave := store.StopLeave
+	full := store.Bot{ID: uuid.MustParse("0190f5b8-7a3e-7c4d-8e2f-1a2b3c4d5e6f"), Owner: "owner",
+		MeetingURL: "https://meet.google.com/abc-defg-hij", MeetingPlatform: "google-meet", BotName: "Meeboter",
+		JoinAt: at(-time.Minute), AutomaticLeave: store.AutomaticLeave{WaitingRoomTimeoutSeconds: 600,
+			NooneJoinedTimeoutSeconds: 60, EveryoneLeftTimeoutSeconds: 60, InactivityTimeoutSeconds: 300},
+		Recording: store.Recording{Enabled: true, Mode: "audio"}, Metadata: json.RawMessage(`{"a":[1,{"b":null}]}`),
+		CallbackURL: str("https://example.com/hook"), Desired: store.DesiredStopped, StopMode: &leave,
+		Status: store.StatusDone, StatusReason: str(store.ReasonCompleted), Generation: 2, ObservedGeneration: 2,
+		Platform: str("local"), CurrentAttempt: 1, LastHeartbeatAt: at(time.Second), CreatedAt: now,
+		QueuedAt: at(0), DeployStartedAt: at(time.Second), JoinedAt: at(2 * time.Second), EndedAt: at(time.Hour)}
+	empty := store.Bot{ID: full.ID, MeetingURL: full.MeetingURL, MeetingPlatform: "google-meet", BotName: "x",
+		AutomaticLeave: full.AutomaticLeave, Recording: store.Recording{Mode: "none"}, Metadata: json.RawMessage(`{}`),
+		Desired: store.DesiredRunning, Status: store.StatusQueued, CreatedAt: now}
+
+	for name, bot := range map[string]store.Bot{"all fields set": full, "nullable fields null": empty} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := &Server{Store: &specStubStore{bot: bot}, Clock: specFixedClock(now), Logger: zap.NewNop(),
+				Config: Config{MaxBodyBytes: 1024},
+				Ready:  func(context.Context) error { return errors.New("database down") }}
+			hs := httptest.NewServer(srv.Handler())
+			t.Cleanup(hs.Close)
+			client, vt := newValidatingClient(t)
+			id := bot.ID.String()
+			okBody := `{"meeting_url":"https://meet.google.com/abc-defg-hij","recording":{"enabled":true},"metadata":{"k":"v"}}`
+			cases := []struct {
+				method, path, key, body string
+				headers                 map[string]string
+				status                  int
+			}{
+				{"POST", "/api/v1/bots", "good", okBody, nil, 201},
+				{"POST", "/api/v1/bots", "good", okBody, map[string]string{"Idempotency-Key": "replay"}, 201},
+				{"POST", "/api/v1/bots", "good", okBody, map[string]string{"Idempotency-Key": "busy"}, 409},
+				{"POST", "/api/v1/bots", "good", okBody, map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}, 400},
+				{"POST", "/api/v1/bots", "good", `{"meeting_url":1}`, nil, 400},
+				{"POST", "/api/v1/bots", "good", `{"meeting_url":"x","nope":1}`, nil, 400},
+				{"POST", "/api/v1/bots", "good", `{"meeting_url":"https://example.com","bot_name":" "}`, nil, 422},
+				{"POST", "/api/v1/bots", "good", `{"meeting_url":"` + strings.Repeat("x", 2000) + `"}`, nil, 413},
+				{"POST", "/api/v1/bots", "", okBody, nil, 401},
+				{"POST", "/api/v1/bots", "bad", okBody, nil, 401},
+				{"GET", "/api/v1/bots", "good", "", nil, 200},
+				{"GET", "/api/v1/bots?status=IN_CALL,DONE&status=QUEUED&meeting_platform=zoom&limit=2&cursor=" + id, "good", "", nil, 200},
+				{"GET", "/api/v1/bots?status=NOPE&limit=0&cursor=x", "good", "", nil, 400},
+				{"GET", "/api/v1/bots/" + id, "good", "", nil, 200},
+				{"GET", "/api/v1/bots/" + uuid.NewString(), "good", "", nil, 404},
+				{"GET", "/api/v1/bots/not-a-uuid", "good", "", nil, 404},
+				{"GET", "/api/v1/bots/" + id + "/events?after=5&limit=10", "good", "", nil, 200},
+				{"GET", "/api/v1/bots/" + id + "/events?after=-1", "good", "", nil, 400},
+				{"GET", "/api/v1/bots/" + uuid.NewString() + "/events", "good", "", nil, 404},
+				{"POST", "/api/v1/bots/" + id + "/leave", "good", "", nil, 202},
+				{"DELETE", "/api/v1/bots/" + id, "good", "", nil, 202},
+				{"DELETE", "/api/v1/bots/" + uuid.NewString(), "good", "", nil, 404},
+				{"PUT", "/api/v1/bots", "good", "", nil, 404},
+				{"GET", "/api/v1/nothing", "good", "", nil, 404},
+			}
+			for _, tc := range cases {
+				req, err := http.NewRequestWithContext(t.Context(), tc.method, hs.URL+tc.path, strings.NewReader(tc.body))
+				require.NoError(t, err)
+				if tc.key != "" {
+					req.Header.Set("X-API-Key", tc.key)
+				}
+				for k, v := range tc.headers {
+					req.Header.Set(k, v)
+				}
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				body, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				require.NoError(t, resp.Body.Close())
+				require.Equal(t, tc.status, resp.StatusCode, "%s %s: %s", tc.method, tc.path, body)
+			}
+			require.EqualValues(t, len(cases)-2, vt.Validated(), "every documented operation's response is validated")
+		})
+	}
 }

@@ -1,0 +1,129 @@
+package controllers_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/store/storetest"
+)
+
+// recordingReconciler counts concurrent reconciles per bot and lets a test
+// hold a reconcile open.
+type recordingReconciler struct {
+	mu         sync.Mutex
+	running    map[uuid.UUID]int
+	maxRunning int
+	calls      atomic.Int32
+	hold       chan struct{} // when set, the first reconcile blocks until it is closed
+	entered    chan struct{} // closed when the first reconcile started
+	once       sync.Once
+	delay      time.Duration
+}
+
+func (r *recordingReconciler) Reconcile(_ context.Context, id uuid.UUID) (bot.Result, error) {
+	r.mu.Lock()
+	r.running[id]++
+	r.maxRunning = max(r.maxRunning, r.running[id])
+	r.mu.Unlock()
+	first := r.calls.Add(1) == 1
+	if first && r.hold != nil {
+		r.once.Do(func() { close(r.entered) })
+		<-r.hold
+	}
+	time.Sleep(r.delay)
+	r.mu.Lock()
+	r.running[id]--
+	r.mu.Unlock()
+	return bot.Result{}, nil
+}
+
+func startWorker(t *testing.T, rec *recordingReconciler) *store.Store {
+	t.Helper()
+	pool := storetest.NewPool(t)
+	enq := &controllers.Enqueuer{}
+	st := store.New(pool, enq)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st})
+	river.AddWorker(workers, river.WorkFunc(func(context.Context, *river.Job[controllers.AdmitArgs]) error { return nil }))
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:        map[string]river.QueueConfig{controllers.QueueReconcile: {MaxWorkers: 20}, controllers.QueueControl: {MaxWorkers: 1}},
+		Workers:       workers,
+		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		TestOnly: true,
+	})
+	require.NoError(t, err)
+	enq.SetClient(client)
+	ctx := context.Background()
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { _ = client.Stop(context.WithoutCancel(ctx)) })
+	return st
+}
+
+func createBot(t *testing.T, st *store.Store) store.Bot {
+	t.Helper()
+	res, err := st.CreateBot(context.Background(), store.NewBot{Owner: "acme", MeetingURL: "https://meet.google.com/abc-defg-hij",
+		MeetingPlatform: "google-meet", BotName: "b"}, nil, time.Now(), func(b store.Bot) ([]byte, error) { return json.Marshal(b.ID) })
+	require.NoError(t, err)
+	return res.Bot
+}
+
+func TestReconcilesOfOneBotNeverOverlap(t *testing.T) {
+	t.Parallel()
+	rec := &recordingReconciler{running: map[uuid.UUID]int{}, delay: 30 * time.Millisecond}
+	st := startWorker(t, rec)
+	b := createBot(t, st)
+	ctx := context.Background()
+	// Forty writers wake the bot over about a second while reconciles run.
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i*25) * time.Millisecond)
+			_, err := st.EnqueueDue(ctx, time.Now().Add(time.Hour), 10)
+			require.NoError(t, err)
+			if i%10 == 0 {
+				_, err = st.RequestStop(ctx, "acme", b.ID, []store.StopMode{store.StopLeave, store.StopCancel}[i/10%2], time.Now())
+				require.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool {
+		var unfinished int
+		require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'reconcile_bot'
+			AND state NOT IN ('completed', 'discarded', 'cancelled')`).Scan(&unfinished))
+		return unfinished == 0
+	}, 10*time.Second, 10*time.Millisecond)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Greater(t, rec.calls.Load(), int32(5), "the writers caused many reconciles")
+	require.Equal(t, 1, rec.maxRunning, "two reconciles of one bot ran at the same time")
+}
+
+func TestEventDuringReconcileIsNotLost(t *testing.T) {
+	t.Parallel()
+	rec := &recordingReconciler{running: map[uuid.UUID]int{}, hold: make(chan struct{}), entered: make(chan struct{})}
+	st := startWorker(t, rec)
+	b := createBot(t, st)
+	<-rec.entered // the reconcile woken by the create is running now
+
+	// An event arrives: its reconcile job is skipped as a duplicate of the
+	// running one (River unique states include running).
+	_, err := st.RequestStop(context.Background(), "acme", b.ID, store.StopCancel, time.Now())
+	require.NoError(t, err)
+	close(rec.hold)
+
+	require.Eventually(t, func() bool { return rec.calls.Load() >= 2 }, 10*time.Second, 10*time.Millisecond,
+		"the event that arrived during the reconcile never caused another reconcile")
+}
