@@ -147,5 +147,6 @@ func managerConfig(cfg config.Config, lp *local.Platform) controllers.Config {
 		ObserveInterval: cfg.ObserveInterval,
 		GCInterval:      cfg.GCInterval,
 		GCGrace:         cfg.GCGrace,
+		JobTimeout:      cfg.JobTimeout,
 	}
 }

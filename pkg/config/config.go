@@ -45,6 +45,9 @@ type Config struct {
 	ObserveInterval time.Duration
 	GCInterval      time.Duration
 	GCGrace         time.Duration
+	// JobTimeout bounds one reconcile; a job left running by a crashed
+	// replica is rescued after JobTimeout + 15 s.
+	JobTimeout time.Duration
 
 	LocalBotLimit int
 	LocalStateDir string
@@ -72,6 +75,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ObserveInterval:      r.dur("OBSERVE_INTERVAL", 2*time.Second),
 		GCInterval:           r.dur("GC_INTERVAL", 15*time.Second),
 		GCGrace:              r.dur("GC_GRACE", 30*time.Second),
+		JobTimeout:           r.dur("JOB_TIMEOUT", 30*time.Second),
 		LocalBotLimit:        r.int("LOCAL_BOT_LIMIT", 20, 1),
 		LocalStateDir:        r.str("LOCAL_STATE_DIR", filepath.Join(os.TempDir(), "meeboter-local")),
 		LogFormat:            r.oneOf("LOG_FORMAT", "json", "json", "console"),

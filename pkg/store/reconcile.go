@@ -8,10 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The methods in this file are the reconcilers' writes. They are conditional
+// The methods in this file are the controllers' writes. They are conditional
 // (they re-check the state they expect) so that a concurrent bot or API write
-// is never overwritten, and they do not bump revision: a reconcile loops over
-// its own changes itself.
+// is never overwritten. A bot reconciler's own writes do not bump revision (it
+// loops over its own changes itself); writes by another controller (Admit,
+// RecordObservation) do, so a reconcile running meanwhile runs again.
 
 // LoadBot returns a bot and the deployment of its current attempt (nil before
 // the first admission).
@@ -66,7 +67,8 @@ func (s *Store) Admit(ctx context.Context, platform string, limit int, now time.
 			return nil
 		}
 		rows, _ := tx.Query(ctx, `UPDATE bots SET status = 'DEPLOYING', platform = $1, current_attempt = current_attempt + 1,
-				deploy_started_at = $2, last_heartbeat_at = NULL, next_check_at = $2, updated_at = $2
+				deploy_started_at = $2, last_heartbeat_at = NULL, next_check_at = $2, updated_at = $2,
+				revision = revision + 1
 			WHERE id IN (SELECT id FROM bots WHERE status = 'QUEUED' AND desired = 'RUNNING'
 				ORDER BY queued_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
 			RETURNING id, current_attempt`, platform, now, limit-used)

@@ -73,8 +73,14 @@ func New(cfg Config) (*Platform, error) {
 		return nil, fmt.Errorf("local: state dir: %w", err)
 	}
 	cfg.StateDir = dir
-	sum := sha256.Sum256([]byte(dir))
-	return &Platform{cfg: cfg, instance: hex.EncodeToString(sum[:8])}, nil
+	return &Platform{cfg: cfg, instance: instanceID(dir)}, nil
+}
+
+// instanceID tags the processes of one state directory, so two controllers
+// (or test runs) with different state directories never see each other's.
+func instanceID(absDir string) string {
+	sum := sha256.Sum256([]byte(absDir))
+	return hex.EncodeToString(sum[:8])
 }
 
 // Name implements platform.Platform.

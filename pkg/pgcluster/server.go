@@ -1,0 +1,178 @@
+package pgcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const (
+	readyTimeout = 2 * time.Minute
+	stopTimeout  = 30 * time.Second
+	// maxSocketPath is sun_path's size on Linux less the NUL; a longer
+	// socket path makes postgres refuse to start.
+	maxSocketPath = 107
+)
+
+// server is one running postmaster process.
+type server struct {
+	cmd     *exec.Cmd
+	log     *logTail
+	exited  chan struct{} // closed once cmd.Wait has returned
+	waitErr error         // valid after exited is closed
+}
+
+func serverArgs(dataDir string, port int) []string {
+	// The socket goes into the data dir because the default
+	// (/var/run/postgresql) is not writable by an unprivileged user; it is
+	// disabled if the path would be too long for a socket.
+	socketDir := dataDir
+	if len(socketDir)+len("/.s.PGSQL.")+len(strconv.Itoa(port)) > maxSocketPath {
+		socketDir = ""
+	}
+	return []string{
+		"-D", dataDir, "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories=" + socketDir,
+		// Throwaway data: trade crash safety for speed.
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		// Parallel tests each hold a pool; the default 100 runs out.
+		"-c", "max_connections=300",
+	}
+}
+
+// launch starts postgres without waiting for it to accept connections.
+func launch(binDir, dataDir string, port int, cred *syscall.Credential, log *logTail) (*server, error) {
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), serverArgs(dataDir, port)...)
+	cmd.Dir = dataDir // our own cwd may be unreadable for the server user.
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = sysProcAttr(cred)
+	// Backends that outlive a killed postmaster hold the log pipe open;
+	// do not let Wait hang on them.
+	cmd.WaitDelay = 10 * time.Second
+	s := &server{cmd: cmd, log: log, exited: make(chan struct{})}
+	started := make(chan error, 1)
+	go s.run(started)
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("pgcluster: start postgres: %w", err)
+	}
+	return s, nil
+}
+
+func (s *server) run(started chan<- error) {
+	// The parent-death signal fires when the *thread* that forked the child
+	// exits, not the process. Pinning this goroutine to its thread for the
+	// server's lifetime keeps Go from retiring that thread under postgres.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := s.cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	s.waitErr = s.cmd.Wait()
+	close(s.exited)
+}
+
+// waitReady polls until postgres completes a connection handshake. An open
+// TCP port is not enough: during startup and recovery it accepts connections
+// only to refuse them.
+func (s *server) waitReady(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		if err := ping(ctx, url); err == nil {
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("pgcluster: postgres exited before accepting connections (%w); log:\n%s",
+				s.waitErr, s.log)
+		case <-ctx.Done():
+			_ = s.shutdown(syscall.SIGQUIT, 5*time.Second)
+			return fmt.Errorf("pgcluster: postgres did not accept connections: %w; log:\n%s", ctx.Err(), s.log)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func ping(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := pgconn.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+// portTaken reports whether the server died because another process grabbed
+// the port between freePort and postgres binding it.
+func (s *server) portTaken() bool {
+	return strings.Contains(s.log.String(), "Address already in use")
+}
+
+// shutdown sends sig (SIGINT is what pg_ctl stop -m fast sends: roll back
+// sessions, checkpoint, exit) and escalates to SIGKILL after timeout.
+func (s *server) shutdown(sig syscall.Signal, timeout time.Duration) error {
+	select {
+	case <-s.exited:
+		if s.waitErr != nil {
+			return fmt.Errorf("pgcluster: postgres had exited: %w; log:\n%s", s.waitErr, s.log)
+		}
+		return nil
+	default:
+	}
+	_ = s.cmd.Process.Signal(sig) // it may exit on its own meanwhile.
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(timeout):
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	return errors.New("pgcluster: postgres ignored shutdown request and was killed")
+}
+
+// logTail keeps the end of the server's output for error messages and copies
+// everything to an optional writer.
+type logTail struct {
+	mu   sync.Mutex
+	buf  []byte
+	also io.Writer
+}
+
+const logTailSize = 16 << 10
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	if len(l.buf) > logTailSize {
+		l.buf = l.buf[len(l.buf)-logTailSize:]
+	}
+	if l.also != nil {
+		// A failing log sink must not stall the server: an error here
+		// would stop os/exec copying its output, and postgres would block
+		// writing to a full pipe.
+		_, _ = l.also.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *logTail) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.buf)
+}
