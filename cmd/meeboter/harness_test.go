@@ -141,7 +141,9 @@ func (s *system) start(addr string, logs *lockedBuffer) *controller {
 	s.t.Cleanup(func() {
 		c.kill()
 		if s.t.Failed() {
-			s.t.Logf("serve %s logs:\n%s", addr, tail(logs.String(), 60))
+			path := filepath.Join(os.TempDir(), "meeboter-"+strings.ReplaceAll(s.t.Name(), "/", "_")+"-serve.log")
+			_ = os.WriteFile(path, []byte(logs.String()), 0o600)
+			s.t.Logf("serve %s logs (all of them in %s):\n%s", addr, path, tail(logs.String(), 30))
 			s.dumpBotLogs()
 		}
 	})

@@ -3,7 +3,6 @@ package local
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,12 +36,14 @@ func scanProcs(instance string) ([]proc, error) {
 		if err != nil {
 			continue
 		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
 		if err != nil || !hasEnv(env, want) {
 			continue // gone, or not ours to read: not ours
 		}
 		st, ok := readStat(pid)
-		if !ok || st.zombie {
+		// A bot's own children inherit its tags; the bot leads its process
+		// group (Setpgid), so only group leaders are workloads.
+		if !ok || st.zombie || st.pgrp != pid {
 			continue
 		}
 		found = append(found, proc{pid: pid, name: envValue(env, envWorkload), startedAt: st.startedAt, startTick: st.startTick})
@@ -71,6 +72,7 @@ func envValue(environ []byte, key string) string {
 
 type stat struct {
 	zombie    bool
+	pgrp      int
 	startTick uint64
 	startedAt time.Time
 }
@@ -92,7 +94,8 @@ func readStat(pid int) (stat, bool) {
 		return stat{}, false
 	}
 	ticks, _ := strconv.ParseUint(f[19], 10, 64) // field 22: starttime
-	return stat{zombie: f[0] == "Z" || f[0] == "X", startTick: ticks, startedAt: bootTime().Add(time.Duration(ticks) * time.Second / clockTicks)}, true
+	pgrp, _ := strconv.Atoi(f[2])                 // field 5: process group
+	return stat{zombie: f[0] == "Z" || f[0] == "X", pgrp: pgrp, startTick: ticks, startedAt: bootTime().Add(time.Duration(ticks) * time.Second / clockTicks)}, true
 }
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.

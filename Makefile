@@ -1,0 +1,50 @@
+# Run `make` (or `make help`) for the list of targets.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE    ?= meeboter
+FUZZTIME ?= 30s
+
+# golangci-lint is built from the version pinned in hack/tools, so every
+# machine lints with the same one.
+GOLANGCI_LINT := bin/golangci-lint
+
+.DEFAULT_GOAL := help
+.PHONY: help build run test test-short lint tidy fuzz bench docker
+
+help: ## Show this help
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## Build all commands into bin/
+	$(GO) build -o bin/ ./cmd/...
+
+run: ## Run controller + API on the local platform, with a dev Postgres under .dev/ (env passes through)
+	$(GO) build -o bin/devrun ./hack/devrun
+	bin/devrun $(ARGS)
+
+test: ## Run all tests with the race detector
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## Run the tests in short mode, without the race detector
+	$(GO) test -short -count=1 ./...
+
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (builds it into bin/ first if needed)
+	$(GOLANGCI_LINT) run ./...
+
+# Rebuilt whenever the pin moves; -C keeps a relative $(GO) working.
+$(GOLANGCI_LINT): hack/tools/go.mod hack/tools/go.sum
+	$(GO) -C hack/tools build -o $(CURDIR)/$(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+tidy: ## Tidy go.mod/go.sum of the main and the tools module
+	$(GO) mod tidy
+	$(GO) -C hack/tools mod tidy
+
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
+	$(GO) test -run='^$$' -fuzz='^FuzzParseMeetingURL$$' -fuzztime=$(FUZZTIME) ./pkg/meeting
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCreateBot$$' -fuzztime=$(FUZZTIME) ./pkg/api
+
+bench: ## Run the benchmarks
+	@echo "no benchmarks yet"
+
+docker: ## Build the container image (IMAGE=meeboter, tagged with VERSION)
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
