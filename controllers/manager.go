@@ -216,8 +216,8 @@ func (m *Manager) Stop(ctx context.Context) error { return m.client.Stop(ctx) }
 
 // NotifyObserve asks for an observation of platform now (e.g. a local child
 // exited), instead of at the next period.
-func (m *Manager) NotifyObserve(ctx context.Context, platform string) {
-	if _, err := m.client.Insert(ctx, ObserveArgs{Platform: platform}, nil); err != nil {
+func (m *Manager) NotifyObserve(ctx context.Context, name string) {
+	if _, err := m.client.Insert(ctx, ObserveArgs{Platform: name}, nil); err != nil {
 		m.logger.Warn("cannot enqueue observe", zap.Error(err))
 	}
 }

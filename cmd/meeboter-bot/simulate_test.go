@@ -121,7 +121,7 @@ func (f *fakeController) leavingReason() string {
 
 // simulate runs one meeting against f at 1/1000 speed and returns the exit
 // code; a hung meeting fails the test instead of the whole package.
-func simulate(t *testing.T, ctx context.Context, f *fakeController, set Settings) int {
+func simulate(ctx context.Context, t *testing.T, f *fakeController, set Settings) int {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -154,7 +154,7 @@ func TestHappyPath(t *testing.T) {
 	t.Parallel()
 	f := newFake()
 
-	code := simulate(t, context.Background(), f, Settings{CallDuration: 100 * time.Second})
+	code := simulate(context.Background(), t, f, Settings{CallDuration: 100 * time.Second})
 
 	require.Equal(t, 0, code)
 	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())
@@ -168,7 +168,7 @@ func TestWaitingRoomAndExitCode(t *testing.T) {
 	t.Parallel()
 	f := newFake()
 
-	code := simulate(t, context.Background(), f, Settings{
+	code := simulate(context.Background(), t, f, Settings{
 		WaitingRoom: 5 * time.Second, CallDuration: 5 * time.Second, ExitCode: 7,
 	})
 
@@ -183,7 +183,7 @@ func TestShouldLeaveEndsCallEarly(t *testing.T) {
 
 	// CallDuration 0 means "until told to leave", so only the heartbeat
 	// can end this meeting.
-	code := simulate(t, context.Background(), f, Settings{CallDuration: 0})
+	code := simulate(context.Background(), t, f, Settings{CallDuration: 0})
 
 	require.Equal(t, 0, code)
 	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())
@@ -195,7 +195,7 @@ func TestShouldLeaveDuringWaitingRoomSkipsCall(t *testing.T) {
 	f := newFake()
 	f.onStatus = func(s botproto.Status) { f.shouldLeave = s == waiting }
 
-	code := simulate(t, context.Background(), f, Settings{WaitingRoom: time.Hour})
+	code := simulate(context.Background(), t, f, Settings{WaitingRoom: time.Hour})
 
 	require.Equal(t, 0, code)
 	require.Equal(t, []botproto.Status{joining, waiting, leaving, done}, f.statusList())
@@ -216,7 +216,7 @@ func TestShouldLeaveWhileJoiningSkipsEverything(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // let the bot act on the answer
 	}
 
-	code := simulate(t, context.Background(), f, Settings{WaitingRoom: time.Hour, CallDuration: time.Hour})
+	code := simulate(context.Background(), t, f, Settings{WaitingRoom: time.Hour, CallDuration: time.Hour})
 
 	require.Equal(t, 0, code)
 	require.Equal(t, []botproto.Status{joining, leaving, done}, f.statusList())
@@ -229,7 +229,7 @@ func TestIgnoreLeaveStaysForWholeCall(t *testing.T) {
 	leaveAt := time.Now()
 	f.cfg.LeaveAt = &leaveAt
 
-	code := simulate(t, context.Background(), f, Settings{CallDuration: 100 * time.Second, IgnoreLeave: true})
+	code := simulate(context.Background(), t, f, Settings{CallDuration: 100 * time.Second, IgnoreLeave: true})
 
 	require.Equal(t, 0, code)
 	require.Equal(t, "call_ended", f.leavingReason())
@@ -242,7 +242,7 @@ func TestLeaveAtEndsCall(t *testing.T) {
 	leaveAt := time.Now().Add(20 * time.Second) // 20ms at test speed
 	f.cfg.LeaveAt = &leaveAt
 
-	code := simulate(t, context.Background(), f, Settings{CallDuration: 0, NoHeartbeat: true})
+	code := simulate(context.Background(), t, f, Settings{CallDuration: 0, NoHeartbeat: true})
 
 	require.Equal(t, 0, code)
 	require.Equal(t, "leave_at_reached", f.leavingReason())
@@ -252,7 +252,7 @@ func TestNoHeartbeat(t *testing.T) {
 	t.Parallel()
 	f := newFake()
 
-	code := simulate(t, context.Background(), f, Settings{CallDuration: 20 * time.Second, NoHeartbeat: true})
+	code := simulate(context.Background(), t, f, Settings{CallDuration: 20 * time.Second, NoHeartbeat: true})
 
 	require.Equal(t, 0, code)
 	require.Zero(t, f.heartbeats)
@@ -273,7 +273,7 @@ func TestCrashAtExitsBeforeReporting(t *testing.T) {
 			t.Parallel()
 			f := newFake()
 
-			code := simulate(t, context.Background(), f, Settings{
+			code := simulate(context.Background(), t, f, Settings{
 				WaitingRoom: time.Second, CallDuration: time.Second, CrashAt: tc.phase,
 			})
 
@@ -291,7 +291,7 @@ func TestMetadataOverridesWin(t *testing.T) {
 	}}
 
 	// The flags would crash at once; the metadata says otherwise.
-	code := simulate(t, context.Background(), f, Settings{CrashAt: joining, CallDuration: time.Hour})
+	code := simulate(context.Background(), t, f, Settings{CrashAt: joining, CallDuration: time.Hour})
 
 	require.Equal(t, 3, code)
 	require.Equal(t, []botproto.Status{joining, waiting, inCall, leaving, done}, f.statusList())
@@ -302,7 +302,7 @@ func TestBadMetadataIsFatal(t *testing.T) {
 	f := newFake()
 	f.cfg.Metadata = map[string]any{"simulate": map[string]any{"call_secs": 1}}
 
-	code := simulate(t, context.Background(), f, Settings{})
+	code := simulate(context.Background(), t, f, Settings{})
 
 	require.Equal(t, 1, code)
 	require.Equal(t, []botproto.Status{botproto.StatusFatal}, f.statusList())
@@ -313,7 +313,7 @@ func TestConflictStops(t *testing.T) {
 	f := newFake()
 	f.refuse = map[botproto.Status]bool{inCall: true}
 
-	code := simulate(t, context.Background(), f, Settings{CallDuration: time.Second})
+	code := simulate(context.Background(), t, f, Settings{CallDuration: time.Second})
 
 	require.Equal(t, 0, code)
 	require.Equal(t, []botproto.Status{joining}, f.statusList())
@@ -324,7 +324,7 @@ func TestShouldExitDoesNothing(t *testing.T) {
 	f := newFake()
 	f.cfg.ShouldExit, f.cfg.ExitReason = true, "bot already DONE"
 
-	code := simulate(t, context.Background(), f, Settings{CallDuration: time.Second})
+	code := simulate(context.Background(), t, f, Settings{CallDuration: time.Second})
 
 	require.Equal(t, 0, code)
 	require.Empty(t, f.statusList())
@@ -342,7 +342,7 @@ func TestSignalSaysGoodbye(t *testing.T) {
 		}
 	}
 
-	code := simulate(t, ctx, f, Settings{CallDuration: 0, NoHeartbeat: true})
+	code := simulate(ctx, t, f, Settings{CallDuration: 0, NoHeartbeat: true})
 
 	require.Equal(t, 0, code)
 	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())

@@ -35,8 +35,8 @@ type Option func(*Client)
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
 // WithBackoff sets the first retry delay and the cap on any single delay.
-func WithBackoff(base, cap time.Duration) Option {
-	return func(c *Client) { c.backoffBase, c.backoffCap = base, cap }
+func WithBackoff(base, maxDelay time.Duration) Option {
+	return func(c *Client) { c.backoffBase, c.backoffCap = base, maxDelay }
 }
 
 // WithMaxElapsed bounds the total time a call spends retrying. A retry
@@ -186,7 +186,8 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 	}()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		p := readProblem(resp)
-		return p.Temporary(), p
+		temporary := p.Temporary()
+		return temporary, p
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
 		return false, fmt.Errorf("decode %d response: %w", resp.StatusCode, err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,7 +47,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, secret string) (string, 
 	err := s.pool.QueryRow(ctx, `SELECT owner FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
 		HashSecret(secret)).Scan(&owner)
 	if err != nil {
-		if notFound(err) == ErrNotFound {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return "", ErrUnauthenticated
 		}
 		return "", wrap("authenticate api key", err)

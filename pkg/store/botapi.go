@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,7 +27,7 @@ func (s *Store) AuthenticateBot(ctx context.Context, token string, botID uuid.UU
 		FROM deployments d JOIN bots b ON b.id = d.bot_id WHERE d.token_hash = $1`,
 		HashSecret(token)).Scan(&auth.BotID, &auth.Attempt, &current)
 	switch {
-	case notFound(err) == ErrNotFound:
+	case errors.Is(err, pgx.ErrNoRows):
 		return auth, ErrUnauthenticated
 	case err != nil:
 		return auth, wrap("authenticate bot", err)
@@ -63,7 +64,7 @@ func (s *Store) Heartbeat(ctx context.Context, token string, botID uuid.UUID, no
 		  AND b.status NOT IN ('DONE', 'FATAL')
 		RETURNING b.status, b.desired, b.deploy_started_at`, HashSecret(token), botID, now).
 		Scan(&r.Status, &r.Desired, &r.DeployStartedAt)
-	if notFound(err) != ErrNotFound {
+	if !errors.Is(err, pgx.ErrNoRows) {
 		return r, wrap("heartbeat", err)
 	}
 	// Rare path: say precisely why (bad token, other bot, stale, or terminal).

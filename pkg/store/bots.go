@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -98,7 +99,7 @@ func checkIdempotency(ctx context.Context, tx pgx.Tx, owner string, idem Idempot
 	err := tx.QueryRow(ctx, `SELECT request_hash, response FROM idempotency_keys WHERE owner = $1 AND key = $2`,
 		owner, idem.Key).Scan(&hash, &body)
 	if err != nil {
-		if notFound(err) == ErrNotFound {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
 		return nil, err
@@ -111,7 +112,7 @@ func checkIdempotency(ctx context.Context, tx pgx.Tx, owner string, idem Idempot
 
 func insertBot(ctx context.Context, tx pgx.Tx, nb NewBot, now time.Time) (Bot, error) {
 	status := StatusQueued
-	var queuedAt *time.Time = &now
+	queuedAt := &now
 	if nb.JoinAt != nil && nb.JoinAt.After(now) {
 		status, queuedAt = StatusScheduled, nil
 	}
@@ -180,7 +181,7 @@ func (s *Store) RequestStop(ctx context.Context, owner string, id uuid.UUID, mod
 			RETURNING *`, id, owner, mode, now)
 		var err error
 		bot, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
-		if notFound(err) == ErrNotFound {
+		if errors.Is(err, pgx.ErrNoRows) {
 			bot, err = getBotTx(ctx, tx, owner, id) // already stopped or terminal: nothing to change
 			return err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -161,7 +162,7 @@ func (s *Store) RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now
 				last_heartbeat_at = NULL, updated_at = $3, next_check_at = $3
 			WHERE id = $1 AND current_attempt = $2 AND status NOT IN ('DONE', 'FATAL') AND desired = 'RUNNING'
 			RETURNING platform`, id, attempt, now).Scan(&platform)
-		if notFound(err) == ErrNotFound {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
@@ -197,7 +198,7 @@ func (s *Store) CompleteIfUnchanged(ctx context.Context, id uuid.UUID, revision 
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var now int64
 		err := tx.QueryRow(ctx, `SELECT revision FROM bots WHERE id = $1 FOR SHARE`, id).Scan(&now)
-		if err != nil && notFound(err) != ErrNotFound {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		if err == nil && now != revision {
@@ -258,7 +259,7 @@ func (s *Store) RecordObservation(ctx context.Context, id uuid.UUID, attempt int
 func (s *Store) BotRevision(ctx context.Context, id uuid.UUID) (int64, bool, error) {
 	var rev int64
 	err := s.pool.QueryRow(ctx, `SELECT revision FROM bots WHERE id = $1`, id).Scan(&rev)
-	if notFound(err) == ErrNotFound {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}
 	return rev, err == nil, wrap("bot revision", err)

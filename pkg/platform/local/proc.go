@@ -94,7 +94,7 @@ func readStat(pid int) (stat, bool) {
 		return stat{}, false
 	}
 	ticks, _ := strconv.ParseUint(f[19], 10, 64) // field 22: starttime
-	pgrp, _ := strconv.Atoi(f[2])                 // field 5: process group
+	pgrp, _ := strconv.Atoi(f[2])                // field 5: process group
 	return stat{zombie: f[0] == "Z" || f[0] == "X", pgrp: pgrp, startTick: ticks, startedAt: bootTime().Add(time.Duration(ticks) * time.Second / clockTicks)}, true
 }
 
