@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
 	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/pkg/platform"
@@ -17,7 +16,7 @@ type Clock interface{ Now() time.Time }
 // Store is what the observer needs of the database.
 type Store interface {
 	LiveDeployments(ctx context.Context, platform string) ([]store.Deployment, error)
-	RecordObservation(ctx context.Context, id uuid.UUID, attempt int, observed string, exitCode *int, now time.Time) (bool, error)
+	RecordObservation(ctx context.Context, d store.Deployment, observed string, exitCode *int, now time.Time) (bool, error)
 }
 
 // Observer observes one platform.
@@ -55,7 +54,7 @@ func (o *Observer) RunOnce(ctx context.Context) (int, error) {
 			continue // nothing created yet
 		}
 		observed, code := o.classify(d, byName, now)
-		ok, err := o.Store.RecordObservation(ctx, d.BotID, d.Attempt, observed, code, now)
+		ok, err := o.Store.RecordObservation(ctx, d, observed, code, now)
 		if err != nil {
 			return changed, err
 		}

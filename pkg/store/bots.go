@@ -148,7 +148,7 @@ type BotFilter struct {
 func (s *Store) ListBots(ctx context.Context, owner string, f BotFilter) ([]Bot, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT * FROM bots
 		WHERE owner = $1
-		  AND (cardinality($2::text[]) = 0 OR status = ANY($2))
+		  AND (coalesce(cardinality($2::text[]), 0) = 0 OR status = ANY($2))
 		  AND ($3 = '' OR meeting_platform = $3)
 		  AND ($4::uuid IS NULL OR id < $4)
 		ORDER BY id DESC LIMIT $5`, owner, f.Statuses, f.MeetingPlatform, f.Before, f.Limit)

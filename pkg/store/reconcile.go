@@ -115,10 +115,12 @@ func (s *Store) BeginCreate(ctx context.Context, id uuid.UUID, attempt int, toke
 	return wrap("begin create", err)
 }
 
-// MarkRunning records the created workload.
+// MarkRunning records the created (or adopted) workload. Any earlier
+// observation is discarded: "missing" seen before the workload existed (a
+// crash between intent and create) must not make the new workload look gone.
 func (s *Store) MarkRunning(ctx context.Context, id uuid.UUID, attempt int, externalID string, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE deployments SET state = 'RUNNING', external_id = $3, error_count = 0,
-			last_error = NULL, observed = COALESCE(observed, 'pending'), observed_at = COALESCE(observed_at, $4), updated_at = $4
+			last_error = NULL, observed = 'pending', observed_at = $4, exit_code = NULL, updated_at = $4
 		WHERE bot_id = $1 AND attempt = $2 AND state = 'CREATING'`, id, attempt, externalID, now)
 	return wrap("mark running", err)
 }
@@ -234,15 +236,18 @@ func (s *Store) LiveDeployments(ctx context.Context, platform string) ([]Deploym
 	return ds, wrap("live deployments", err)
 }
 
-// RecordObservation writes what an observer saw of a deployment's workload.
+// RecordObservation writes what an observer saw of deployment d's workload.
 // Only a change is written (observed_at is the time of the change) and wakes
-// the bot's reconciler.
-func (s *Store) RecordObservation(ctx context.Context, id uuid.UUID, attempt int, observed string, exitCode *int, now time.Time) (bool, error) {
+// the bot's reconciler. An observation made against a row that changed since
+// it was read (e.g. the workload was just created) is dropped: the next
+// observation will see the new row.
+func (s *Store) RecordObservation(ctx context.Context, d Deployment, observed string, exitCode *int, now time.Time) (bool, error) {
 	changed := false
+	id := d.BotID
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE deployments SET observed = $3, exit_code = $4, observed_at = $5
-			WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE'
-			  AND (observed IS DISTINCT FROM $3 OR exit_code IS DISTINCT FROM $4)`, id, attempt, observed, exitCode, now)
+			WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE' AND updated_at = $6
+			  AND (observed IS DISTINCT FROM $3 OR exit_code IS DISTINCT FROM $4)`, id, d.Attempt, observed, exitCode, now, d.UpdatedAt)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}

@@ -1,0 +1,247 @@
+package gc_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/controllers/gc"
+	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/store/storetest"
+)
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+const grace = 30 * time.Second
+
+// fakeClock is a settable time source.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+type stopCall struct{ Name, ExternalID string }
+
+// fakePlatform stands for Coolify/ECS/local: List returns a chosen list or
+// fails; Stop is recorded.
+type fakePlatform struct {
+	mu      sync.Mutex
+	listed  []platform.Listed
+	listErr error
+	stopErr error
+	stops   []stopCall
+}
+
+var _ platform.Platform = (*fakePlatform)(nil)
+
+func (p *fakePlatform) Name() string { return "fake" }
+
+func (p *fakePlatform) Create(context.Context, platform.Workload) (string, error) {
+	return "", errors.New("fake: create not supported")
+}
+
+func (p *fakePlatform) Lookup(context.Context, string) (platform.Listed, bool, error) {
+	return platform.Listed{}, false, errors.New("fake: lookup not supported")
+}
+
+func (p *fakePlatform) Stop(_ context.Context, name, externalID string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopErr != nil {
+		return p.stopErr
+	}
+	p.stops = append(p.stops, stopCall{name, externalID})
+	return nil
+}
+
+func (p *fakePlatform) List(context.Context) ([]platform.Listed, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.listErr != nil {
+		return nil, p.listErr
+	}
+	return append([]platform.Listed(nil), p.listed...), nil
+}
+
+func (p *fakePlatform) set(listed ...platform.Listed) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listed, p.listErr = listed, nil
+}
+
+func (p *fakePlatform) stopped() []stopCall {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]stopCall(nil), p.stops...)
+}
+
+type testBundle struct {
+	store     *store.Store
+	platform  *fakePlatform
+	clock     *fakeClock
+	collector *gc.Collector
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	pool := storetest.NewPool(t)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
+	require.NoError(t, err)
+	st := store.New(pool, controllers.NewEnqueuer(client))
+	b := &testBundle{store: st, platform: &fakePlatform{}, clock: &fakeClock{now: t0}}
+	b.collector = &gc.Collector{Store: st, Platform: b.platform, Clock: b.clock, Grace: grace, Logger: zap.NewNop()}
+	return b
+}
+
+func render(b store.Bot) ([]byte, error) { return json.Marshal(map[string]any{"id": b.ID}) }
+
+// running makes a bot with a RUNNING deployment (attempt 1) on the fake
+// platform and returns the workload's name.
+func (b *testBundle) running(t *testing.T) (uuid.UUID, string) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := b.store.CreateBot(ctx, store.NewBot{Owner: "acme", MeetingURL: "https://meet.google.com/abc-defg-hij",
+		MeetingPlatform: "google-meet", BotName: "Meeboter", Metadata: json.RawMessage(`{}`)}, nil, t0, render)
+	require.NoError(t, err)
+	id := res.Bot.ID
+	admitted, err := b.store.Admit(ctx, b.platform.Name(), 100, t0)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{id}, admitted)
+	require.NoError(t, b.store.BeginCreate(ctx, id, 1, store.HashSecret("t-"+id.String()), t0))
+	require.NoError(t, b.store.MarkRunning(ctx, id, 1, "ext-"+id.String(), t0))
+	return id, store.DeploymentName(id, 1)
+}
+
+func workload(name string, created time.Time, phase platform.Phase) platform.Listed {
+	return platform.Listed{Name: name, ExternalID: "ext-" + name, CreatedAt: created,
+		Observation: platform.Observation{Phase: phase}}
+}
+
+func TestFailedListStopsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.platform.set(workload("meeboter-orphan-1", t0, platform.PhaseRunning))
+	listErr := errors.New("ecs: throttled")
+	b.platform.listErr = listErr
+	b.clock.Set(t0.Add(time.Hour))
+
+	n, err := b.collector.RunOnce(context.Background())
+	require.ErrorIs(t, err, listErr)
+	require.Zero(t, n)
+	require.Empty(t, b.platform.stopped())
+}
+
+func TestLiveDeploymentsWorkloadIsNeverStopped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, name := b.running(t)
+	b.platform.set(workload(name, t0.Add(-24*time.Hour), platform.PhaseRunning),
+		workload(name, t0.Add(-24*time.Hour), platform.PhaseExited)) // even its own old exit record
+	b.clock.Set(t0.Add(24 * time.Hour))
+
+	n, err := b.collector.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Empty(t, b.platform.stopped())
+}
+
+func TestOrphanOlderThanGraceIsStopped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, owned := b.running(t)
+	now := t0.Add(time.Hour)
+	b.clock.Set(now)
+	b.platform.set(
+		workload(owned, now.Add(-time.Hour), platform.PhaseRunning),
+		workload("meeboter-old-1", now.Add(-grace), platform.PhaseRunning),
+		workload("meeboter-old-2", now.Add(-time.Hour), platform.PhasePending),
+		workload("meeboter-young-1", now.Add(-grace+time.Second), platform.PhaseRunning), // being created right now
+	)
+
+	n, err := b.collector.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.ElementsMatch(t, []stopCall{
+		{"meeboter-old-1", "ext-meeboter-old-1"},
+		{"meeboter-old-2", "ext-meeboter-old-2"},
+	}, b.platform.stopped())
+}
+
+func TestGoneDeploymentsWorkloadIsCollected(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id, name := b.running(t)
+	now := t0.Add(time.Hour)
+	require.NoError(t, b.store.MarkStopping(ctx, id, 1, now))
+	require.NoError(t, b.store.MarkGone(ctx, id, 1, now)) // e.g. Stop reported success, but the workload lingers
+	b.clock.Set(now)
+	b.platform.set(workload(name, t0, platform.PhaseRunning))
+
+	n, err := b.collector.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []stopCall{{name, "ext-" + name}}, b.platform.stopped())
+}
+
+func TestStoppingDeploymentsWorkloadIsNotCollected(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id, name := b.running(t)
+	require.NoError(t, b.store.MarkStopping(ctx, id, 1, t0)) // its own reconciler stops it
+	b.clock.Set(t0.Add(time.Hour))
+	b.platform.set(workload(name, t0, platform.PhaseRunning))
+
+	n, err := b.collector.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Empty(t, b.platform.stopped())
+}
+
+func TestExitedOrphanIsCleanedUpButNotCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := t0.Add(time.Hour)
+	b.clock.Set(now)
+	b.platform.set(
+		workload("meeboter-exited-1", t0, platform.PhaseExited),
+		workload("meeboter-running-1", t0, platform.PhaseRunning),
+	)
+
+	n, err := b.collector.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "only the live orphan counts as collected")
+	require.ElementsMatch(t, []stopCall{
+		{"meeboter-exited-1", "ext-meeboter-exited-1"},
+		{"meeboter-running-1", "ext-meeboter-running-1"},
+	}, b.platform.stopped())
+}
+
+func TestStopErrorIsReturned(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.clock.Set(t0.Add(time.Hour))
+	b.platform.set(workload("meeboter-old-1", t0, platform.PhaseRunning))
+	stopErr := errors.New("coolify: 500")
+	b.platform.stopErr = stopErr
+
+	n, err := b.collector.RunOnce(context.Background())
+	require.ErrorIs(t, err, stopErr)
+	require.Zero(t, n)
+}

@@ -1,0 +1,389 @@
+package observer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/controllers/observer"
+	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/store/storetest"
+)
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+const createGrace = 10 * time.Second
+
+// fakeClock is a settable time source.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+// fakePlatform stands for Coolify/ECS/local: List returns a chosen list or fails.
+type fakePlatform struct {
+	mu      sync.Mutex
+	listed  []platform.Listed
+	listErr error
+	lists   int
+}
+
+var _ platform.Platform = (*fakePlatform)(nil)
+
+func (p *fakePlatform) Name() string { return "fake" }
+
+func (p *fakePlatform) Create(context.Context, platform.Workload) (string, error) {
+	return "", errors.New("fake: create not supported")
+}
+
+func (p *fakePlatform) Lookup(context.Context, string) (platform.Listed, bool, error) {
+	return platform.Listed{}, false, errors.New("fake: lookup not supported")
+}
+
+func (p *fakePlatform) Stop(context.Context, string, string) error {
+	return errors.New("fake: stop not supported")
+}
+
+func (p *fakePlatform) List(context.Context) ([]platform.Listed, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lists++
+	if p.listErr != nil {
+		return nil, p.listErr
+	}
+	return append([]platform.Listed(nil), p.listed...), nil
+}
+
+func (p *fakePlatform) set(listed ...platform.Listed) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listed, p.listErr = listed, nil
+}
+
+func (p *fakePlatform) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listErr = err
+}
+
+type testBundle struct {
+	pool     *pgxpool.Pool
+	store    *store.Store
+	platform *fakePlatform
+	clock    *fakeClock
+	observer *observer.Observer
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	pool := storetest.NewPool(t)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
+	require.NoError(t, err)
+	st := store.New(pool, controllers.NewEnqueuer(client))
+	b := &testBundle{pool: pool, store: st, platform: &fakePlatform{}, clock: &fakeClock{now: t0}}
+	b.observer = &observer.Observer{Store: st, Platform: b.platform, Clock: b.clock, CreateGrace: createGrace,
+		Logger: zap.NewNop()}
+	return b
+}
+
+func render(b store.Bot) ([]byte, error) { return json.Marshal(map[string]any{"id": b.ID}) }
+
+// admit creates a bot and admits it on the fake platform: a PENDING deployment
+// (attempt 1) whose updated_at is at.
+func (b *testBundle) admit(t *testing.T, at time.Time) uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	res, err := b.store.CreateBot(ctx, store.NewBot{Owner: "acme", MeetingURL: "https://meet.google.com/abc-defg-hij",
+		MeetingPlatform: "google-meet", BotName: "Meeboter", Metadata: json.RawMessage(`{}`)}, nil, at, render)
+	require.NoError(t, err)
+	admitted, err := b.store.Admit(ctx, b.platform.Name(), 100, at)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{res.Bot.ID}, admitted)
+	return res.Bot.ID
+}
+
+// creating makes a CREATING deployment whose updated_at is at.
+func (b *testBundle) creating(t *testing.T, at time.Time) uuid.UUID {
+	t.Helper()
+	id := b.admit(t, at)
+	require.NoError(t, b.store.BeginCreate(context.Background(), id, 1, store.HashSecret("t-"+id.String()), at)) // token hashes are unique
+	return id
+}
+
+// running makes a RUNNING deployment whose updated_at is at.
+func (b *testBundle) running(t *testing.T, at time.Time) uuid.UUID {
+	t.Helper()
+	id := b.creating(t, at)
+	require.NoError(t, b.store.MarkRunning(context.Background(), id, 1, "ext", at))
+	return id
+}
+
+func (b *testBundle) deployment(t *testing.T, id uuid.UUID) store.Deployment {
+	t.Helper()
+	_, d, err := b.store.LoadBot(context.Background(), id)
+	require.NoError(t, err)
+	require.NotNil(t, d)
+	return *d
+}
+
+func (b *testBundle) revision(t *testing.T, id uuid.UUID) int64 {
+	t.Helper()
+	rev, found, err := b.store.BotRevision(context.Background(), id)
+	require.NoError(t, err)
+	require.True(t, found)
+	return rev
+}
+
+// reconcileJobs counts the bot's unfinished reconcile jobs.
+func (b *testBundle) reconcileJobs(t *testing.T, id uuid.UUID) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+		WHERE kind = 'reconcile_bot' AND args->>'bot_id' = $1 AND state IN ('available', 'scheduled', 'running', 'retryable', 'pending')`,
+		id.String()).Scan(&n))
+	return n
+}
+
+// finishReconcileJobs completes the bot's pending reconcile jobs (as a worker
+// would), so a new wake-up is visible rather than deduplicated.
+func (b *testBundle) finishReconcileJobs(t *testing.T, id uuid.UUID) {
+	t.Helper()
+	_, err := b.pool.Exec(context.Background(), `UPDATE river_job SET state = 'completed', finalized_at = now()
+		WHERE kind = 'reconcile_bot' AND args->>'bot_id' = $1`, id.String())
+	require.NoError(t, err)
+	require.Zero(t, b.reconcileJobs(t, id))
+}
+
+func listed(id uuid.UUID, phase platform.Phase, code *int) platform.Listed {
+	return platform.Listed{Name: store.DeploymentName(id, 1), ExternalID: "ext", CreatedAt: t0,
+		Observation: platform.Observation{Phase: phase, ExitCode: code}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestFailedListWritesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.running(t, t0)
+	before := b.deployment(t, id)
+	rev := b.revision(t, id)
+	b.clock.Set(t0.Add(time.Hour)) // absent and old: would be "missing" if the list counted
+
+	listErr := errors.New("coolify: 502 bad gateway")
+	b.platform.fail(listErr)
+	n, err := b.observer.RunOnce(context.Background())
+	require.ErrorIs(t, err, listErr)
+	require.Zero(t, n)
+
+	after := b.deployment(t, id)
+	require.Equal(t, before.Observed, after.Observed)
+	require.Equal(t, store.ObservedPending, *after.Observed)
+	require.Equal(t, before.ObservedAt, after.ObservedAt)
+	require.Equal(t, rev, b.revision(t, id))
+}
+
+func TestListedRunningIsObservedRunning(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.running(t, t0)
+	b.clock.Set(t0.Add(time.Minute))
+	b.platform.set(listed(id, platform.PhaseRunning, nil))
+
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	d := b.deployment(t, id)
+	require.Equal(t, store.ObservedRunning, *d.Observed)
+	require.Nil(t, d.ExitCode)
+	require.True(t, t0.Add(time.Minute).Equal(*d.ObservedAt))
+}
+
+func TestListedExitedRecordsExitCodeAndWakesBot(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.running(t, t0)
+	b.finishReconcileJobs(t, id)
+	rev := b.revision(t, id)
+	b.clock.Set(t0.Add(time.Minute))
+	b.platform.set(listed(id, platform.PhaseExited, ptr(3)))
+
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	d := b.deployment(t, id)
+	require.Equal(t, store.ObservedExited, *d.Observed)
+	require.NotNil(t, d.ExitCode)
+	require.Equal(t, 3, *d.ExitCode)
+	require.Equal(t, 1, b.reconcileJobs(t, id))
+	require.Equal(t, rev+1, b.revision(t, id))
+}
+
+func TestLiveProcessWinsOverOldExitRecord(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.running(t, t0)
+	b.clock.Set(t0.Add(time.Minute))
+	for _, order := range [][]platform.Listed{
+		{listed(id, platform.PhaseExited, ptr(1)), listed(id, platform.PhaseRunning, nil)},
+		{listed(id, platform.PhaseRunning, nil), listed(id, platform.PhaseExited, ptr(1))},
+	} {
+		b.platform.set(order...)
+		_, err := b.observer.RunOnce(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, store.ObservedRunning, *b.deployment(t, id).Observed)
+	}
+}
+
+func TestNotListedWithinCreateGraceIsPending(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.running(t, t0)
+	// First make it visibly running, so "pending" is a real write, not the default.
+	b.platform.set(listed(id, platform.PhaseRunning, nil))
+	b.clock.Set(t0.Add(time.Second))
+	_, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, store.ObservedRunning, *b.deployment(t, id).Observed)
+
+	b.platform.set() // absent, but the row changed less than CreateGrace ago
+	b.clock.Set(t0.Add(createGrace - time.Second))
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, store.ObservedPending, *b.deployment(t, id).Observed)
+}
+
+func TestNotListedPastCreateGraceIsMissing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.running(t, t0)
+	b.platform.set()
+	b.clock.Set(t0.Add(createGrace))
+
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, store.ObservedMissing, *b.deployment(t, id).Observed)
+}
+
+func TestUnchangedObservationWritesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.running(t, t0)
+	b.platform.set(listed(id, platform.PhaseExited, ptr(3)))
+	b.clock.Set(t0.Add(time.Minute))
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	rev := b.revision(t, id)
+	b.finishReconcileJobs(t, id)
+
+	b.clock.Set(t0.Add(2 * time.Minute))
+	n, err = b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	d := b.deployment(t, id)
+	require.True(t, t0.Add(time.Minute).Equal(*d.ObservedAt), "observed_at is the time of the change")
+	require.Equal(t, rev, b.revision(t, id))
+	require.Zero(t, b.reconcileJobs(t, id))
+
+	// A different exit code is a change.
+	b.platform.set(listed(id, platform.PhaseExited, ptr(4)))
+	n, err = b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, 4, *b.deployment(t, id).ExitCode)
+	require.Equal(t, rev+1, b.revision(t, id))
+}
+
+// racingStore marks one CREATING deployment running between the observer's
+// read of the rows and its writes, as a bot reconciler would.
+type racingStore struct {
+	*store.Store
+	id uuid.UUID
+	at time.Time
+}
+
+func (s *racingStore) LiveDeployments(ctx context.Context, name string) ([]store.Deployment, error) {
+	deps, err := s.Store.LiveDeployments(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return deps, s.MarkRunning(ctx, s.id, 1, "ext", s.at)
+}
+
+func TestObservationOfRowChangedSinceReadIsDropped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.creating(t, t0) // created long ago by the clock, workload not listed
+	other := b.running(t, t0)
+	b.finishReconcileJobs(t, id)
+	rev := b.revision(t, id)
+	now := t0.Add(time.Hour)
+	b.clock.Set(now)
+	b.platform.set()
+	b.observer.Store = &racingStore{Store: b.store, id: id, at: now}
+
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "only the unchanged row is written")
+	d := b.deployment(t, id)
+	require.Equal(t, store.DeploymentRunning, d.State)
+	require.Equal(t, store.ObservedPending, *d.Observed, "the stale 'missing' must not be written")
+	require.Equal(t, rev, b.revision(t, id))
+	require.Zero(t, b.reconcileJobs(t, id))
+	require.Equal(t, store.ObservedMissing, *b.deployment(t, other).Observed)
+
+	// The next pass sees the new row, within its create grace.
+	b.observer.Store = b.store
+	b.clock.Set(now.Add(time.Second))
+	n, err = b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, store.ObservedPending, *b.deployment(t, id).Observed)
+}
+
+func TestPendingDeploymentsAreSkipped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.admit(t, t0)
+	b.finishReconcileJobs(t, id)
+	rev := b.revision(t, id)
+	b.clock.Set(t0.Add(time.Hour))
+	b.platform.set()
+
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	d := b.deployment(t, id)
+	require.Equal(t, store.DeploymentPending, d.State)
+	require.Nil(t, d.Observed)
+	require.Equal(t, rev, b.revision(t, id))
+	require.Zero(t, b.reconcileJobs(t, id))
+}
+
+func TestNoLiveDeploymentsDoesNotList(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.platform.fail(errors.New("unreachable"))
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Zero(t, b.platform.lists)
+}

@@ -1,0 +1,223 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/config"
+)
+
+// env is a fake environment.
+type env map[string]string
+
+func (e env) getenv(name string) string { return e[name] }
+
+// joined returns the errors Load joined, one per wrong variable.
+func joined(t *testing.T, err error) []error {
+	t.Helper()
+	require.Error(t, err)
+	var multi interface{ Unwrap() []error }
+	require.ErrorAs(t, err, &multi)
+	return multi.Unwrap()
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env{}.getenv)
+	require.NoError(t, err)
+
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	require.NotEmpty(t, c.PlatformReason, "auto-detection says why it chose a platform")
+	require.Contains(t, c.PlatformReason, "auto")
+	c.PlatformReason = ""
+	require.Equal(t, config.Config{
+		HTTPAddr:             "127.0.0.1:8080",
+		PublicURL:            "http://127.0.0.1:8080",
+		Platform:             config.PlatformLocal,
+		HeartbeatTimeout:     5 * time.Minute,
+		DeployTimeout:        10 * time.Minute,
+		LeaveTimeout:         5 * time.Minute,
+		MaxBotLifetime:       3 * time.Hour,
+		QueueTimeout:         10 * time.Minute,
+		JoinLeadTime:         30 * time.Second,
+		MaxAttempts:          3,
+		BotHeartbeatInterval: 10 * time.Second,
+		ResyncInterval:       5 * time.Second,
+		ObserveInterval:      2 * time.Second,
+		GCInterval:           15 * time.Second,
+		GCGrace:              30 * time.Second,
+		JobTimeout:           30 * time.Second,
+		LocalBotLimit:        20,
+		LocalStateDir:        filepath.Join(os.TempDir(), "meeboter-local"),
+		BotCommand:           []string{filepath.Join(filepath.Dir(exe), "meeboter-bot"), "--simulate"},
+		LogFormat:            "json",
+		LogLevel:             "info",
+	}, c)
+
+	err = c.RequireDatabase()
+	require.Error(t, err)
+	require.True(t, strings.HasPrefix(err.Error(), "DATABASE_URL:"), err.Error())
+}
+
+func TestLoadValues(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		env   env
+		check func(t *testing.T, c config.Config)
+	}{
+		{"public URL, trailing slash dropped", env{"PUBLIC_URL": "https://bots.example.com/"},
+			func(t *testing.T, c config.Config) { require.Equal(t, "https://bots.example.com", c.PublicURL) }},
+		{"public URL from the seed's NEXT_PUBLIC_APP_ORIGIN_URL", env{"NEXT_PUBLIC_APP_ORIGIN_URL": "https://app.example.com"},
+			func(t *testing.T, c config.Config) { require.Equal(t, "https://app.example.com", c.PublicURL) }},
+		{"PUBLIC_URL wins over the alias", env{"PUBLIC_URL": "http://a.example.com:8080", "NEXT_PUBLIC_APP_ORIGIN_URL": "https://b.example.com"},
+			func(t *testing.T, c config.Config) { require.Equal(t, "http://a.example.com:8080", c.PublicURL) }},
+		{"public URL derived from HTTP_ADDR", env{"HTTP_ADDR": "10.0.0.5:9000"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, "10.0.0.5:9000", c.HTTPAddr)
+				require.Equal(t, "http://10.0.0.5:9000", c.PublicURL)
+			}},
+		{"Go durations", env{"HEARTBEAT_TIMEOUT": "90s", "DEPLOY_TIMEOUT": "5m", "MAX_BOT_LIFETIME": "1h30m", "GC_GRACE": "1500ms", "JOB_TIMEOUT": "2m"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, 2*time.Minute, c.JobTimeout)
+				require.Equal(t, 90*time.Second, c.HeartbeatTimeout)
+				require.Equal(t, 5*time.Minute, c.DeployTimeout)
+				require.Equal(t, 90*time.Minute, c.MaxBotLifetime)
+				require.Equal(t, 1500*time.Millisecond, c.GCGrace)
+			}},
+		{"bare seconds", env{"LEAVE_TIMEOUT": "30", "QUEUE_TIMEOUT": " 45 ", "OBSERVE_INTERVAL": "0.5"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, 30*time.Second, c.LeaveTimeout)
+				require.Equal(t, 45*time.Second, c.QueueTimeout)
+				require.Equal(t, 500*time.Millisecond, c.ObserveInterval)
+			}},
+		{"blank is the default", env{"DEPLOY_TIMEOUT": "   ", "HTTP_ADDR": " "},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, 10*time.Minute, c.DeployTimeout)
+				require.Equal(t, "127.0.0.1:8080", c.HTTPAddr)
+			}},
+		{"heartbeat timeout just over the interval", env{"HEARTBEAT_TIMEOUT": "11s", "BOT_HEARTBEAT_INTERVAL": "10"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, 11*time.Second, c.HeartbeatTimeout)
+				require.Equal(t, 10*time.Second, c.BotHeartbeatInterval)
+			}},
+		{"integers", env{"LOCAL_BOT_LIMIT": "1", "MAX_ATTEMPTS": "7"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, 1, c.LocalBotLimit)
+				require.Equal(t, 7, c.MaxAttempts)
+			}},
+		{"platform local", env{"DEPLOYMENT_PLATFORM": "local"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, config.PlatformLocal, c.Platform)
+				require.Equal(t, "DEPLOYMENT_PLATFORM=local", c.PlatformReason)
+			}},
+		{"platform names are case-insensitive", env{"DEPLOYMENT_PLATFORM": "LOCAL"},
+			func(t *testing.T, c config.Config) { require.Equal(t, config.PlatformLocal, c.Platform) }},
+		{"platform auto", env{"DEPLOYMENT_PLATFORM": "auto"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, config.PlatformLocal, c.Platform)
+				require.Contains(t, c.PlatformReason, "auto")
+			}},
+		{"logging", env{"LOG_FORMAT": "Console", "LOG_LEVEL": "DEBUG"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, "console", c.LogFormat)
+				require.Equal(t, "debug", c.LogLevel)
+			}},
+		{"bot command split on spaces", env{"BOT_COMMAND": " node  dist/bot.js --simulate "},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, []string{"node", "dist/bot.js", "--simulate"}, c.BotCommand)
+			}},
+		{"database and state dir", env{"DATABASE_URL": "postgres://u@db/meeboter", "LOCAL_STATE_DIR": "/var/lib/meeboter"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, "postgres://u@db/meeboter", c.DatabaseURL)
+				require.Equal(t, "/var/lib/meeboter", c.LocalStateDir)
+				require.NoError(t, c.RequireDatabase())
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(tc.env.getenv)
+			require.NoError(t, err)
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		env     env
+		name    string // the variable the error must name
+		mention string // another part of the message
+	}{
+		{env{"HEARTBEAT_TIMEOUT": "abc"}, "HEARTBEAT_TIMEOUT", `"abc"`},
+		{env{"DEPLOY_TIMEOUT": "-5s"}, "DEPLOY_TIMEOUT", "positive"},
+		{env{"LEAVE_TIMEOUT": "0"}, "LEAVE_TIMEOUT", "positive"},
+		{env{"JOIN_LEAD_TIME": "-1"}, "JOIN_LEAD_TIME", "positive"},
+		{env{"GC_INTERVAL": "5 minutes"}, "GC_INTERVAL", `"5 minutes"`},
+		{env{"BOT_HEARTBEAT_INTERVAL": "10m"}, "HEARTBEAT_TIMEOUT", "BOT_HEARTBEAT_INTERVAL"},
+		{env{"HEARTBEAT_TIMEOUT": "10s"}, "HEARTBEAT_TIMEOUT", "longer than BOT_HEARTBEAT_INTERVAL"},
+		{env{"LOCAL_BOT_LIMIT": "0"}, "LOCAL_BOT_LIMIT", `"0"`},
+		{env{"LOCAL_BOT_LIMIT": "many"}, "LOCAL_BOT_LIMIT", `"many"`},
+		{env{"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS", ">= 1"},
+		{env{"DEPLOYMENT_PLATFORM": "kubernetes"}, "DEPLOYMENT_PLATFORM", `"kubernetes"`},
+		{env{"DEPLOYMENT_PLATFORM": "aws"}, "DEPLOYMENT_PLATFORM", "not supported"},
+		{env{"DEPLOYMENT_PLATFORM": "coolify"}, "DEPLOYMENT_PLATFORM", "not supported"},
+		{env{"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL", `"ftp://x"`},
+		{env{"PUBLIC_URL": "bots.example.com"}, "PUBLIC_URL", "absolute"},
+		{env{"NEXT_PUBLIC_APP_ORIGIN_URL": "ftp://x"}, "NEXT_PUBLIC_APP_ORIGIN_URL", `"ftp://x"`},
+		{env{"HTTP_ADDR": "nonsense"}, "HTTP_ADDR", `"nonsense"`},
+		{env{"LOG_FORMAT": "xml"}, "LOG_FORMAT", `"xml"`},
+		{env{"LOG_LEVEL": "trace"}, "LOG_LEVEL", `"trace"`},
+	}
+	for _, tc := range cases {
+		var desc []string
+		for k, v := range tc.env {
+			desc = append(desc, k+"="+v)
+		}
+		t.Run(strings.Join(desc, " "), func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(tc.env.getenv)
+			errs := joined(t, err)
+			require.Len(t, errs, 1, "only the wrong variable is reported: %v", err)
+			require.True(t, strings.HasPrefix(errs[0].Error(), tc.name+": "), "%q names %s", errs[0], tc.name)
+			require.Contains(t, errs[0].Error(), tc.mention)
+		})
+	}
+}
+
+func TestLoadReportsEveryError(t *testing.T) {
+	t.Parallel()
+	bad := env{
+		"HEARTBEAT_TIMEOUT":   "abc",
+		"DEPLOY_TIMEOUT":      "-5s",
+		"LOCAL_BOT_LIMIT":     "0",
+		"DEPLOYMENT_PLATFORM": "aws",
+		"PUBLIC_URL":          "ftp://x",
+		"HTTP_ADDR":           "nonsense",
+		"LOG_FORMAT":          "xml",
+	}
+	_, err := config.Load(bad.getenv)
+	errs := joined(t, err)
+	var named []string
+	for _, e := range errs {
+		name, _, ok := strings.Cut(e.Error(), ": ")
+		require.True(t, ok, "%q", e)
+		named = append(named, name)
+	}
+	var want []string
+	for name := range bad {
+		want = append(want, name)
+	}
+	require.ElementsMatch(t, want, named, "%v", err)
+	for name := range bad {
+		require.Contains(t, err.Error(), name)
+	}
+}
