@@ -59,7 +59,7 @@ CREATE TABLE idempotency_keys (
     key          text NOT NULL,
     request_hash bytea NOT NULL,
     bot_id       uuid NOT NULL REFERENCES bots (id) ON DELETE CASCADE,
-    response     jsonb NOT NULL,
+    response     bytea NOT NULL, -- the first 201 body, byte for byte
     created_at   timestamptz NOT NULL,
     PRIMARY KEY (owner, key)
 );

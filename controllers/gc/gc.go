@@ -2,6 +2,8 @@ package gc
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -46,17 +48,21 @@ func (c *Collector) RunOnce(ctx context.Context) (int, error) {
 	}
 	now := c.Clock.Now()
 	collected := 0
+	var errs []error
 	for _, l := range listed {
-		if owned[l.Name] || now.Sub(l.CreatedAt) < c.Grace {
+		// A workload of unknown age is treated as new: never collect what
+		// might be being created right now.
+		if owned[l.Name] || l.CreatedAt.IsZero() || now.Sub(l.CreatedAt) < c.Grace {
 			continue
 		}
 		if err := c.Platform.Stop(ctx, l.Name, l.ExternalID); err != nil {
-			return collected, err
+			errs = append(errs, fmt.Errorf("stop %s: %w", l.Name, err)) // one stuck orphan must not shield the others
+			continue
 		}
 		if l.Phase != platform.PhaseExited {
 			c.Logger.Info("orphan workload stopped", zap.String("workload", l.Name), zap.String("external_id", l.ExternalID))
 			collected++
 		}
 	}
-	return collected, nil
+	return collected, errors.Join(errs...)
 }

@@ -437,6 +437,8 @@ func TestCreateBotRejectsBadInputWritingNothing(t *testing.T) {
 		detail string   // a part of the problem's detail
 	}{
 		{name: "malformed JSON", body: `{"meeting_url":`, status: 400, detail: "malformed JSON"},
+		{name: "NUL in bot_name", body: withMeet(`"bot_name":"a\u0000b"`), status: 422, fields: []string{"bot_name"}},
+		{name: "NUL in metadata", body: withMeet(`"metadata":{"a":"\u0000"}`), status: 422, fields: []string{"metadata"}},
 		{name: "not an object", body: `["https://meet.google.com/abc-defg-hij"]`, status: 400, detail: "malformed JSON"},
 		{name: "empty body", body: ``, status: 400, detail: "malformed JSON"},
 		{name: "wrong type", body: `{"meeting_url":42}`, status: 400, detail: "meeting_url"},
@@ -575,6 +577,24 @@ func TestCreateBotIdempotencyKey(t *testing.T) {
 	require.Equal(t, before, b.counts(t))
 
 	require.Len(t, b.list(t, b.acme, "").Bots, 4, "order-1, two without a key, the long key")
+	b.requireValidated(t)
+}
+
+func TestCreateBotReplaysBeforeValidating(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	body := `{"meeting_url":"` + meetURL + `","join_at":"` + t0.Add(time.Minute).Format(time.RFC3339) + `","metadata":{"n":9007199254740993}}`
+	first := b.do(t, http.MethodPost, "/api/v1/bots", b.acme, body, "Idempotency-Key", "retry-later")
+	first.requireStatus(t, http.StatusCreated)
+	require.Contains(t, string(first.body), `"n":9007199254740993`, "metadata keeps its numbers exactly")
+
+	// Ten minutes later join_at is in the past, but a retry of the accepted
+	// request still replays it.
+	b.clock.Advance(10 * time.Minute)
+	replay := b.do(t, http.MethodPost, "/api/v1/bots", b.acme, body, "Idempotency-Key", "retry-later")
+	replay.requireStatus(t, http.StatusCreated)
+	require.Equal(t, "true", replay.header.Get("Idempotent-Replayed"))
+	require.Equal(t, string(first.body), string(replay.body), "byte for byte")
 	b.requireValidated(t)
 }
 

@@ -157,6 +157,10 @@ func (s *Server) botEvents(w http.ResponseWriter, r *http.Request, auth store.Bo
 		if e.Data == nil {
 			data = []byte("{}")
 		}
+		if bytes.Contains(data, []byte(`\u0000`)) {
+			writeProblem(w, http.StatusUnprocessableEntity, "invalid event", FieldError{"events.data", "must not contain NUL characters"})
+			return
+		}
 		at := e.OccurredAt
 		if at.IsZero() {
 			at = now

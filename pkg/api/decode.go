@@ -85,8 +85,8 @@ func DecodeCreateBot(body []byte, owner string, now time.Time) (store.NewBot, []
 	nb.MeetingURL, nb.MeetingPlatform = validateMeeting(req, add)
 	if req.BotName != nil {
 		nb.BotName = strings.TrimSpace(*req.BotName)
-		if nb.BotName == "" || utf8.RuneCountInString(nb.BotName) > MaxBotNameLength {
-			add("bot_name", "must be 1 to %d characters", MaxBotNameLength)
+		if nb.BotName == "" || utf8.RuneCountInString(nb.BotName) > MaxBotNameLength || strings.ContainsRune(nb.BotName, 0) {
+			add("bot_name", "must be 1 to %d characters, without NUL", MaxBotNameLength)
 		}
 	}
 	validateJoinAt(req.JoinAt, now, add)
@@ -164,16 +164,20 @@ func validateMetadata(raw json.RawMessage, add func(string, string, ...any)) jso
 	if len(raw) == 0 || string(raw) == "null" {
 		return json.RawMessage(`{}`)
 	}
-	var obj map[string]any
-	if json.Unmarshal(raw, &obj) != nil {
+	// Kept as sent (compacted), so numbers keep their precision.
+	var compact bytes.Buffer
+	if !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) || json.Compact(&compact, raw) != nil {
 		add("metadata", "must be a JSON object")
 		return nil
 	}
-	compact, _ := json.Marshal(obj)
-	if len(compact) > MaxMetadataBytes {
+	if bytes.Contains(compact.Bytes(), []byte(`\u0000`)) {
+		add("metadata", "must not contain NUL characters (\\u0000)")
+		return nil
+	}
+	if compact.Len() > MaxMetadataBytes {
 		add("metadata", "must be at most %d bytes of JSON", MaxMetadataBytes)
 	}
-	return compact
+	return compact.Bytes()
 }
 
 func validateCallback(raw *string, add func(string, string, ...any)) *string {

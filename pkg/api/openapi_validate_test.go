@@ -297,6 +297,10 @@ func (s *specStubStore) AuthenticateAPIKey(_ context.Context, secret string) (st
 	return "owner", nil
 }
 
+func (s *specStubStore) IdempotentResponse(context.Context, string, store.Idempotency) ([]byte, error) {
+	return nil, nil
+}
+
 func (s *specStubStore) CreateBot(_ context.Context, nb store.NewBot, idem *store.Idempotency, _ time.Time,
 	render func(store.Bot) ([]byte, error)) (store.CreateResult, error) {
 	if idem != nil && idem.Key == "busy" {

@@ -17,6 +17,7 @@ type Clock interface{ Now() time.Time }
 // Store is what the API needs of the database.
 type Store interface {
 	AuthenticateAPIKey(ctx context.Context, secret string) (string, error)
+	IdempotentResponse(ctx context.Context, owner string, idem store.Idempotency) ([]byte, error)
 	CreateBot(ctx context.Context, nb store.NewBot, idem *store.Idempotency, now time.Time, render func(store.Bot) ([]byte, error)) (store.CreateResult, error)
 	GetBot(ctx context.Context, owner string, id uuid.UUID) (store.Bot, error)
 	ListBots(ctx context.Context, owner string, f store.BotFilter) ([]store.Bot, error)
@@ -81,7 +82,8 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.Ready != nil {
 		if err := s.Ready(r.Context()); err != nil {
-			writeProblem(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			s.Logger.Warn("not ready", zap.Error(err))
+			writeProblem(w, http.StatusServiceUnavailable, "not ready: the database or the controller is unavailable")
 			return
 		}
 	}

@@ -117,6 +117,14 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string)
 		}
 		sum := sha256.Sum256(body)
 		idem = &store.Idempotency{Key: key, RequestHash: sum[:]}
+		replay, err := s.Store.IdempotentResponse(r.Context(), owner, *idem)
+		if s.writeCreateConflict(w, err) {
+			return
+		}
+		if replay != nil {
+			writeReplay(w, replay)
+			return
+		}
 	}
 	now := s.Clock.Now()
 	nb, fields, err := DecodeCreateBot(body, owner, now)
@@ -131,23 +139,39 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string)
 	res, err := s.Store.CreateBot(r.Context(), nb, idem, now, func(b store.Bot) ([]byte, error) {
 		return json.Marshal(viewOf(b))
 	})
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		writeProblem(w, http.StatusConflict, err.Error())
-		return
-	case err != nil:
-		s.internal(w, err)
+	if s.writeCreateConflict(w, err) {
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	if res.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
-		s.Logger.Info("bot created", zap.String("bot_id", res.Bot.ID.String()), zap.String("owner", owner),
-			zap.String("status", string(res.Bot.Status)))
+		writeReplay(w, res.Response)
+		return
 	}
+	s.Logger.Info("bot created", zap.String("bot_id", res.Bot.ID.String()), zap.String("owner", owner),
+		zap.String("status", string(res.Bot.Status)))
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(append(res.Response, '\n'))
+}
+
+// writeReplay answers with the stored first response of an idempotent create.
+func writeReplay(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// writeCreateConflict writes the answer to a failed create; false means err was nil.
+func (s *Server) writeCreateConflict(w http.ResponseWriter, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, store.ErrConflict):
+		writeProblem(w, http.StatusConflict, err.Error())
+	default:
+		s.internal(w, err)
+	}
+	return true
 }
 
 func (s *Server) pathID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {

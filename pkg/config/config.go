@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -126,7 +127,7 @@ func (r *reader) dur(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		secs, nerr := strconv.ParseFloat(v, 64)
-		if nerr != nil {
+		if nerr != nil || secs != secs || secs > float64(math.MaxInt64/int64(time.Second)) {
 			r.fail(name, "want a duration like 90s or 5m, got %q", v)
 			return def
 		}
@@ -172,6 +173,12 @@ func (r *reader) publicURL(httpAddr string) string {
 		v = r.str(name, "")
 	}
 	if v == "" {
+		// A listener on all interfaces (":8080", "0.0.0.0:8080") is reached
+		// on loopback by local bots.
+		host, port, err := net.SplitHostPort(httpAddr)
+		if err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+			return "http://" + net.JoinHostPort("127.0.0.1", port)
+		}
 		return "http://" + httpAddr
 	}
 	u, err := url.Parse(v)

@@ -83,6 +83,8 @@ func TestLoadValues(t *testing.T) {
 				require.Equal(t, "10.0.0.5:9000", c.HTTPAddr)
 				require.Equal(t, "http://10.0.0.5:9000", c.PublicURL)
 			}},
+		{"public URL on loopback when listening on all interfaces", env{"HTTP_ADDR": ":9000"},
+			func(t *testing.T, c config.Config) { require.Equal(t, "http://127.0.0.1:9000", c.PublicURL) }},
 		{"Go durations", env{"HEARTBEAT_TIMEOUT": "90s", "DEPLOY_TIMEOUT": "5m", "MAX_BOT_LIFETIME": "1h30m", "GC_GRACE": "1500ms", "JOB_TIMEOUT": "2m"},
 			func(t *testing.T, c config.Config) {
 				require.Equal(t, 2*time.Minute, c.JobTimeout)

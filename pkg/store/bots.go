@@ -83,6 +83,25 @@ func (s *Store) CreateBot(ctx context.Context, nb NewBot, idem *Idempotency, now
 	return res, err
 }
 
+// IdempotentResponse returns the stored first response of an earlier request
+// with this key and body (nil when there is none), or ErrIdempotencyMismatch.
+// The API asks before validating, so a retry of an accepted request replays
+// even when its body would no longer validate (e.g. join_at now past).
+func (s *Store) IdempotentResponse(ctx context.Context, owner string, idem Idempotency) ([]byte, error) {
+	var hash, body []byte
+	err := s.pool.QueryRow(ctx, `SELECT request_hash, response FROM idempotency_keys WHERE owner = $1 AND key = $2`,
+		owner, idem.Key).Scan(&hash, &body)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, wrap("idempotent response", err)
+	case !bytes.Equal(hash, idem.RequestHash):
+		return nil, ErrIdempotencyMismatch
+	}
+	return body, nil
+}
+
 // checkIdempotency returns the stored response of an earlier identical request.
 // A transaction-scoped advisory lock on the key makes a concurrent duplicate
 // answer "in flight" instead of racing.

@@ -243,6 +243,9 @@ func (p *Platform) Stop(ctx context.Context, name, _ string) error {
 			return err
 		}
 	}
+	// A stopped name is never created again (attempt names are unique), so
+	// its lock can go; this keeps the lock table from growing forever.
+	p.locks.Delete(name)
 	return nil
 }
 
