@@ -16,7 +16,7 @@ import (
 // the user API.
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
-	s := newSystem(t, "HEARTBEAT_TIMEOUT=5s")
+	s := newSystem(t, "HEARTBEAT_TIMEOUT=10s")
 	addr := freeAddr(t)
 	c := s.start(addr, &lockedBuffer{})
 
