@@ -17,6 +17,7 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/gc"
 	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
@@ -35,64 +36,9 @@ func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 
-type stopCall struct{ Name, ExternalID string }
-
-// fakePlatform stands for Coolify/ECS/local: List returns a chosen list or
-// fails; Stop is recorded.
-type fakePlatform struct {
-	mu      sync.Mutex
-	listed  []platform.Listed
-	listErr error
-	stopErr error
-	stops   []stopCall
-}
-
-var _ platform.Platform = (*fakePlatform)(nil)
-
-func (p *fakePlatform) Name() string { return "fake" }
-
-func (p *fakePlatform) Create(context.Context, platform.Workload) (string, error) {
-	return "", errors.New("fake: create not supported")
-}
-
-func (p *fakePlatform) Lookup(context.Context, string) (platform.Listed, bool, error) {
-	return platform.Listed{}, false, errors.New("fake: lookup not supported")
-}
-
-func (p *fakePlatform) Stop(_ context.Context, name, externalID string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopErr != nil {
-		return p.stopErr
-	}
-	p.stops = append(p.stops, stopCall{name, externalID})
-	return nil
-}
-
-func (p *fakePlatform) List(context.Context) ([]platform.Listed, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.listErr != nil {
-		return nil, p.listErr
-	}
-	return append([]platform.Listed(nil), p.listed...), nil
-}
-
-func (p *fakePlatform) set(listed ...platform.Listed) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.listed, p.listErr = listed, nil
-}
-
-func (p *fakePlatform) stopped() []stopCall {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]stopCall(nil), p.stops...)
-}
-
 type testBundle struct {
 	store     *store.Store
-	platform  *fakePlatform
+	platform  *platformtest.Fake
 	clock     *fakeClock
 	collector *gc.Collector
 }
@@ -103,7 +49,7 @@ func setup(t *testing.T) *testBundle {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
-	b := &testBundle{store: st, platform: &fakePlatform{}, clock: &fakeClock{now: t0}}
+	b := &testBundle{store: st, platform: &platformtest.Fake{}, clock: &fakeClock{now: t0}}
 	b.collector = &gc.Collector{Store: st, Platform: b.platform, Clock: b.clock, Grace: grace, Logger: zap.NewNop()}
 	return b
 }
@@ -135,29 +81,29 @@ func workload(name string, created time.Time, phase platform.Phase) platform.Lis
 func TestFailedListStopsNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.platform.set(workload("meeboter-orphan-1", t0, platform.PhaseRunning))
+	b.platform.Set(workload("meeboter-orphan-1", t0, platform.PhaseRunning))
 	listErr := errors.New("ecs: throttled")
-	b.platform.listErr = listErr
+	b.platform.FailList(listErr)
 	b.clock.Set(t0.Add(time.Hour))
 
 	n, err := b.collector.RunOnce(context.Background())
 	require.ErrorIs(t, err, listErr)
 	require.Zero(t, n)
-	require.Empty(t, b.platform.stopped())
+	require.Empty(t, b.platform.Stopped())
 }
 
 func TestLiveDeploymentsWorkloadIsNeverStopped(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, name := b.running(t)
-	b.platform.set(workload(name, t0.Add(-24*time.Hour), platform.PhaseRunning),
+	b.platform.Set(workload(name, t0.Add(-24*time.Hour), platform.PhaseRunning),
 		workload(name, t0.Add(-24*time.Hour), platform.PhaseExited)) // even its own old exit record
 	b.clock.Set(t0.Add(24 * time.Hour))
 
 	n, err := b.collector.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.Zero(t, n)
-	require.Empty(t, b.platform.stopped())
+	require.Empty(t, b.platform.Stopped())
 }
 
 func TestOrphanOlderThanGraceIsStopped(t *testing.T) {
@@ -166,7 +112,7 @@ func TestOrphanOlderThanGraceIsStopped(t *testing.T) {
 	_, owned := b.running(t)
 	now := t0.Add(time.Hour)
 	b.clock.Set(now)
-	b.platform.set(
+	b.platform.Set(
 		workload(owned, now.Add(-time.Hour), platform.PhaseRunning),
 		workload("meeboter-old-1", now.Add(-grace), platform.PhaseRunning),
 		workload("meeboter-old-2", now.Add(-time.Hour), platform.PhasePending),
@@ -176,10 +122,10 @@ func TestOrphanOlderThanGraceIsStopped(t *testing.T) {
 	n, err := b.collector.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
-	require.ElementsMatch(t, []stopCall{
-		{"meeboter-old-1", "ext-meeboter-old-1"},
-		{"meeboter-old-2", "ext-meeboter-old-2"},
-	}, b.platform.stopped())
+	require.ElementsMatch(t, []platformtest.StopCall{
+		{Name: "meeboter-old-1", ExternalID: "ext-meeboter-old-1"},
+		{Name: "meeboter-old-2", ExternalID: "ext-meeboter-old-2"},
+	}, b.platform.Stopped())
 }
 
 func TestGoneDeploymentsWorkloadIsCollected(t *testing.T) {
@@ -191,12 +137,12 @@ func TestGoneDeploymentsWorkloadIsCollected(t *testing.T) {
 	require.NoError(t, b.store.MarkStopping(ctx, id, 1, now))
 	require.NoError(t, b.store.MarkGone(ctx, id, 1, now)) // e.g. Stop reported success, but the workload lingers
 	b.clock.Set(now)
-	b.platform.set(workload(name, t0, platform.PhaseRunning))
+	b.platform.Set(workload(name, t0, platform.PhaseRunning))
 
 	n, err := b.collector.RunOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	require.Equal(t, []stopCall{{name, "ext-" + name}}, b.platform.stopped())
+	require.Equal(t, []platformtest.StopCall{{Name: name, ExternalID: "ext-" + name}}, b.platform.Stopped())
 }
 
 func TestStoppingDeploymentsWorkloadIsNotCollected(t *testing.T) {
@@ -206,12 +152,12 @@ func TestStoppingDeploymentsWorkloadIsNotCollected(t *testing.T) {
 	id, name := b.running(t)
 	require.NoError(t, b.store.MarkStopping(ctx, id, 1, t0)) // its own reconciler stops it
 	b.clock.Set(t0.Add(time.Hour))
-	b.platform.set(workload(name, t0, platform.PhaseRunning))
+	b.platform.Set(workload(name, t0, platform.PhaseRunning))
 
 	n, err := b.collector.RunOnce(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
-	require.Empty(t, b.platform.stopped())
+	require.Empty(t, b.platform.Stopped())
 }
 
 func TestExitedOrphanIsCleanedUpButNotCounted(t *testing.T) {
@@ -219,7 +165,7 @@ func TestExitedOrphanIsCleanedUpButNotCounted(t *testing.T) {
 	b := setup(t)
 	now := t0.Add(time.Hour)
 	b.clock.Set(now)
-	b.platform.set(
+	b.platform.Set(
 		workload("meeboter-exited-1", t0, platform.PhaseExited),
 		workload("meeboter-running-1", t0, platform.PhaseRunning),
 	)
@@ -227,19 +173,19 @@ func TestExitedOrphanIsCleanedUpButNotCounted(t *testing.T) {
 	n, err := b.collector.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "only the live orphan counts as collected")
-	require.ElementsMatch(t, []stopCall{
-		{"meeboter-exited-1", "ext-meeboter-exited-1"},
-		{"meeboter-running-1", "ext-meeboter-running-1"},
-	}, b.platform.stopped())
+	require.ElementsMatch(t, []platformtest.StopCall{
+		{Name: "meeboter-exited-1", ExternalID: "ext-meeboter-exited-1"},
+		{Name: "meeboter-running-1", ExternalID: "ext-meeboter-running-1"},
+	}, b.platform.Stopped())
 }
 
 func TestStopErrorIsReturned(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.clock.Set(t0.Add(time.Hour))
-	b.platform.set(workload("meeboter-old-1", t0, platform.PhaseRunning))
+	b.platform.Set(workload("meeboter-old-1", t0, platform.PhaseRunning))
 	stopErr := errors.New("coolify: 500")
-	b.platform.stopErr = stopErr
+	b.platform.FailStop(stopErr)
 
 	n, err := b.collector.RunOnce(context.Background())
 	require.ErrorIs(t, err, stopErr)

@@ -18,6 +18,7 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/observer"
 	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
@@ -36,56 +37,10 @@ func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 
-// fakePlatform stands for Coolify/ECS/local: List returns a chosen list or fails.
-type fakePlatform struct {
-	mu      sync.Mutex
-	listed  []platform.Listed
-	listErr error
-	lists   int
-}
-
-var _ platform.Platform = (*fakePlatform)(nil)
-
-func (p *fakePlatform) Name() string { return "fake" }
-
-func (p *fakePlatform) Create(context.Context, platform.Workload) (string, error) {
-	return "", errors.New("fake: create not supported")
-}
-
-func (p *fakePlatform) Lookup(context.Context, string) (platform.Listed, bool, error) {
-	return platform.Listed{}, false, errors.New("fake: lookup not supported")
-}
-
-func (p *fakePlatform) Stop(context.Context, string, string) error {
-	return errors.New("fake: stop not supported")
-}
-
-func (p *fakePlatform) List(context.Context) ([]platform.Listed, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.lists++
-	if p.listErr != nil {
-		return nil, p.listErr
-	}
-	return append([]platform.Listed(nil), p.listed...), nil
-}
-
-func (p *fakePlatform) set(listed ...platform.Listed) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.listed, p.listErr = listed, nil
-}
-
-func (p *fakePlatform) fail(err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.listErr = err
-}
-
 type testBundle struct {
 	pool     *pgxpool.Pool
 	store    *store.Store
-	platform *fakePlatform
+	platform *platformtest.Fake
 	clock    *fakeClock
 	observer *observer.Observer
 }
@@ -96,7 +51,7 @@ func setup(t *testing.T) *testBundle {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
-	b := &testBundle{pool: pool, store: st, platform: &fakePlatform{}, clock: &fakeClock{now: t0}}
+	b := &testBundle{pool: pool, store: st, platform: &platformtest.Fake{}, clock: &fakeClock{now: t0}}
 	b.observer = &observer.Observer{Store: st, Platform: b.platform, Clock: b.clock, CreateGrace: createGrace,
 		Logger: zap.NewNop()}
 	return b
@@ -186,7 +141,7 @@ func TestFailedListWritesNothing(t *testing.T) {
 	b.clock.Set(t0.Add(time.Hour)) // absent and old: would be "missing" if the list counted
 
 	listErr := errors.New("coolify: 502 bad gateway")
-	b.platform.fail(listErr)
+	b.platform.FailList(listErr)
 	n, err := b.observer.RunOnce(context.Background())
 	require.ErrorIs(t, err, listErr)
 	require.Zero(t, n)
@@ -203,7 +158,7 @@ func TestListedRunningIsObservedRunning(t *testing.T) {
 	b := setup(t)
 	id := b.running(t, t0)
 	b.clock.Set(t0.Add(time.Minute))
-	b.platform.set(listed(id, platform.PhaseRunning, nil))
+	b.platform.Set(listed(id, platform.PhaseRunning, nil))
 
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
@@ -221,7 +176,7 @@ func TestListedExitedRecordsExitCodeAndWakesBot(t *testing.T) {
 	b.finishReconcileJobs(t, id)
 	rev := b.revision(t, id)
 	b.clock.Set(t0.Add(time.Minute))
-	b.platform.set(listed(id, platform.PhaseExited, ptr(3)))
+	b.platform.Set(listed(id, platform.PhaseExited, ptr(3)))
 
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
@@ -243,7 +198,7 @@ func TestLiveProcessWinsOverOldExitRecord(t *testing.T) {
 		{listed(id, platform.PhaseExited, ptr(1)), listed(id, platform.PhaseRunning, nil)},
 		{listed(id, platform.PhaseRunning, nil), listed(id, platform.PhaseExited, ptr(1))},
 	} {
-		b.platform.set(order...)
+		b.platform.Set(order...)
 		_, err := b.observer.RunOnce(context.Background())
 		require.NoError(t, err)
 		require.Equal(t, store.ObservedRunning, *b.deployment(t, id).Observed)
@@ -255,13 +210,13 @@ func TestNotListedWithinCreateGraceIsPending(t *testing.T) {
 	b := setup(t)
 	id := b.running(t, t0)
 	// First make it visibly running, so "pending" is a real write, not the default.
-	b.platform.set(listed(id, platform.PhaseRunning, nil))
+	b.platform.Set(listed(id, platform.PhaseRunning, nil))
 	b.clock.Set(t0.Add(time.Second))
 	_, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, store.ObservedRunning, *b.deployment(t, id).Observed)
 
-	b.platform.set() // absent, but the row changed less than CreateGrace ago
+	b.platform.Set() // absent, but the row changed less than CreateGrace ago
 	b.clock.Set(t0.Add(createGrace - time.Second))
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
@@ -273,7 +228,7 @@ func TestNotListedPastCreateGraceIsMissing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	id := b.running(t, t0)
-	b.platform.set()
+	b.platform.Set()
 	b.clock.Set(t0.Add(createGrace))
 
 	n, err := b.observer.RunOnce(context.Background())
@@ -286,7 +241,7 @@ func TestUnchangedObservationWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	id := b.running(t, t0)
-	b.platform.set(listed(id, platform.PhaseExited, ptr(3)))
+	b.platform.Set(listed(id, platform.PhaseExited, ptr(3)))
 	b.clock.Set(t0.Add(time.Minute))
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
@@ -304,7 +259,7 @@ func TestUnchangedObservationWritesNothing(t *testing.T) {
 	require.Zero(t, b.reconcileJobs(t, id))
 
 	// A different exit code is a change.
-	b.platform.set(listed(id, platform.PhaseExited, ptr(4)))
+	b.platform.Set(listed(id, platform.PhaseExited, ptr(4)))
 	n, err = b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
@@ -337,7 +292,7 @@ func TestObservationOfRowChangedSinceReadIsDropped(t *testing.T) {
 	rev := b.revision(t, id)
 	now := t0.Add(time.Hour)
 	b.clock.Set(now)
-	b.platform.set()
+	b.platform.Set()
 	b.observer.Store = &racingStore{Store: b.store, id: id, at: now}
 
 	n, err := b.observer.RunOnce(context.Background())
@@ -366,7 +321,7 @@ func TestPendingDeploymentsAreSkipped(t *testing.T) {
 	b.finishReconcileJobs(t, id)
 	rev := b.revision(t, id)
 	b.clock.Set(t0.Add(time.Hour))
-	b.platform.set()
+	b.platform.Set()
 
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
@@ -381,9 +336,9 @@ func TestPendingDeploymentsAreSkipped(t *testing.T) {
 func TestNoLiveDeploymentsDoesNotList(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.platform.fail(errors.New("unreachable"))
+	b.platform.FailList(errors.New("unreachable"))
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.Zero(t, n)
-	require.Zero(t, b.platform.lists)
+	require.Zero(t, b.platform.Lists())
 }
