@@ -38,7 +38,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: build binaries:", err)
 		os.Exit(1)
 	}
-	pgtest.Main(m)
+	code := pgtest.Run(m)
+	_ = os.RemoveAll(binDir)
+	os.Exit(code)
 }
 
 func buildBinaries(dir string) error {

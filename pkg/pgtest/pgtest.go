@@ -25,10 +25,11 @@ var adminURL string
 // Main runs the tests of a package against a PostgreSQL server and exits
 // with their status. Call it from TestMain.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Run(m))
 }
 
-func run(m *testing.M) int {
+// Run is Main for a TestMain with its own cleanup: it returns the exit code.
+func Run(m *testing.M) int {
 	serverURL, stop, err := server()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
