@@ -49,6 +49,9 @@ type Reconciler struct {
 	Logger    *zap.Logger
 }
 
+// capacityRetry is how soon a bot asks a full platform again.
+const capacityRetry = 2 * time.Second
+
 // maxSteps bounds one reconcile; each step changes a row, so a bot needs at
 // most a handful (e.g. finish → stop → wait).
 const maxSteps = 8
@@ -149,6 +152,12 @@ func (r *Reconciler) create(ctx context.Context, b store.Bot, d store.Deployment
 	}
 	ext, err := p.Create(ctx, platform.Workload{Name: d.Name, BotID: b.ID.String(), Attempt: d.Attempt,
 		MeetingPlatform: b.MeetingPlatform, Env: r.botEnv(b, token)})
+	if errors.Is(err, platform.ErrCapacity) {
+		// Not a failure: the bot waits (bounded by its deploy deadline).
+		at := now.Add(capacityRetry/2 + rand.N(capacityRetry/2))
+		r.log(b, &d).Debug("no capacity on the platform yet; waiting")
+		return Result{RequeueAt: at}, true, r.Store.SetNextCheck(ctx, b.ID, &at)
+	}
 	if err != nil {
 		return r.createFailed(ctx, b, d, err, now)
 	}

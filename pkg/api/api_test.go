@@ -1169,6 +1169,7 @@ var userRoutes = []struct{ method, path string }{
 	{http.MethodPost, "/api/v1/bots/{id}/leave"},
 	{http.MethodDelete, "/api/v1/bots/{id}"},
 	{http.MethodGet, "/api/v1/openapi.yaml"},
+	{http.MethodGet, "/api/v1/pool"},
 }
 
 func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {

@@ -62,6 +62,11 @@ func (s *Server) botConfig(w http.ResponseWriter, r *http.Request, auth store.Bo
 		s.internal(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, s.configFor(b, auth))
+}
+
+// configFor is what a bot attempt is told to do.
+func (s *Server) configFor(b store.Bot, auth store.BotAuth) botproto.Config {
 	cfg := botproto.Config{BotID: b.ID.String(), Attempt: auth.Attempt, MeetingURL: b.MeetingURL,
 		MeetingPlatform: b.MeetingPlatform, BotName: b.BotName,
 		AutomaticLeave:           botproto.AutomaticLeave(b.AutomaticLeave),
@@ -79,7 +84,7 @@ func (s *Server) botConfig(w http.ResponseWriter, r *http.Request, auth store.Bo
 			cfg.ExitReason = "the bot was asked to stop"
 		}
 	}
-	writeJSON(w, http.StatusOK, cfg)
+	return cfg
 }
 
 // heartbeat is the hot path (10,000 bots every 10 s): one UPDATE.

@@ -29,6 +29,9 @@ type Store interface {
 	Heartbeat(ctx context.Context, token string, botID uuid.UUID, now time.Time) (store.HeartbeatResult, error)
 	ReportStatus(ctx context.Context, auth store.BotAuth, to store.Status, reason string, now time.Time) (store.Bot, error)
 	AddEvents(ctx context.Context, auth store.BotAuth, events []store.NewEvent, now time.Time) error
+
+	SlotAssignment(ctx context.Context, appUUID, slotToken string, attemptTokenHash []byte) (store.BotAuth, bool, error)
+	PoolStats(ctx context.Context, platform string) ([]store.PoolStats, error)
 }
 
 // Config configures the server.
@@ -39,6 +42,9 @@ type Config struct {
 	MaxBotLifetime time.Duration
 	// BotHeartbeatInterval is what bots are told to beat at.
 	BotHeartbeatInterval time.Duration
+	// PoolPlatform names the platform whose deploying bots wait for pool
+	// slots (the queue of GET /api/v1/pool).
+	PoolPlatform string
 }
 
 // Server is the HTTP API.
@@ -66,9 +72,12 @@ func (s *Server) Handler() http.Handler {
 	user("GET /api/v1/bots/{id}/events", s.listEvents)
 	user("POST /api/v1/bots/{id}/leave", s.stopBot(store.StopLeave))
 	user("DELETE /api/v1/bots/{id}", s.stopBot(store.StopCancel))
+	user("GET /api/v1/pool", s.getPool)
+	user("GET /api/bots/pool-stats", s.getSeedPoolStats)
 	mux.HandleFunc("GET /api/v1/openapi.yaml", serveOpenAPI)
 
 	mux.HandleFunc("GET /bot/v1/config", s.withBot(s.botConfig))
+	mux.HandleFunc("GET /bot/v1/assignment", s.assignment)
 	mux.HandleFunc("POST /bot/v1/heartbeat", s.heartbeat)
 	mux.HandleFunc("POST /bot/v1/status", s.withBot(s.botStatus))
 	mux.HandleFunc("POST /bot/v1/events", s.withBot(s.botEvents))

@@ -50,6 +50,8 @@ type Config struct {
 	// replica is rescued after JobTimeout + 15 s.
 	JobTimeout time.Duration
 
+	Coolify Coolify
+
 	LocalBotLimit int
 	LocalStateDir string
 	BotCommand    []string
@@ -83,7 +85,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:             r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 	}
 	c.PublicURL = r.publicURL(c.HTTPAddr)
-	c.Platform, c.PlatformReason = r.platform()
+	c.Coolify = r.coolify()
+	c.Platform, c.PlatformReason = r.platform(c.Coolify)
 	c.BotCommand = r.command()
 	if c.HeartbeatTimeout <= c.BotHeartbeatInterval {
 		r.fail("HEARTBEAT_TIMEOUT", "must be longer than BOT_HEARTBEAT_INTERVAL (%s)", c.BotHeartbeatInterval)
@@ -188,14 +191,20 @@ func (r *reader) publicURL(httpAddr string) string {
 	return strings.TrimRight(v, "/")
 }
 
-func (r *reader) platform() (string, string) {
-	v := r.oneOf("DEPLOYMENT_PLATFORM", PlatformAuto, PlatformAuto, PlatformLocal, "coolify", "aws")
-	switch v {
-	case "coolify", "aws":
-		r.fail("DEPLOYMENT_PLATFORM", "%q is not supported by this build yet; use auto or local", v)
+func (r *reader) platform(c Coolify) (string, string) {
+	v := r.oneOf("DEPLOYMENT_PLATFORM", PlatformAuto, PlatformAuto, PlatformLocal, PlatformCoolify, "aws")
+	switch {
+	case v == "aws":
+		r.fail("DEPLOYMENT_PLATFORM", "%q is not supported by this build yet; use auto, local or coolify", v)
 		return PlatformLocal, ""
-	case PlatformLocal:
+	case v == PlatformLocal:
 		return PlatformLocal, "DEPLOYMENT_PLATFORM=local"
+	case v == PlatformCoolify:
+		r.requireCoolify(c)
+		return PlatformCoolify, "DEPLOYMENT_PLATFORM=coolify"
+	case c.Configured():
+		r.requireCoolify(c)
+		return PlatformCoolify, "auto: COOLIFY_API_URL and COOLIFY_API_TOKEN are set"
 	}
 	return PlatformLocal, "auto: neither Coolify (COOLIFY_API_URL+COOLIFY_API_TOKEN) nor AWS (AWS_REGION+ECS_CLUSTER) is configured"
 }

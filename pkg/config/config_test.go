@@ -58,6 +58,16 @@ func TestLoadDefaults(t *testing.T) {
 		BotCommand:           []string{filepath.Join(filepath.Dir(exe), "meeboter-bot"), "--simulate"},
 		LogFormat:            "json",
 		LogLevel:             "info",
+		Coolify: config.Coolify{
+			EnvironmentName: "production", Mode: config.CoolifyPool, Tag: "latest", LimitsCPUs: "1", LimitsMemory: "2048m",
+			RateLimit: 150, MaxConcurrentDeploys: 4, BotLimit: 30, PoolMinIdle: 1, PoolMaxSlots: 10,
+			PoolIdleTTL: 30 * time.Minute, PoolSyncInterval: 5 * time.Second, StartTimeout: 15 * time.Minute,
+			Images: map[string]string{
+				"zoom":            "ghcr.io/meeboter/meeboter-zoom-bot",
+				"microsoft-teams": "ghcr.io/meeboter/meeboter-microsoft-teams-bot",
+				"google-meet":     "ghcr.io/meeboter/meeboter-google-meet-bot",
+			},
+		},
 	}, c)
 
 	err = c.RequireDatabase()
@@ -171,7 +181,12 @@ func TestLoadRejects(t *testing.T) {
 		{env{"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS", ">= 1"},
 		{env{"DEPLOYMENT_PLATFORM": "kubernetes"}, "DEPLOYMENT_PLATFORM", `"kubernetes"`},
 		{env{"DEPLOYMENT_PLATFORM": "aws"}, "DEPLOYMENT_PLATFORM", "not supported"},
-		{env{"DEPLOYMENT_PLATFORM": "coolify"}, "DEPLOYMENT_PLATFORM", "not supported"},
+		{env{"DEPLOYMENT_PLATFORM": "coolify", "COOLIFY_API_URL": "http://c/api/v1", "COOLIFY_API_TOKEN": "t", "COOLIFY_PROJECT_UUID": "p"},
+			"COOLIFY_SERVER_UUID", "required when the platform is coolify"},
+		{env{"COOLIFY_API_URL": "http://c/api/v1", "COOLIFY_API_TOKEN": "t", "COOLIFY_SERVER_UUID": "s"},
+			"COOLIFY_PROJECT_UUID", "required"},
+		{env{"COOLIFY_MODE": "k8s"}, "COOLIFY_MODE", `"k8s"`},
+		{env{"POOL_MAX_SLOTS": "0"}, "POOL_MAX_SLOTS", `"0"`},
 		{env{"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL", `"ftp://x"`},
 		{env{"PUBLIC_URL": "bots.example.com"}, "PUBLIC_URL", "absolute"},
 		{env{"NEXT_PUBLIC_APP_ORIGIN_URL": "ftp://x"}, "NEXT_PUBLIC_APP_ORIGIN_URL", `"ftp://x"`},
@@ -222,4 +237,23 @@ func TestLoadReportsEveryError(t *testing.T) {
 	for name := range bad {
 		require.Contains(t, err.Error(), name)
 	}
+}
+
+func TestLoadCoolify(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env{"COOLIFY_API_URL": "https://coolify.example.com/api/v1/", "COOLIFY_API_TOKEN": "1|secret",
+		"COOLIFY_PROJECT_UUID": "p", "COOLIFY_SERVER_UUID": "s", "GHCR_ORG": "acme", "BOT_IMAGE_TAG": "v2",
+		"BOT_IMAGE_ZOOM": "registry.example.com/zoom-bot", "POOL_MAX_SLOTS": "4"}.getenv)
+	require.NoError(t, err)
+	require.Equal(t, config.PlatformCoolify, c.Platform, "auto-detection picks Coolify when URL and token are set")
+	require.Contains(t, c.PlatformReason, "COOLIFY_API_URL")
+	require.Equal(t, "https://coolify.example.com/api/v1", c.Coolify.APIURL)
+	require.Equal(t, "registry.example.com/zoom-bot", c.Coolify.Images["zoom"])
+	require.Equal(t, "ghcr.io/acme/meeboter-google-meet-bot", c.Coolify.Images["google-meet"])
+	require.Equal(t, "v2", c.Coolify.Tag)
+	require.Equal(t, 12, c.Coolify.BotLimit, "three meeting platforms' slots by default")
+
+	local, err := config.Load(env{"DEPLOYMENT_PLATFORM": "local", "COOLIFY_API_URL": "https://c/api/v1", "COOLIFY_API_TOKEN": "t"}.getenv)
+	require.NoError(t, err)
+	require.Equal(t, config.PlatformLocal, local.Platform, "an explicit platform wins over detection")
 }

@@ -1,0 +1,189 @@
+package pool
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// App is a Coolify application as the pool sees it.
+type App struct {
+	UUID      string
+	Name      string
+	Status    string // Coolify's "state:health"
+	CreatedAt time.Time
+}
+
+// State is the container state part of Status ("running", "exited", …).
+func (a App) State() string {
+	state, _, _ := strings.Cut(a.Status, ":")
+	return state
+}
+
+// AppSpec is what a slot application should be.
+type AppSpec struct {
+	Name, Description string
+	Image, Tag        string
+	LimitsCPUs        string
+	LimitsMemory      string
+}
+
+// Apps is what the pool needs of Coolify. List returns every slot
+// application (ours by tag) or an error, never a partial list.
+type Apps interface {
+	List(ctx context.Context) ([]App, error)
+	Create(ctx context.Context, spec AppSpec) (uuid string, err error)
+	SetEnv(ctx context.Context, uuid string, env map[string]string) error
+	Update(ctx context.Context, uuid string, spec AppSpec) error
+	Delete(ctx context.Context, uuid string) error
+	Start(ctx context.Context, uuid string) error
+	Stop(ctx context.Context, uuid string) error
+}
+
+// Store is what the pool needs of the database.
+type Store interface {
+	Slots(ctx context.Context) ([]store.PoolSlot, error)
+	ReserveIdleSlots(ctx context.Context, meetingPlatform, specHash string, minIdle, maxSlots int, now time.Time) (int, error)
+	UpdateSlot(ctx context.Context, u store.SlotUpdate, now time.Time) (bool, error)
+	RecordSlotObservation(ctx context.Context, id int64, observed string, now time.Time) error
+	DeleteSlot(ctx context.Context, id int64) error
+	StartsInFlight(ctx context.Context) (int, error)
+}
+
+// Clock is the pool's time source.
+type Clock interface{ Now() time.Time }
+
+// Spec is the desired slot spec of one meeting platform.
+type Spec struct {
+	MeetingPlatform string
+	AppSpec
+}
+
+// Hash identifies the spec: slots of another hash are drifted.
+func (s Spec) Hash() string { return SpecHash(s.AppSpec) }
+
+// Config configures the pool.
+type Config struct {
+	Specs               []Spec // one per meeting platform
+	MinIdle             int
+	MaxSlots            int // per meeting platform
+	IdleTTL             time.Duration
+	MaxConcurrentStarts int
+	StartTimeout        time.Duration // a start not seen running by then is an error
+	StopTimeout         time.Duration // a stop not seen exited by then is re-issued
+	DeleteTimeout       time.Duration // a delete still listed by then is re-issued
+	OrphanGrace         time.Duration // unknown applications younger than this are left alone
+	MaxErrors           int           // errors before an ERROR slot is replaced
+	// Env is the environment of a slot container: its identity only.
+	Env func(appUUID, slotToken string) map[string]string
+}
+
+// Pool is the pool controller.
+type Pool struct {
+	Config Config
+	Apps   Apps
+	Store  Store
+	Clock  Clock
+	Logger *zap.Logger
+	// OnDrift, OnOrphan count corrections (metrics come later).
+	OnDrift, OnOrphan func()
+}
+
+// pass is one run's view: the listed applications and the specs.
+type pass struct {
+	now      time.Time
+	byUUID   map[string]App
+	byName   map[string]App
+	specs    map[string]Spec
+	inFlight int
+}
+
+// RunOnce makes one pass over every slot.
+func (p *Pool) RunOnce(ctx context.Context) (int, error) {
+	apps, err := p.Apps.List(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pool: list applications: %w", err) // absence is not evidence
+	}
+	now := p.Clock.Now()
+	for _, spec := range p.Config.Specs {
+		if _, err := p.Store.ReserveIdleSlots(ctx, spec.MeetingPlatform, spec.Hash(), p.Config.MinIdle, p.Config.MaxSlots, now); err != nil {
+			return 0, err
+		}
+	}
+	slots, err := p.Store.Slots(ctx)
+	if err != nil {
+		return 0, err
+	}
+	inFlight, err := p.Store.StartsInFlight(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ps := &pass{now: now, byUUID: map[string]App{}, byName: map[string]App{}, specs: map[string]Spec{}, inFlight: inFlight}
+	for _, a := range apps {
+		ps.byUUID[a.UUID], ps.byName[a.Name] = a, a
+	}
+	for _, s := range p.Config.Specs {
+		ps.specs[s.MeetingPlatform] = s
+	}
+	idle := idleCounts(slots)
+	acted := 0
+	for _, slot := range slots {
+		app, listed := p.appOf(ps, slot)
+		if listed {
+			if err := p.Store.RecordSlotObservation(ctx, slot.ID, app.Status, now); err != nil {
+				return acted, err
+			}
+		}
+		changed, err := p.step(ctx, ps, slot, app, listed, idle)
+		if err != nil {
+			p.Logger.Warn("pool: slot step failed", zap.String("slot", slot.Name), zap.String("state", string(slot.State)), zap.Error(err))
+			p.recordError(ctx, slot, err)
+			continue
+		}
+		if changed {
+			acted++
+		}
+	}
+	n, err := p.collectOrphans(ctx, ps, slots, apps)
+	return acted + n, err
+}
+
+func (p *Pool) appOf(ps *pass, slot store.PoolSlot) (App, bool) {
+	if slot.AppUUID != nil {
+		a, ok := ps.byUUID[*slot.AppUUID]
+		return a, ok
+	}
+	a, ok := ps.byName[slot.Name] // created before a crash could record its uuid
+	return a, ok
+}
+
+func idleCounts(slots []store.PoolSlot) map[string]int {
+	idle := map[string]int{}
+	for _, s := range slots {
+		if s.State == store.SlotIdle {
+			idle[s.MeetingPlatform]++
+		}
+	}
+	return idle
+}
+
+// recordError counts a failed step; a slot that keeps failing goes to ERROR.
+func (p *Pool) recordError(ctx context.Context, slot store.PoolSlot, cause error) {
+	msg := cause.Error()
+	to := slot.State
+	if slot.ErrorCount+1 >= p.Config.MaxErrors && slot.State != store.SlotDeleting {
+		to = store.SlotError
+	}
+	if _, err := p.Store.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: slot.State, Assigned: slot.AssignedDeployment,
+		To: to, Error: &msg}, p.Clock.Now()); err != nil {
+		p.Logger.Warn("pool: cannot record slot error", zap.String("slot", slot.Name), zap.Error(err))
+	}
+}
+
+func newSlotToken() string { return "mbs_" + rand.Text() }

@@ -1,0 +1,224 @@
+package pool
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// SpecHash identifies a slot spec (image, tag, limits).
+func SpecHash(s AppSpec) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{s.Image, s.Tag, s.LimitsCPUs, s.LimitsMemory}, "\x00")))
+	return hex.EncodeToString(sum[:8])
+}
+
+// step moves one slot one step; changed reports whether it wrote anything.
+func (p *Pool) step(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool, idle map[string]int) (bool, error) {
+	switch slot.State {
+	case store.SlotCreating:
+		return p.create(ctx, ps, slot, app, listed)
+	case store.SlotIdle:
+		return p.idle(ctx, ps, slot, app, listed, idle)
+	case store.SlotStarting:
+		return p.starting(ctx, ps, slot, app, listed)
+	case store.SlotBusy:
+		if !listed {
+			return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("application vanished while busy")})
+		}
+		return false, nil
+	case store.SlotStopping:
+		return p.stopping(ctx, ps, slot, app, listed)
+	case store.SlotError:
+		return p.failed(ctx, ps, slot, app, listed)
+	case store.SlotDeleting:
+		return p.deleting(ctx, ps, slot, app, listed)
+	}
+	return false, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// move applies a conditional update from the slot's current state.
+func (p *Pool) move(ctx context.Context, slot store.PoolSlot, u store.SlotUpdate) (bool, error) {
+	u.ID, u.From, u.Assigned = slot.ID, slot.State, slot.AssignedDeployment
+	ok, err := p.Store.UpdateSlot(ctx, u, p.Clock.Now())
+	if ok && u.To != slot.State {
+		p.Logger.Info("slot state", zap.String("slot", slot.Name), zap.String("from", string(slot.State)),
+			zap.String("to", string(u.To)), zap.Stringp("deployment", slot.AssignedDeployment))
+	}
+	return ok, err
+}
+
+// create makes (or adopts by name) the slot's application, gives it its
+// identity (uuid and a fresh slot token, whose hash is stored first), and
+// hands it to its bot or the idle pool.
+func (p *Pool) create(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
+	spec, ok := ps.specs[slot.MeetingPlatform]
+	if !ok {
+		return false, errors.New("no spec for meeting platform " + slot.MeetingPlatform)
+	}
+	uuid := app.UUID
+	if !listed && slot.AppUUID != nil {
+		uuid = *slot.AppUUID // created, not listed yet (eventual consistency)
+	}
+	if uuid == "" {
+		as := spec.AppSpec
+		as.Name, as.Description = slot.Name, "Meeboter pool slot "+slot.Name
+		var err error
+		if uuid, err = p.Apps.Create(ctx, as); err != nil {
+			return false, err
+		}
+		if _, err := p.move(ctx, slot, store.SlotUpdate{To: store.SlotCreating, AppUUID: &uuid}); err != nil {
+			return false, err
+		}
+	}
+	token := newSlotToken()
+	to := store.SlotIdle
+	if slot.AssignedDeployment != nil {
+		to = store.SlotStarting
+	}
+	// The hash is written before the container can learn the token.
+	if ok, err := p.move(ctx, slot, store.SlotUpdate{To: store.SlotCreating, AppUUID: &uuid, TokenHash: store.HashSecret(token)}); !ok || err != nil {
+		return ok, err // the slot moved (claimed or released meanwhile): the next pass sees it
+	}
+	if err := p.Apps.SetEnv(ctx, uuid, p.Config.Env(uuid, token)); err != nil {
+		return false, err
+	}
+	return p.move(ctx, slot, store.SlotUpdate{To: to, AppUUID: &uuid, ResetErrors: true, SpecHash: ptr(spec.Hash())})
+}
+
+// idle converges drift and scales down; a container running on an idle slot
+// is stopped.
+func (p *Pool) idle(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool, idle map[string]int) (bool, error) {
+	if !listed {
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("idle application vanished")})
+	}
+	spec := ps.specs[slot.MeetingPlatform]
+	if slot.LastUsedAt != nil && ps.now.Sub(*slot.LastUsedAt) > p.Config.IdleTTL && idle[slot.MeetingPlatform] > p.Config.MinIdle {
+		idle[slot.MeetingPlatform]--
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotDeleting})
+	}
+	if spec.Hash() != slot.SpecHash {
+		as := spec.AppSpec
+		as.Name, as.Description = slot.Name, "Meeboter pool slot "+slot.Name
+		if err := p.Apps.Update(ctx, app.UUID, as); err != nil {
+			return false, err
+		}
+		if p.OnDrift != nil {
+			p.OnDrift()
+		}
+		p.Logger.Info("slot spec converged", zap.String("slot", slot.Name), zap.String("spec", spec.Hash()))
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle, SpecHash: ptr(spec.Hash())})
+	}
+	if app.State() == "running" || app.State() == "restarting" {
+		return true, p.Apps.Stop(ctx, app.UUID)
+	}
+	return false, nil
+}
+
+// starting starts a claimed slot when a start slot is free, and marks it busy
+// once its container is seen running.
+func (p *Pool) starting(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
+	if slot.StartRequestedAt == nil {
+		if ps.inFlight >= p.Config.MaxConcurrentStarts || !listed {
+			return false, nil
+		}
+		ps.inFlight++
+		if err := p.Apps.Start(ctx, app.UUID); err != nil {
+			return false, err
+		}
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, StartRequested: true})
+	}
+	if listed && app.State() == "running" {
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotBusy})
+	}
+	if ps.now.Sub(*slot.StartRequestedAt) > p.Config.StartTimeout {
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("start not seen running within the start timeout")})
+	}
+	return false, nil
+}
+
+// stopping stops a released slot and returns it to the pool once its
+// container is seen exited; a stop that does not stop is re-issued.
+func (p *Pool) stopping(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
+	if !listed {
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, ClearAssignment: true, Error: ptr("application vanished while stopping")})
+	}
+	if slot.StopRequestedAt == nil || ps.now.Sub(*slot.StopRequestedAt) > p.Config.StopTimeout {
+		if err := p.Apps.Stop(ctx, app.UUID); err != nil {
+			return false, err
+		}
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStopping, StopRequested: true})
+	}
+	if app.State() == "exited" && slot.ObservedAt != nil && !slot.ObservedAt.Before(*slot.StopRequestedAt) {
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle, ClearAssignment: true, ResetErrors: true})
+	}
+	return false, nil
+}
+
+// failed retries an ERROR slot once it is free (stop it, back to IDLE), and
+// replaces it after MaxErrors.
+func (p *Pool) failed(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
+	if slot.AssignedDeployment != nil {
+		return false, nil // its bot sees the workload gone and releases it
+	}
+	if !listed || slot.ErrorCount >= p.Config.MaxErrors {
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotDeleting})
+	}
+	if app.State() != "exited" {
+		return true, p.Apps.Stop(ctx, app.UUID)
+	}
+	return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle})
+}
+
+// deleting deletes the application (asynchronous on Coolify's side) and the
+// row once the application is no longer listed.
+func (p *Pool) deleting(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
+	if !listed {
+		// Gone (or never created). Should it still show up later, the orphan
+		// collector deletes it: its name is no slot's any more.
+		return true, p.Store.DeleteSlot(ctx, slot.ID)
+	}
+	if slot.StopRequestedAt != nil && ps.now.Sub(*slot.StopRequestedAt) < p.Config.DeleteTimeout {
+		return false, nil
+	}
+	if err := p.Apps.Delete(ctx, app.UUID); err != nil {
+		return false, err
+	}
+	return p.move(ctx, slot, store.SlotUpdate{To: store.SlotDeleting, StopRequested: true})
+}
+
+// collectOrphans deletes applications that look like ours (slot name prefix;
+// the list is already filtered by our tag) but that no slot knows, once they
+// are older than the grace age — only from this complete list.
+func (p *Pool) collectOrphans(ctx context.Context, ps *pass, slots []store.PoolSlot, apps []App) (int, error) {
+	known := map[string]bool{}
+	for _, s := range slots {
+		known[s.Name] = true
+		if s.AppUUID != nil {
+			known[*s.AppUUID] = true
+		}
+	}
+	n := 0
+	for _, a := range apps {
+		if known[a.UUID] || known[a.Name] || !strings.HasPrefix(a.Name, "pool-") || a.CreatedAt.IsZero() ||
+			ps.now.Sub(a.CreatedAt) < p.Config.OrphanGrace {
+			continue
+		}
+		if err := p.Apps.Delete(ctx, a.UUID); err != nil {
+			return n, err
+		}
+		p.Logger.Info("orphan slot application deleted", zap.String("app", a.Name), zap.String("uuid", a.UUID))
+		if p.OnOrphan != nil {
+			p.OnOrphan()
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,132 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+func TestClaimSlotReservesUniqueNamesUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	st, bundle := setup(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	slots := make([]store.PoolSlot, 50)
+	errs := make([]error, 50)
+	for i := range 50 {
+		wg.Go(func() {
+			slots[i], errs[i] = st.ClaimSlot(ctx, fmt.Sprintf("meeboter-bot-%d-1", i), "zoom", "spec1", 40, t0)
+		})
+	}
+	wg.Wait()
+	names := map[string]bool{}
+	full := 0
+	for i, err := range errs {
+		if err != nil {
+			require.ErrorIs(t, err, store.ErrNoSlot)
+			full++
+			continue
+		}
+		require.Equal(t, store.SlotCreating, slots[i].State)
+		require.False(t, names[slots[i].Name], "two claims got slot %s", slots[i].Name)
+		names[slots[i].Name] = true
+	}
+	require.Len(t, names, 40, "exactly the slots needed, up to the maximum")
+	require.Equal(t, 10, full)
+	require.True(t, names["pool-zoom-001"] && names["pool-zoom-040"])
+	require.Equal(t, 40, bundle.count(t, `SELECT count(DISTINCT assigned_deployment) FROM pool_slots`))
+}
+
+func TestClaimSlotPrefersIdleOfTheSameTypeAndAdopts(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := context.Background()
+	meet, err := st.ReserveIdleSlots(ctx, "google-meet", "spec1", 1, 5, t0)
+	require.NoError(t, err)
+	require.Equal(t, 1, meet)
+	slots, err := st.Slots(ctx)
+	require.NoError(t, err)
+	idle := slots[0]
+	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: idle.ID, From: store.SlotCreating, To: store.SlotIdle, AppUUID: ptr("app1")}, t0)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	zoom, err := st.ClaimSlot(ctx, "d-zoom", "zoom", "spec1", 5, t0)
+	require.NoError(t, err)
+	require.Equal(t, "pool-zoom-001", zoom.Name, "a Zoom bot never gets a Google Meet slot")
+	drifted, err := st.ClaimSlot(ctx, "d-meet-other-spec", "google-meet", "spec2", 5, t0)
+	require.NoError(t, err)
+	require.Equal(t, "pool-google-meet-002", drifted.Name, "nor a slot of another spec")
+
+	got, err := st.ClaimSlot(ctx, "d-meet", "google-meet", "spec1", 5, t0)
+	require.NoError(t, err)
+	require.Equal(t, idle.ID, got.ID)
+	require.Equal(t, store.SlotStarting, got.State)
+	again, err := st.ClaimSlot(ctx, "d-meet", "google-meet", "spec1", 5, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, got.ID, again.ID, "a retried claim adopts its slot")
+}
+
+func TestReleaseSlot(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := context.Background()
+	slot, err := st.ClaimSlot(ctx, "d1", "zoom", "spec1", 5, t0)
+	require.NoError(t, err)
+	// Released while still being created: back to the pool at once.
+	require.NoError(t, st.ReleaseSlot(ctx, "d1", t0))
+	_, held, err := st.SlotOf(ctx, "d1")
+	require.NoError(t, err)
+	require.False(t, held)
+
+	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: store.SlotCreating, To: store.SlotIdle, AppUUID: ptr("app1")}, t0)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = st.ClaimSlot(ctx, "d2", "zoom", "spec1", 5, t0)
+	require.NoError(t, err)
+	require.NoError(t, st.ReleaseSlot(ctx, "d2", t0))
+	got, held, err := st.SlotOf(ctx, "d2")
+	require.NoError(t, err)
+	require.True(t, held, "a started slot stays with its deployment until it is seen stopped")
+	require.Equal(t, store.SlotStopping, got.State)
+	_, err = st.ClaimSlot(ctx, "d3", "zoom", "spec1", 1, t0)
+	require.ErrorIs(t, err, store.ErrNoSlot, "a stopping slot is not claimable")
+}
+
+func TestSlotAssignment(t *testing.T) {
+	t.Parallel()
+	st, bundle := setup(t)
+	ctx := context.Background()
+	bot := bundle.admitOne(t, "attempt-token")
+	name := store.DeploymentName(bot.ID, 1)
+	slot, err := st.ClaimSlot(ctx, name, "google-meet", "spec1", 5, t0)
+	require.NoError(t, err)
+	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: store.SlotCreating, Assigned: &name, To: store.SlotStarting,
+		AppUUID: ptr("app1"), TokenHash: store.HashSecret("slot-token")}, t0)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	_, _, err = st.SlotAssignment(ctx, "app1", "wrong", store.HashSecret("x"))
+	require.ErrorIs(t, err, store.ErrUnauthenticated)
+	auth, found, err := st.SlotAssignment(ctx, "app1", "slot-token", store.HashSecret("fresh"))
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, store.BotAuth{BotID: bot.ID, Attempt: 1}, auth)
+	_, err = st.AuthenticateBot(ctx, "fresh", bot.ID)
+	require.NoError(t, err, "the minted token is the attempt's token now")
+	_, err = st.AuthenticateBot(ctx, "attempt-token", bot.ID)
+	require.ErrorIs(t, err, store.ErrUnauthenticated)
+
+	// Finished: a restarted container of this slot gets nothing to run.
+	_, err = st.FinishBot(ctx, bot.ID, store.StatusDone, store.ReasonCompleted, t0)
+	require.NoError(t, err)
+	_, found, err = st.SlotAssignment(ctx, "app1", "slot-token", store.HashSecret("again"))
+	require.NoError(t, err)
+	require.False(t, found)
+}
