@@ -11,15 +11,6 @@ import (
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
-// slotAssignment is the answer of GET /bot/v1/assignment.
-type slotAssignment struct {
-	Assigned          bool             `json:"assigned"`
-	BotID             string           `json:"bot_id,omitempty"`
-	Token             string           `json:"token,omitempty"`
-	Config            *botproto.Config `json:"config,omitempty"`
-	RetryAfterSeconds int              `json:"retry_after_seconds,omitempty"`
-}
-
 // idleRetrySeconds is how often an idle slot container asks again.
 const idleRetrySeconds = 5
 
@@ -28,7 +19,7 @@ const idleRetrySeconds = 5
 // never pushed through Coolify env (which needs a redeploy to change).
 func (s *Server) assignment(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	slot := r.Header.Get("X-Pool-Slot")
+	slot := r.Header.Get(botproto.HeaderPoolSlot)
 	if !ok || token == "" || slot == "" {
 		writeProblem(w, http.StatusUnauthorized, "send Authorization: Bearer <POOL_SLOT_TOKEN> and X-Pool-Slot: <POOL_SLOT_UUID>")
 		return
@@ -43,7 +34,7 @@ func (s *Server) assignment(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	case !found:
-		writeJSON(w, http.StatusOK, slotAssignment{RetryAfterSeconds: idleRetrySeconds})
+		writeJSON(w, http.StatusOK, botproto.Assignment{RetryAfterSeconds: idleRetrySeconds})
 		return
 	}
 	b, err := s.Store.BotForAttempt(r.Context(), auth)
@@ -52,7 +43,7 @@ func (s *Server) assignment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfg := s.configFor(b, auth)
-	writeJSON(w, http.StatusOK, slotAssignment{Assigned: true, BotID: b.ID.String(), Token: attemptToken, Config: &cfg})
+	writeJSON(w, http.StatusOK, botproto.Assignment{Assigned: true, BotID: b.ID.String(), Token: attemptToken, Config: &cfg})
 }
 
 // PlatformPool is one meeting platform's slots and queue.

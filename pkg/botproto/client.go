@@ -46,9 +46,13 @@ func WithMaxElapsed(d time.Duration) Option { return func(c *Client) { c.maxElap
 // Client talks to the controller on behalf of one bot attempt. It is safe
 // for concurrent use (heartbeats run alongside status reports).
 type Client struct {
-	baseURL     string
-	botID       string
-	token       string
+	baseURL string
+	botID   string
+	token   string
+	// idHeader and idValue name who the token belongs to: HeaderBotID for
+	// a bot attempt, HeaderPoolSlot for a SlotClient.
+	idHeader    string
+	idValue     string
 	http        *http.Client
 	backoffBase time.Duration
 	backoffCap  time.Duration
@@ -62,6 +66,8 @@ func NewClient(baseURL, botID, token string, opts ...Option) *Client {
 		baseURL:     strings.TrimRight(baseURL, "/"),
 		botID:       botID,
 		token:       token,
+		idHeader:    HeaderBotID,
+		idValue:     botID,
 		http:        &http.Client{Timeout: DefaultRequestTimeout},
 		backoffBase: DefaultBackoffBase,
 		backoffCap:  DefaultBackoffCap,
@@ -170,7 +176,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 		return false, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set(HeaderBotID, c.botID)
+	req.Header.Set(c.idHeader, c.idValue)
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -14,6 +14,15 @@
 //	POST /bot/v1/status     StatusRequest -> StatusResponse
 //	POST /bot/v1/events     EventsRequest -> EventsResponse
 //
+// A Coolify pool slot is started without BOT_ID and MILO_AUTH_TOKEN; it has
+// POOL_SLOT_UUID and POOL_SLOT_TOKEN instead and asks, with
+// "Authorization: Bearer <POOL_SLOT_TOKEN>" plus "X-Pool-Slot: <uuid>",
+//
+//	GET  /bot/v1/assignment -> Assignment
+//
+// which either hands it a bot id, that attempt's token and its Config, or
+// tells it to ask again later (SlotClient).
+//
 // Errors are application/problem+json (Problem). 4xx answers are final;
 // transport errors, 429 and 5xx are retried with jittered exponential
 // backoff because the controller may be restarting.

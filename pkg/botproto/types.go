@@ -17,9 +17,22 @@ const (
 	EnvAuthToken = "MILO_AUTH_TOKEN"
 )
 
+// Environment variables a pool-slot container is started with instead of
+// EnvBotID and EnvAuthToken (plus EnvCallbackURL). The slot learns its
+// bot, and that bot's per-attempt token, from PathAssignment.
+const (
+	EnvPoolSlotUUID = "POOL_SLOT_UUID"
+	// EnvPoolSlotToken is the slot's long-lived secret; never log it.
+	EnvPoolSlotToken = "POOL_SLOT_TOKEN"
+)
+
 // HeaderBotID carries the bot id on every request so the controller can
 // reject a token presented for the wrong bot (403).
 const HeaderBotID = "X-Bot-Id"
+
+// HeaderPoolSlot carries the slot UUID on assignment requests, which are
+// authenticated with the slot token instead of a per-attempt token.
+const HeaderPoolSlot = "X-Pool-Slot"
 
 // Endpoint paths, relative to the callback base URL.
 const (
@@ -27,6 +40,9 @@ const (
 	PathHeartbeat = "/bot/v1/heartbeat"
 	PathStatus    = "/bot/v1/status"
 	PathEvents    = "/bot/v1/events"
+	// PathAssignment is asked by a pool slot (slot token + HeaderPoolSlot),
+	// not by a bot attempt.
+	PathAssignment = "/bot/v1/assignment"
 )
 
 // Meeting platforms (Config.MeetingPlatform).
@@ -96,6 +112,29 @@ type Config struct {
 // HeartbeatInterval returns HeartbeatIntervalSeconds as a Duration.
 func (c *Config) HeartbeatInterval() time.Duration {
 	return time.Duration(c.HeartbeatIntervalSeconds) * time.Second
+}
+
+// Assignment answers PathAssignment. When Assigned, the slot runs the
+// meeting exactly as a BOT_ID container would, authenticating every
+// further call with BotID and the per-attempt Token; Config is what
+// PathConfig would answer. When not, there is nothing to do: ask again
+// after RetryAfterSeconds (the client's default when zero).
+type Assignment struct {
+	Assigned bool   `json:"assigned"`
+	BotID    string `json:"bot_id,omitempty"`
+	// Token is a per-attempt secret; never log it.
+	Token             string  `json:"token,omitempty"`
+	Config            *Config `json:"config,omitempty"`
+	RetryAfterSeconds int     `json:"retry_after_seconds,omitempty"`
+}
+
+// RetryAfter returns RetryAfterSeconds as a Duration, or def when the
+// controller gave none.
+func (a *Assignment) RetryAfter(def time.Duration) time.Duration {
+	if a.RetryAfterSeconds <= 0 {
+		return def
+	}
+	return time.Duration(a.RetryAfterSeconds) * time.Second
 }
 
 // AutomaticLeave holds the timeouts after which a bot leaves on its own.

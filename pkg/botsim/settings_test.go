@@ -1,6 +1,7 @@
-package main
+package botsim
 
 import (
+	"context"
 	"io"
 	"strings"
 	"testing"
@@ -26,8 +27,8 @@ func TestDefaults(t *testing.T) {
 func TestEnvAndFlags(t *testing.T) {
 	t.Parallel()
 	env := envOf(map[string]string{
-		envCallSeconds: "0.5", envWaitingRoomSeconds: "2", envHeartbeatInterval: "250ms",
-		envCrashAt: "IN_CALL", envIgnoreLeave: "true", envNoHeartbeat: "1", envExitCode: "4",
+		EnvCallSeconds: "0.5", EnvWaitingRoomSeconds: "2", EnvHeartbeatInterval: "250ms",
+		EnvCrashAt: "IN_CALL", EnvIgnoreLeave: "true", EnvNoHeartbeat: "1", EnvExitCode: "4",
 	})
 
 	o, err := parseOptions(nil, env, io.Discard)
@@ -52,7 +53,7 @@ func TestInvalidOptions(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"bad env":       {env: map[string]string{envCallSeconds: "ten"}, want: envCallSeconds},
+		"bad env":       {env: map[string]string{EnvCallSeconds: "ten"}, want: EnvCallSeconds},
 		"bad phase":     {args: []string{"--crash-at=DONE"}, want: "crash-at"},
 		"bad exit code": {args: []string{"--exit-code=300"}, want: "exit code"},
 		"negative":      {args: []string{"--call-seconds=-1"}, want: "negative"},
@@ -66,16 +67,50 @@ func TestInvalidOptions(t *testing.T) {
 	}
 }
 
+func TestSettingsFromEnv(t *testing.T) {
+	t.Parallel()
+	s, err := SettingsFromEnv(envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, DefaultSettings(), s)
+
+	s, err = SettingsFromEnv(envOf(map[string]string{EnvCallSeconds: "0", EnvCrashAt: "IN_CALL"}))
+	require.NoError(t, err)
+	require.Equal(t, Settings{CrashAt: botproto.StatusInCall}, s)
+
+	_, err = SettingsFromEnv(envOf(map[string]string{EnvExitCode: "x"}))
+	require.ErrorContains(t, err, EnvExitCode)
+}
+
 func TestRunWithoutSimulate(t *testing.T) {
 	t.Parallel()
 	var stderr strings.Builder
-	require.Equal(t, 2, run(nil, envOf(nil), &stderr))
+	require.Equal(t, ExitUsage, Run(context.Background(), envOf(nil), nil, &stderr))
 	require.Contains(t, stderr.String(), "only --simulate")
 }
 
 func TestRunReportsMissingEnv(t *testing.T) {
 	t.Parallel()
-	var stderr strings.Builder
-	require.Equal(t, 2, run([]string{"--simulate"}, envOf(nil), &stderr))
-	require.Contains(t, stderr.String(), botproto.EnvAuthToken)
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want []string
+	}{
+		"nothing": {want: []string{botproto.EnvBotID, botproto.EnvAuthToken, botproto.EnvPoolSlotUUID, botproto.EnvPoolSlotToken, botproto.EnvCallbackURL}},
+		"bot without token": {
+			env:  map[string]string{botproto.EnvBotID: testBotID, botproto.EnvCallbackURL: "http://127.0.0.1:1"},
+			want: []string{botproto.EnvAuthToken},
+		},
+		"slot without token": {
+			env:  map[string]string{botproto.EnvPoolSlotUUID: testSlotUUID},
+			want: []string{botproto.EnvPoolSlotToken, botproto.EnvCallbackURL},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var stderr strings.Builder
+			require.Equal(t, ExitUsage, Run(context.Background(), envOf(tc.env), []string{"--simulate"}, &stderr))
+			for _, w := range tc.want {
+				require.Contains(t, stderr.String(), w)
+			}
+		})
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package botsim
 
 import (
 	"bytes"
@@ -13,21 +13,29 @@ import (
 	"github.com/meeboter/meeboter/pkg/botproto"
 )
 
-// Environment variables mirroring the misbehaviour flags.
+// Environment variables mirroring the misbehaviour flags. Run reads them
+// as flag defaults; RunWithEnv ignores them (pass Settings, for example
+// from SettingsFromEnv).
 const (
-	envCallSeconds        = "SIM_CALL_SECONDS"
-	envWaitingRoomSeconds = "SIM_WAITING_ROOM_SECONDS"
-	envHeartbeatInterval  = "SIM_HEARTBEAT_INTERVAL"
-	envCrashAt            = "SIM_CRASH_AT"
-	envIgnoreLeave        = "SIM_IGNORE_LEAVE"
-	envNoHeartbeat        = "SIM_NO_HEARTBEAT"
-	envExitCode           = "SIM_EXIT_CODE"
+	EnvCallSeconds        = "SIM_CALL_SECONDS"
+	EnvWaitingRoomSeconds = "SIM_WAITING_ROOM_SECONDS"
+	EnvHeartbeatInterval  = "SIM_HEARTBEAT_INTERVAL"
+	EnvCrashAt            = "SIM_CRASH_AT"
+	EnvIgnoreLeave        = "SIM_IGNORE_LEAVE"
+	EnvNoHeartbeat        = "SIM_NO_HEARTBEAT"
+	EnvExitCode           = "SIM_EXIT_CODE"
 )
 
-// metadataKey is the config metadata object holding per-bot overrides.
-const metadataKey = "simulate"
+// MetadataKey is the config metadata object holding per-bot overrides
+// (call_seconds, waiting_room_seconds, crash_at, ignore_leave,
+// no_heartbeat, exit_code). They win over Settings.
+const MetadataKey = "simulate"
 
-// Settings is how one simulated meeting behaves.
+// defaultCallSeconds is the call length when nothing says otherwise.
+const defaultCallSeconds = 10
+
+// Settings is how one simulated meeting behaves. The zero value is valid:
+// a call that lasts until the controller asks the bot to leave.
 type Settings struct {
 	// CallDuration is time spent IN_CALL; 0 means until told to leave.
 	CallDuration time.Duration
@@ -35,23 +43,33 @@ type Settings struct {
 	WaitingRoom time.Duration
 	// HeartbeatInterval overrides the config's interval when non-zero.
 	HeartbeatInterval time.Duration
-	// CrashAt, if set, makes the bot exit 1 on entering that phase,
-	// before reporting it.
+	// CrashAt, if set, makes the bot crash on entering that phase, before
+	// reporting it: exit 1 for a single bot, and for a pool slot the
+	// assignment is abandoned without a word (the slot goes back to
+	// asking for work, as a restarted container would).
 	CrashAt     botproto.Status
 	IgnoreLeave bool
 	NoHeartbeat bool
-	// ExitCode is the process exit code after a completed meeting.
+	// ExitCode is the process exit code after a completed meeting. A pool
+	// slot never exits, so it only logs it.
 	ExitCode int
 }
 
-// crashablePhases are the phases --crash-at accepts: the ones the bot
+// DefaultSettings is what the command line gives with no flags and no
+// SIM_* variables: a 10 s call.
+func DefaultSettings() Settings {
+	return Settings{CallDuration: defaultCallSeconds * time.Second}
+}
+
+// crashablePhases are the phases CrashAt accepts: the ones the bot
 // enters on its own (DONE and FATAL end the process anyway).
 var crashablePhases = map[botproto.Status]bool{
 	botproto.StatusJoiningCall: true, botproto.StatusInWaitingRoom: true,
 	botproto.StatusInCall: true, botproto.StatusLeaving: true,
 }
 
-func (s Settings) validate() error {
+// Validate reports settings the simulator cannot play.
+func (s Settings) Validate() error {
 	switch {
 	case s.CallDuration < 0 || s.WaitingRoom < 0 || s.HeartbeatInterval < 0:
 		return errors.New("durations must not be negative")
@@ -61,6 +79,13 @@ func (s Settings) validate() error {
 		return fmt.Errorf("exit code %d is outside 0..255", s.ExitCode)
 	}
 	return nil
+}
+
+// SettingsFromEnv returns DefaultSettings with the SIM_* variables read
+// through getenv applied, exactly as Run reads them when no flag is given.
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	o, err := parseOptions(nil, getenv, io.Discard)
+	return o.Settings, err
 }
 
 // errReported is a usage error already printed by the flag package.
@@ -82,13 +107,13 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs := flag.NewFlagSet("meeboter-bot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.Simulate, "simulate", false, "play a whole meeting without a browser")
-	fs.Float64Var(&callSec, "call-seconds", env.float(envCallSeconds, 10), "seconds IN_CALL, 0 = until told to leave ($"+envCallSeconds+")")
-	fs.Float64Var(&waitSec, "waiting-room-seconds", env.float(envWaitingRoomSeconds, 0), "seconds IN_WAITING_ROOM, 0 = skip ($"+envWaitingRoomSeconds+")")
-	fs.DurationVar(&o.Settings.HeartbeatInterval, "heartbeat-interval", env.duration(envHeartbeatInterval), "override the config's heartbeat interval ($"+envHeartbeatInterval+")")
-	fs.StringVar(&crashAt, "crash-at", getenv(envCrashAt), "exit 1 on entering this phase, before reporting it ($"+envCrashAt+")")
-	fs.BoolVar(&o.Settings.IgnoreLeave, "ignore-leave", env.bool(envIgnoreLeave), "ignore should_leave and leave_at ($"+envIgnoreLeave+")")
-	fs.BoolVar(&o.Settings.NoHeartbeat, "no-heartbeat", env.bool(envNoHeartbeat), "never heartbeat ($"+envNoHeartbeat+")")
-	fs.IntVar(&o.Settings.ExitCode, "exit-code", env.int(envExitCode), "exit code after reporting DONE ($"+envExitCode+")")
+	fs.Float64Var(&callSec, "call-seconds", env.float(EnvCallSeconds, defaultCallSeconds), "seconds IN_CALL, 0 = until told to leave ($"+EnvCallSeconds+")")
+	fs.Float64Var(&waitSec, "waiting-room-seconds", env.float(EnvWaitingRoomSeconds, 0), "seconds IN_WAITING_ROOM, 0 = skip ($"+EnvWaitingRoomSeconds+")")
+	fs.DurationVar(&o.Settings.HeartbeatInterval, "heartbeat-interval", env.duration(EnvHeartbeatInterval), "override the config's heartbeat interval ($"+EnvHeartbeatInterval+")")
+	fs.StringVar(&crashAt, "crash-at", getenv(EnvCrashAt), "exit 1 on entering this phase, before reporting it ($"+EnvCrashAt+")")
+	fs.BoolVar(&o.Settings.IgnoreLeave, "ignore-leave", env.bool(EnvIgnoreLeave), "ignore should_leave and leave_at ($"+EnvIgnoreLeave+")")
+	fs.BoolVar(&o.Settings.NoHeartbeat, "no-heartbeat", env.bool(EnvNoHeartbeat), "never heartbeat ($"+EnvNoHeartbeat+")")
+	fs.IntVar(&o.Settings.ExitCode, "exit-code", env.int(EnvExitCode), "exit code after reporting DONE ($"+EnvExitCode+")")
 	if env.err != nil {
 		return o, env.err
 	}
@@ -104,7 +129,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	o.Settings.CallDuration = seconds(callSec)
 	o.Settings.WaitingRoom = seconds(waitSec)
 	o.Settings.CrashAt = botproto.Status(crashAt)
-	return o, o.Settings.validate()
+	return o, o.Settings.Validate()
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -151,7 +176,7 @@ type overrides struct {
 // flags and environment. Unknown keys are an error so that a typo in a
 // test's metadata fails loudly instead of silently using defaults.
 func (s Settings) withMetadata(metadata map[string]any) (Settings, error) {
-	raw, ok := metadata[metadataKey]
+	raw, ok := metadata[MetadataKey]
 	if !ok {
 		return s, nil
 	}
@@ -164,7 +189,7 @@ func (s Settings) withMetadata(metadata map[string]any) (Settings, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&o); err != nil {
-		return s, fmt.Errorf("metadata.%s: %w", metadataKey, err)
+		return s, fmt.Errorf("metadata.%s: %w", MetadataKey, err)
 	}
 	if o.CallSeconds != nil {
 		s.CallDuration = seconds(*o.CallSeconds)
@@ -184,5 +209,5 @@ func (s Settings) withMetadata(metadata map[string]any) (Settings, error) {
 	if o.ExitCode != nil {
 		s.ExitCode = *o.ExitCode
 	}
-	return s, s.validate()
+	return s, s.Validate()
 }

@@ -1,4 +1,4 @@
-package main
+package botsim
 
 import (
 	"context"
@@ -37,17 +37,22 @@ type crashError struct{ phase botproto.Status }
 func (e crashError) Error() string { return "simulated crash at " + string(e.phase) }
 
 // Simulator plays one meeting against the controller. Use it for a single
-// Run; it records the last reported status between phases.
+// Run; it records the last reported status between phases. It touches no
+// global state, so any number of simulators can run in one process.
 type Simulator struct {
 	API      API
 	Settings Settings
 	Log      *slog.Logger
+	// Config, when set, is used instead of fetching it from API: a pool
+	// slot gets it with its assignment.
+	Config *botproto.Config
 	// Sleep waits for d or until ctx is done. d <= 0 returns at once.
 	// Tests inject a scaled-down sleep to run whole meetings quickly.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock for leave_at and event timestamps.
 	Now func() time.Time
-	// ShutdownTimeout bounds the best-effort LEAVING/DONE after a signal.
+	// ShutdownTimeout bounds the best-effort LEAVING/DONE after ctx is
+	// cancelled (a signal, or the container being stopped).
 	ShutdownTimeout time.Duration
 
 	reported botproto.Status
@@ -69,21 +74,25 @@ func (s *Simulator) defaults() {
 }
 
 // Run plays the meeting and returns the process exit code. Cancelling ctx
-// is how a signal arrives: the bot then says goodbye and exits 0.
+// is how a signal arrives: the bot then says goodbye, within
+// ShutdownTimeout, and returns 0.
 func (s *Simulator) Run(ctx context.Context) int {
 	s.defaults()
-	cfg, err := s.API.Config(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			s.Log.Info("interrupted before joining")
-			return 0
+	cfg := s.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = s.API.Config(ctx); err != nil {
+			if ctx.Err() != nil {
+				s.Log.Info("interrupted before joining")
+				return 0
+			}
+			s.Log.Error("fetching config failed", "err", err)
+			return 1
 		}
-		s.Log.Error("fetching config failed", "err", err)
-		return 1
 	}
 	s.Log = s.Log.With("attempt", cfg.Attempt)
 	if cfg.ShouldExit {
-		s.Log.Info("controller says this bot is finished; exiting", "reason", cfg.ExitReason)
+		s.Log.Info("controller says this bot is finished; nothing to do", "reason", cfg.ExitReason)
 		return 0
 	}
 	set, err := s.Settings.withMetadata(cfg.Metadata)
@@ -263,10 +272,13 @@ func (s *Simulator) exitCode(ctx context.Context, err error, set Settings) int {
 	}
 }
 
+// completed reports whether the last Run saw the meeting through to DONE.
+func (s *Simulator) completed() bool { return s.reported == botproto.StatusDone }
+
 // shutdown says goodbye after a signal, best effort and time-boxed so the
 // orchestrator's kill grace period is not exceeded.
 func (s *Simulator) shutdown(ctx context.Context) {
-	s.Log.Info("signal received; leaving")
+	s.Log.Info("stop requested; leaving")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.ShutdownTimeout)
 	defer cancel()
 	for _, st := range []botproto.Status{botproto.StatusLeaving, botproto.StatusDone} {
