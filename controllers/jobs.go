@@ -70,6 +70,17 @@ func (ObserveArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueControl, UniqueOpts: uniqueWhileUnfinished, MaxAttempts: 1}
 }
 
+// PoolSyncArgs runs a pass of the Coolify slot pool.
+type PoolSyncArgs struct{}
+
+// Kind implements river.JobArgs.
+func (PoolSyncArgs) Kind() string { return "pool_sync" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (PoolSyncArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueControl, UniqueOpts: uniqueWhileUnfinished, MaxAttempts: 1}
+}
+
 // GCArgs collects one platform's orphans.
 type GCArgs struct {
 	Platform string `json:"platform"`

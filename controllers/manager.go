@@ -35,6 +35,10 @@ type Config struct {
 	GCInterval      time.Duration    // default 15 s
 	GCGrace         time.Duration    // default 30 s
 	JobTimeout      time.Duration    // default 30 s
+	// Pool, when set, is the Coolify slot pool, run every PoolSyncInterval
+	// (default 5 s) and whenever a slot is claimed or released.
+	Pool             Runner
+	PoolSyncInterval time.Duration
 }
 
 // PlatformConfig is one platform and its bot limit.
@@ -51,6 +55,7 @@ func (c *Config) defaults() {
 	c.GCInterval = cmpOr(c.GCInterval, 15*time.Second)
 	c.GCGrace = cmpOr(c.GCGrace, 30*time.Second)
 	c.JobTimeout = cmpOr(c.JobTimeout, 30*time.Second)
+	c.PoolSyncInterval = cmpOr(c.PoolSyncInterval, 5*time.Second)
 	c.Bot.MissingGrace = cmpOr(c.Bot.MissingGrace, 10*time.Second)
 	c.Bot.MaxCreateErrors = cmpOr(c.Bot.MaxCreateErrors, 5)
 }
@@ -160,6 +165,9 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[GCArgs]) error {
 		return runFor(ctx, collectors, job.Args.Platform)
 	}))
+	if cfg.Pool != nil {
+		river.AddWorker(workers, runOnceWorker[PoolSyncArgs](cfg.Pool.RunOnce))
+	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueReconcile: {MaxWorkers: cfg.ReconcileWorker},
@@ -179,11 +187,12 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	return &Manager{client: client, logger: log}, nil
 }
 
-type runner interface {
+// Runner is a background service's single pass.
+type Runner interface {
 	RunOnce(ctx context.Context) (int, error)
 }
 
-func runFor[R runner](ctx context.Context, services map[string]R, name string) error {
+func runFor[R Runner](ctx context.Context, services map[string]R, name string) error {
 	s, ok := services[name]
 	if !ok {
 		return fmt.Errorf("controllers: unknown platform %q", name)
@@ -205,6 +214,9 @@ func periodicJobs(cfg Config) []*river.PeriodicJob {
 		jobs = append(jobs, every(cfg.ObserveInterval, ObserveArgs{Platform: pc.Platform.Name()}),
 			every(cfg.GCInterval, GCArgs{Platform: pc.Platform.Name()}))
 	}
+	if cfg.Pool != nil {
+		jobs = append(jobs, every(cfg.PoolSyncInterval, PoolSyncArgs{}))
+	}
 	return jobs
 }
 
@@ -219,6 +231,13 @@ func (m *Manager) Stop(ctx context.Context) error { return m.client.Stop(ctx) }
 func (m *Manager) NotifyObserve(ctx context.Context, name string) {
 	if _, err := m.client.Insert(ctx, ObserveArgs{Platform: name}, nil); err != nil {
 		m.logger.Warn("cannot enqueue observe", zap.Error(err))
+	}
+}
+
+// NotifyPool asks for a pool pass now (a slot was claimed or released).
+func (m *Manager) NotifyPool(ctx context.Context) {
+	if _, err := m.client.Insert(ctx, PoolSyncArgs{}, nil); err != nil {
+		m.logger.Warn("cannot enqueue pool sync", zap.Error(err))
 	}
 }
 

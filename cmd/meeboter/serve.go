@@ -19,7 +19,6 @@ import (
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/config"
-	"github.com/meeboter/meeboter/pkg/platform/local"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/version"
 )
@@ -83,16 +82,11 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	enq := &controllers.Enqueuer{}
 	st := store.New(pool, enq)
 	var mgr atomic.Pointer[controllers.Manager]
-	lp, err := local.New(local.Config{StateDir: cfg.LocalStateDir, Command: cfg.BotCommand, Logger: log.Named("local"),
-		OnExit: func(string) {
-			if m := mgr.Load(); m != nil {
-				m.NotifyObserve(context.WithoutCancel(ctx), local.Name)
-			}
-		}})
+	plats, err := buildPlatforms(ctx, cfg, st, log, &mgr)
 	if err != nil {
-		return fmt.Errorf("LOCAL_STATE_DIR: %w", err)
+		return err
 	}
-	m, err := controllers.New(managerConfig(cfg, lp), controllers.Deps{Pool: pool, Store: st, Enqueuer: enq,
+	m, err := controllers.New(managerConfig(cfg, plats), controllers.Deps{Pool: pool, Store: st, Enqueuer: enq,
 		Clock: wallClock{}, Logger: log})
 	if err != nil {
 		return err
@@ -104,7 +98,8 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	}
 	var running atomic.Bool
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"),
-		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval},
+		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval,
+			PoolPlatform: plats.poolPlatform},
 		Ready: func(ctx context.Context) error {
 			if !running.Load() {
 				return errors.New("controller not running")
@@ -136,17 +131,19 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	return err
 }
 
-func managerConfig(cfg config.Config, lp *local.Platform) controllers.Config {
+func managerConfig(cfg config.Config, plats platforms) controllers.Config {
 	return controllers.Config{
 		Bot: bot.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, DeployTimeout: cfg.DeployTimeout,
 			LeaveTimeout: cfg.LeaveTimeout, MaxBotLifetime: cfg.MaxBotLifetime, QueueTimeout: cfg.QueueTimeout,
 			JoinLeadTime: cfg.JoinLeadTime, MaxAttempts: cfg.MaxAttempts},
-		PublicURL:       cfg.PublicURL,
-		Platforms:       []controllers.PlatformConfig{{Platform: lp, Limit: cfg.LocalBotLimit}},
-		ResyncInterval:  cfg.ResyncInterval,
-		ObserveInterval: cfg.ObserveInterval,
-		GCInterval:      cfg.GCInterval,
-		GCGrace:         cfg.GCGrace,
-		JobTimeout:      cfg.JobTimeout,
+		PublicURL:        cfg.PublicURL,
+		Platforms:        plats.list,
+		Pool:             plats.pool,
+		PoolSyncInterval: cfg.Coolify.PoolSyncInterval,
+		ResyncInterval:   cfg.ResyncInterval,
+		ObserveInterval:  cfg.ObserveInterval,
+		GCInterval:       cfg.GCInterval,
+		GCGrace:          cfg.GCGrace,
+		JobTimeout:       cfg.JobTimeout,
 	}
 }

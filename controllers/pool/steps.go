@@ -198,11 +198,15 @@ func (p *Pool) deleting(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 // the list is already filtered by our tag) but that no slot knows, once they
 // are older than the grace age — only from this complete list.
 func (p *Pool) collectOrphans(ctx context.Context, ps *pass, slots []store.PoolSlot, apps []App) (int, error) {
+	// An application is known by its recorded uuid, or by its slot's name
+	// while the uuid is not recorded yet (a crash right after create). A
+	// second application with a slot's name is a duplicate, not the slot's.
 	known := map[string]bool{}
 	for _, s := range slots {
-		known[s.Name] = true
 		if s.AppUUID != nil {
 			known[*s.AppUUID] = true
+		} else {
+			known[s.Name] = true
 		}
 	}
 	n := 0

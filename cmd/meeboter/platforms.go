@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/controllers/pool"
+	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/platform/coolify"
+	"github.com/meeboter/meeboter/pkg/platform/local"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// platforms is what the configured deployment platform needs run.
+type platforms struct {
+	list []controllers.PlatformConfig
+	pool controllers.Runner // the Coolify slot pool, when in use
+	// poolPlatform names the platform whose deploying bots wait for slots.
+	poolPlatform string
+}
+
+// buildPlatforms builds the configured platform. mgr is set once the
+// manager exists; platforms use it to ask for an observation or a pool pass.
+func buildPlatforms(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger,
+	mgr *atomic.Pointer[controllers.Manager]) (platforms, error) {
+	switch cfg.Platform {
+	case config.PlatformCoolify:
+		return buildCoolify(ctx, cfg, st, log, mgr)
+	default:
+		lp, err := local.New(local.Config{StateDir: cfg.LocalStateDir, Command: cfg.BotCommand, Logger: log.Named("local"),
+			OnExit: func(string) {
+				if m := mgr.Load(); m != nil {
+					m.NotifyObserve(context.WithoutCancel(ctx), local.Name)
+				}
+			}})
+		if err != nil {
+			return platforms{}, fmt.Errorf("LOCAL_STATE_DIR: %w", err)
+		}
+		return platforms{list: []controllers.PlatformConfig{{Platform: lp, Limit: cfg.LocalBotLimit}}}, nil
+	}
+}
+
+func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger,
+	mgr *atomic.Pointer[controllers.Manager]) (platforms, error) {
+	c := cfg.Coolify
+	client, err := coolify.NewClient(coolify.Config{BaseURL: c.APIURL, Token: c.Token, RatePerMinute: c.RateLimit})
+	if err != nil {
+		return platforms{}, fmt.Errorf("COOLIFY_API_URL: %w", err)
+	}
+	base := coolify.CreateApp{ProjectUUID: c.ProjectUUID, ServerUUID: c.ServerUUID, EnvironmentName: c.EnvironmentName,
+		DestinationUUID: c.DestinationUUID, PortsExposes: "3000"}
+	if c.Mode == config.CoolifyEphemeral {
+		p := &coolify.EphemeralPlatform{Client: client, Base: base, LimitsCPUs: c.LimitsCPUs, LimitsMemory: c.LimitsMemory,
+			StartTimeout: c.StartTimeout, Clock: time.Now,
+			Image: func(mp string) (string, string, bool) { img, ok := c.Images[mp]; return img, c.Tag, ok }}
+		return platforms{list: []controllers.PlatformConfig{{Platform: p, Limit: c.BotLimit}}}, nil
+	}
+	specs := make([]pool.Spec, 0, len(c.Images))
+	hashes := map[string]string{}
+	for mp, img := range c.Images {
+		s := pool.Spec{MeetingPlatform: mp, AppSpec: pool.AppSpec{Image: img, Tag: c.Tag, LimitsCPUs: c.LimitsCPUs, LimitsMemory: c.LimitsMemory}}
+		specs = append(specs, s)
+		hashes[mp] = s.Hash()
+	}
+	ctl := &pool.Pool{Apps: &coolify.SlotApps{Client: client, Base: base}, Store: st, Clock: wallClock{}, Logger: log.Named("pool"),
+		Config: pool.Config{Specs: specs, MinIdle: c.PoolMinIdle, MaxSlots: c.PoolMaxSlots, IdleTTL: c.PoolIdleTTL,
+			MaxConcurrentStarts: c.MaxConcurrentDeploys, StartTimeout: c.StartTimeout, StopTimeout: 2 * time.Minute,
+			DeleteTimeout: 5 * time.Minute, OrphanGrace: cfg.GCGrace, MaxErrors: 3,
+			// A slot container learns only who it is; it pulls its work.
+			Env: func(appUUID, token string) map[string]string {
+				return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token,
+					botproto.EnvCallbackURL: cfg.PublicURL}
+			}}}
+	pp := &coolify.PoolPlatform{Store: st, MaxSlots: c.PoolMaxSlots, Clock: time.Now,
+		SpecHash: func(mp string) (string, bool) { h, ok := hashes[mp]; return h, ok },
+		Notify: func() {
+			if m := mgr.Load(); m != nil {
+				m.NotifyPool(context.WithoutCancel(ctx))
+			}
+		}}
+	return platforms{list: []controllers.PlatformConfig{{Platform: pp, Limit: c.BotLimit}}, pool: ctl,
+		poolPlatform: coolify.PlatformName}, nil
+}

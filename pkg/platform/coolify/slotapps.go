@@ -1,0 +1,76 @@
+package coolify
+
+import (
+	"context"
+
+	"github.com/meeboter/meeboter/controllers/pool"
+)
+
+// PoolTag marks every slot application, so one filtered list call reads them
+// all and orphans are recognised as ours.
+const PoolTag = "meeboter-pool"
+
+// SlotApps gives the pool controller the Coolify calls it makes, on the
+// client (and so through its shared token bucket).
+type SlotApps struct {
+	Client *Client
+	// Base holds the project, server, environment and destination every slot
+	// application is created in.
+	Base CreateApp
+}
+
+var _ pool.Apps = (*SlotApps)(nil)
+
+// List implements pool.Apps: one call for every slot application.
+func (a *SlotApps) List(ctx context.Context) ([]pool.App, error) {
+	apps, err := a.Client.ListApplications(ctx, PoolTag)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pool.App, len(apps))
+	for i, app := range apps {
+		out[i] = pool.App{UUID: app.UUID, Name: app.Name, Status: app.Status, CreatedAt: app.CreatedAt}
+	}
+	return out, nil
+}
+
+// Create implements pool.Apps. Slot containers never exit on their own, so
+// Coolify's restart limit is left at its default as a last safety net.
+func (a *SlotApps) Create(ctx context.Context, spec pool.AppSpec) (string, error) {
+	req := a.Base
+	req.Name, req.Description = spec.Name, spec.Description
+	req.Image, req.Tag = spec.Image, spec.Tag
+	req.LimitsCPUs, req.LimitsMemory = spec.LimitsCPUs, spec.LimitsMemory
+	req.Tags = []string{PoolTag}
+	return a.Client.CreateApplication(ctx, req)
+}
+
+// SetEnv implements pool.Apps.
+func (a *SlotApps) SetEnv(ctx context.Context, uuid string, env map[string]string) error {
+	return a.Client.SetEnvs(ctx, uuid, env)
+}
+
+// Update implements pool.Apps: the new spec applies at the slot's next start.
+func (a *SlotApps) Update(ctx context.Context, uuid string, spec pool.AppSpec) error {
+	return a.Client.UpdateApplication(ctx, uuid, AppPatch{Image: &spec.Image, Tag: &spec.Tag,
+		LimitsCPUs: &spec.LimitsCPUs, LimitsMemory: &spec.LimitsMemory})
+}
+
+// Delete implements pool.Apps; an application already gone is deleted.
+func (a *SlotApps) Delete(ctx context.Context, uuid string) error {
+	if err := a.Client.DeleteApplication(ctx, uuid); err != nil && !IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// Start implements pool.Apps. Coolify's "already queued" answer is success.
+func (a *SlotApps) Start(ctx context.Context, uuid string) error {
+	_, err := a.Client.StartApplication(ctx, uuid)
+	return err
+}
+
+// Stop implements pool.Apps.
+func (a *SlotApps) Stop(ctx context.Context, uuid string) error {
+	return a.Client.StopApplication(ctx, uuid)
+}
