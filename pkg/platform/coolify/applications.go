@@ -99,7 +99,8 @@ type CreateApp struct {
 	MaxRestartCount *int `json:"max_restart_count,omitempty"`
 }
 
-func (a *CreateApp) check() error {
+// prepare checks a and normalises its tags in place.
+func (a *CreateApp) prepare() error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{
 		{"ProjectUUID", a.ProjectUUID}, {"ServerUUID", a.ServerUUID}, {"Image", a.Image},
@@ -136,7 +137,7 @@ func normalizeTag(t string) string { return strings.ToLower(strings.TrimSpace(t)
 // creating again.
 func (c *Client) CreateApplication(ctx context.Context, app CreateApp) (string, error) {
 	app.Tags = slices.Clone(app.Tags)
-	if err := app.check(); err != nil {
+	if err := app.prepare(); err != nil {
 		return "", err
 	}
 	body := struct {

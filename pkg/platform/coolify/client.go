@@ -192,14 +192,14 @@ type call struct {
 	query  url.Values
 	body   any // JSON-encoded when non-nil
 	out    any // a 2xx body is decoded into it when non-nil
-	// idempotent says the call may be repeated after a 5xx or a transport
-	// error: the first attempt may have taken effect, and doing it twice must
-	// be harmless. A 429 is retried regardless: Coolify's throttle answers
-	// before the request reaches any controller, so nothing happened.
+	// idempotent says doing the call twice is harmless, so it is retried
+	// after a 5xx or a transport error, when the first attempt may or may not
+	// have taken effect. A 429 is retried regardless: Coolify's throttle
+	// answers before the request reaches any controller, so nothing happened.
 	idempotent bool
 }
 
-// do runs c with rate limiting and retries. The body is encoded once so every
+// do runs cl with rate limiting and retries. The body is encoded once so every
 // attempt sends the same bytes.
 func (c *Client) do(ctx context.Context, cl call) error {
 	var payload []byte
@@ -229,7 +229,11 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		}
 		switch {
 		case apiErr != nil && apiErr.StatusCode == http.StatusTooManyRequests:
-			// Retried for every call: see call.idempotent.
+			// Retried for every call (see call.idempotent), unless the
+			// pause outlasts ctx: then Coolify's own answer says most.
+			if !fitsDeadline(ctx, apiErr.RetryAfter) {
+				return err
+			}
 		case !cl.idempotent:
 			return err
 		case apiErr != nil && apiErr.StatusCode >= 500:

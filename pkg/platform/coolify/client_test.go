@@ -72,6 +72,16 @@ func (f *fakeCoolify) requests() []received {
 func (f *fakeCoolify) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	path := strings.TrimPrefix(req.URL.Path, "/api/v1")
+	// What every request must carry (coolify-api.md §0.1).
+	if got := req.Header.Get("Authorization"); got != "Bearer "+testToken {
+		f.t.Errorf("%s %s: Authorization %q", req.Method, path, got)
+	}
+	if got := req.Header.Get("Accept"); got != "application/json" {
+		f.t.Errorf("%s %s: Accept %q, want application/json", req.Method, path, got)
+	}
+	if got := req.Header.Get("Content-Type"); (len(body) > 0) != (got == "application/json") {
+		f.t.Errorf("%s %s: Content-Type %q with a %d-byte body", req.Method, path, got, len(body))
+	}
 	f.mu.Lock()
 	f.got = append(f.got, received{req.Method, path, req.URL.Query(), req.Header.Clone(), string(body)})
 	key := req.Method + " " + path
@@ -533,16 +543,18 @@ func TestRateLimitPausesTheWholeClient(t *testing.T) {
 	fake := newFakeCoolify(t)
 	fake.on("POST /applications/"+appUUID+"/stop", r(429, tooManyJSON).with("Retry-After", "30"))
 	fake.on("GET /applications", r(200, `[]`))
-	c, clock, _ := newTestClient(t, fake, Config{MaxRetries: -1})
-
-	err := c.StopApplication(t.Context(), appUUID)
-	require.True(t, IsRateLimited(err))
-	require.Equal(t, 30*time.Second, RetryAfter(err))
-	require.Empty(t, clock.Slept(), "no retries: nothing waited")
-
-	// A caller whose deadline ends before the pause fails at once, unsent.
+	c, clock, _ := newTestClient(t, fake, Config{})
 	short, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
+
+	// Retry-After outlasts the caller's deadline: Coolify's answer, no retry.
+	err := c.StopApplication(short, appUUID)
+	require.True(t, IsRateLimited(err))
+	require.Equal(t, 30*time.Second, RetryAfter(err))
+	require.Contains(t, err.Error(), "Too Many Attempts.")
+	require.Empty(t, clock.Slept())
+
+	// Another caller whose deadline ends before the pause fails at once, unsent.
 	_, err = c.ListApplications(short, "")
 	require.True(t, IsRateLimited(err), "%v", err)
 	require.Equal(t, 30*time.Second, RetryAfter(err))

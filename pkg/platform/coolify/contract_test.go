@@ -100,6 +100,30 @@ var knownDeviations = []deviation{
 		},
 	},
 	{
+		ref: "not in coolify-api.md; nullable columns (found with coolifysim, inferred from Coolify's schema)",
+		what: "for a docker-image application Coolify sends null for install_command, build_command, start_command " +
+			"and publish_directory, and for its deployments commit_message and git_type; the spec types them as strings",
+		ops: []string{"GET /applications/{uuid}", "GET /applications", "GET /deployments/applications/{uuid}"},
+		patch: func(doc *openapi3.T, _ *openapi3.Operation) {
+			allowNull(doc, "Application", "install_command", "build_command", "start_command", "publish_directory")
+			allowNull(doc, "ApplicationDeploymentQueue", "commit_message", "git_type")
+		},
+		example: func(op string) exchange {
+			app := `{"uuid": "` + appUUID + `", "name": "slot", "install_command": null, "build_command": null, ` +
+				`"start_command": null, "publish_directory": null}`
+			switch op {
+			case "GET /applications":
+				return exchange{method: "GET", target: "/applications", status: 200, respBody: "[" + app + "]"}
+			case "GET /deployments/applications/{uuid}":
+				ex := validRequest(op)
+				ex.status, ex.respBody = 200, `{"count": 1, "deployments": [{"deployment_uuid": "`+deployUUID+
+					`", "status": "queued", "commit_message": null, "git_type": null}]}`
+				return ex
+			}
+			return exchange{method: "GET", target: "/applications/" + appUUID, status: 200, respBody: app}
+		},
+	},
+	{
 		ref:  "§8.2",
 		what: "Application.build_pack's enum lacks dockerimage, the build pack of every application we create",
 		ops:  []string{"GET /applications/{uuid}", "GET /applications"},
@@ -198,6 +222,13 @@ var knownDeviations = []deviation{
 		patch:   declare("5XX", "Server Error", nil),
 		example: errorExample(500, serverErrorJSON, nil),
 	},
+}
+
+// allowNull lets the named properties of a component schema be null.
+func allowNull(doc *openapi3.T, schema string, props ...string) {
+	for _, p := range props {
+		doc.Components.Schemas[schema].Value.Properties[p].Value.Type.With(openapi3.TypeNull)
+	}
 }
 
 // declare adds an error answer {message[, errors]} with the given status.

@@ -121,4 +121,3 @@ func (p *EphemeralPlatform) List(ctx context.Context) ([]platform.Listed, error)
 	}
 	return out, nil
 }
-

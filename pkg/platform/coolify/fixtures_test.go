@@ -20,6 +20,7 @@ const appJSON = `{
   "name": "meeboter-slot-zoom-01",
   "additional_servers": [],
   "base_directory": "/",
+  "build_command": null,
   "build_pack": "dockerimage",
   "config_hash": "5f1d3c9a2b7e4f60a1c2d3e4f5061728",
   "custom_docker_run_options": "--shm-size=2g",
@@ -37,6 +38,7 @@ const appJSON = `{
   "health_check_enabled": false,
   "health_check_path": "/",
   "health_check_port": null,
+  "install_command": null,
   "last_online_at": "2026-08-22T10:15:02.000000Z",
   "last_restart_at": null,
   "last_restart_type": null,
@@ -45,10 +47,12 @@ const appJSON = `{
   "max_restart_count": 0,
   "ports_exposes": "3000",
   "ports_mappings": null,
+  "publish_directory": null,
   "restart_count": 2,
   "server_status": true,
   "settings": {"is_consistent_container_name_enabled": false, "is_container_label_escape_enabled": true,
     "docker_images_to_keep": 2, "stop_grace_period": null, "gpu_count": null},
+  "start_command": null,
   "status": "running:unknown",
   "created_at": "2026-08-22T09:58:11.000000Z",
   "updated_at": "2026-08-22T10:15:02.000000Z"
@@ -99,7 +103,8 @@ const appListJSON = `[{
 // first; application_id and destination_id are strings.
 const deploymentsJSON = `{"count": 7, "deployments": [{
   "id": 41, "application_id": "12", "deployment_uuid": "x0g8kskw4c8wokk00w4ksc48", "pull_request_id": 0,
-  "docker_registry_image_tag": null, "force_rebuild": false, "commit": "HEAD", "status": "in_progress",
+  "docker_registry_image_tag": null, "force_rebuild": false, "commit": "HEAD", "commit_message": null,
+  "git_type": null, "status": "in_progress",
   "is_webhook": false, "is_api": true, "restart_only": false, "rollback": false, "only_this_server": false,
   "server_id": 0, "server_name": "localhost", "build_server_id": null, "destination_id": "0",
   "application_name": "meeboter-slot-zoom-01",
