@@ -156,7 +156,10 @@ func (p *Pool) stopping(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 		}
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStopping, StopRequested: true})
 	}
-	if app.State() == "exited" && slot.ObservedAt != nil && !slot.ObservedAt.Before(*slot.StopRequestedAt) {
+	// Exited counts once seen after the stop request (the status lags), or,
+	// for a container that was already exited, once the lag has surely passed.
+	seenAfter := slot.ObservedAt != nil && !slot.ObservedAt.Before(*slot.StopRequestedAt)
+	if app.State() == "exited" && (seenAfter || ps.now.Sub(*slot.StopRequestedAt) > p.Config.StopTimeout/4) {
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle, ClearAssignment: true, ResetErrors: true})
 	}
 	return false, nil

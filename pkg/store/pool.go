@@ -202,8 +202,8 @@ func (s *Store) UpdateSlot(ctx context.Context, u SlotUpdate, now time.Time) (bo
 			last_used_at = CASE WHEN $11 THEN $5 ELSE last_used_at END,
 			error_count = CASE WHEN $12::text IS NOT NULL THEN error_count + 1 WHEN $13 THEN 0 ELSE error_count END,
 			last_error = COALESCE($12, CASE WHEN $13 THEN NULL ELSE last_error END),
-			observed = CASE WHEN $14::text IS NOT NULL THEN $14 WHEN $4 <> state THEN NULL ELSE observed END,
-			observed_at = CASE WHEN $14::text IS NOT NULL THEN $5 WHEN $4 <> state THEN NULL ELSE observed_at END
+			observed = COALESCE($14, observed),
+			observed_at = CASE WHEN $14::text IS NOT NULL THEN $5 ELSE observed_at END
 		WHERE id = $1 AND state = $2 AND assigned_deployment IS NOT DISTINCT FROM $3`,
 		u.ID, u.From, u.Assigned, u.To, now, u.AppUUID, u.TokenHash, u.SpecHash, u.StartRequested, u.StopRequested,
 		u.ClearAssignment, u.Error, u.ResetErrors, u.Observed)

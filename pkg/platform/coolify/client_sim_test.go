@@ -1,11 +1,6 @@
-//go:build coolifysim
-
 // Tests of the client against the Coolify simulator, through the contract
 // transport: the simulator's answers must match Coolify's spec as patched by
 // knownDeviations, exactly as the canned answers of client_test.go do.
-//
-// The build tag keeps this file out until coolifysim is wired in: implement
-// startSim with coolifysim.NewServer and drop the tag (see startSim).
 
 package coolify
 
@@ -18,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/platform/coolify/coolifysim"
 )
 
 // simEnv is what these tests need of a running simulator.
@@ -34,20 +31,15 @@ type simOptions struct {
 
 // startSim starts a simulator, closed when t ends, whose clock is clock.Now:
 // the client sleeps on the same fake clock, so waiting is moving it.
-//
-// Wiring (then drop the build tag):
-//
-//	sim, srv := coolifysim.NewServer(t, coolifysim.Config{
-//		Clock: clock.Now, ColdStart: time.Second, WarmStart: 100 * time.Millisecond,
-//		DeleteDelay: time.Second, RateLimitPerMinute: opts.RateLimitPerMinute, Seed: 1,
-//	})
-//	c := sim.Config()
-//	return simEnv{BaseURL: srv.URL + "/api/v1", Token: sim.Token(),
-//		ProjectUUID: c.ProjectUUID, ServerUUID: c.ServerUUID, EnvironmentName: c.EnvironmentName}
 func startSim(t *testing.T, clock *fakeClock, opts simOptions) simEnv {
 	t.Helper()
-	t.Skip("coolifysim is not wired in yet: see startSim")
-	return simEnv{}
+	sim, srv := coolifysim.NewServer(t, coolifysim.Config{
+		Clock: clock.Now, ColdStart: time.Second, WarmStart: 100 * time.Millisecond,
+		DeleteDelay: time.Second, RateLimitPerMinute: opts.RateLimitPerMinute, Seed: 1,
+	})
+	c := sim.Config()
+	return simEnv{BaseURL: srv.URL + "/api/v1", Token: sim.Token(),
+		ProjectUUID: c.ProjectUUID, ServerUUID: c.ServerUUID, EnvironmentName: c.EnvironmentName}
 }
 
 // newSimClient is a client for env through the contract transport, on clock.

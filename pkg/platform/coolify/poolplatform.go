@@ -106,10 +106,10 @@ func listedSlot(s store.PoolSlot) platform.Listed {
 	switch {
 	case s.State == store.SlotError || s.State == store.SlotDeleting:
 		l.Phase, l.Reason = platform.PhaseExited, "slot "+string(s.State)
-	case s.State == store.SlotBusy && state == "running":
-		l.Phase = platform.PhaseRunning
+	case s.State == store.SlotBusy && (state == "exited" || state == "degraded"):
+		l.Phase, l.Reason = platform.PhaseExited, "container "+*s.Observed
 	case s.State == store.SlotBusy:
-		l.Phase, l.Reason = platform.PhaseExited, "container "+state
+		l.Phase = platform.PhaseRunning // seen running to become BUSY
 	case s.State == store.SlotStarting && s.StartRequestedAt != nil:
 		l.Phase = platform.PhaseStarting
 	}

@@ -1,0 +1,229 @@
+package pool_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/controllers/pool"
+	"github.com/meeboter/meeboter/pkg/api"
+	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/platform/coolify"
+	"github.com/meeboter/meeboter/pkg/platform/coolify/coolifysim"
+	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/store/storetest"
+)
+
+const (
+	simToken    = "1|simtoken"
+	projectUUID = "proj00000000000000000001"
+	serverUUID  = "serv00000000000000000001"
+)
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// testBundle is a whole controller (River, reconcilers, pool) on a real
+// Postgres, with the API on an httptest server and Coolify simulated, its
+// containers running simulated bots in-process.
+type testBundle struct {
+	apps   func() *coolify.SlotApps
+	pool   *pgxpool.Pool
+	store  *store.Store
+	sim    *coolifysim.Sim
+	ctl    *pool.Pool
+	apiURL string
+	apiKey string
+}
+
+type opts struct {
+	sim      coolifysim.Config
+	bot      bot.Config
+	maxSlots int
+	minIdle  int
+	settings botsim.Settings
+	// manualPool leaves pool passes to the test (RunOnce), none in the background.
+	manualPool bool
+}
+
+func defaultOpts() opts {
+	settings := botsim.DefaultSettings()
+	settings.CallDuration = 300 * time.Millisecond
+	return opts{
+		sim: coolifysim.Config{Token: simToken, ProjectUUID: projectUUID, ServerUUID: serverUUID,
+			ColdStart: 150 * time.Millisecond, WarmStart: 30 * time.Millisecond, DeleteDelay: 20 * time.Millisecond},
+		bot: bot.Config{HeartbeatTimeout: 30 * time.Second, DeployTimeout: time.Minute, LeaveTimeout: 10 * time.Second,
+			MaxBotLifetime: time.Hour, QueueTimeout: time.Minute, JoinLeadTime: time.Second, MaxAttempts: 3},
+		maxSlots: 10,
+		settings: settings,
+	}
+}
+
+func setup(t *testing.T, o opts) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	b := &testBundle{pool: storetest.NewPool(t)}
+	enq := &controllers.Enqueuer{}
+	b.store = store.New(b.pool, enq)
+	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
+
+	var handler http.Handler
+	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(apiSrv.Close)
+	b.apiURL = apiSrv.URL
+	handler = (&api.Server{Store: b.store, Clock: wallClock{}, Logger: log, Config: api.Config{
+		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, PoolPlatform: coolify.PlatformName}}).Handler()
+
+	settings := o.settings
+	o.sim.Workload = func(ctx context.Context, env map[string]string) int {
+		return botsim.RunWithEnv(ctx, env, settings)
+	}
+	sim, simSrv := coolifysim.NewServer(t, o.sim)
+	b.sim = sim
+	client, err := coolify.NewClient(coolify.Config{BaseURL: simSrv.URL + "/api/v1", Token: simToken, RatePerMinute: 60_000, Burst: 100})
+	require.NoError(t, err)
+
+	specs := []pool.Spec{}
+	for _, mp := range []string{"zoom", "microsoft-teams", "google-meet"} {
+		specs = append(specs, pool.Spec{MeetingPlatform: mp, AppSpec: pool.AppSpec{
+			Image: "ghcr.io/meeboter/meeboter-" + mp + "-bot", Tag: "latest", LimitsCPUs: "1", LimitsMemory: "2048m"}})
+	}
+	slotApps := &coolify.SlotApps{Client: client, Base: coolify.CreateApp{ProjectUUID: projectUUID, ServerUUID: serverUUID, EnvironmentName: "production", PortsExposes: "3000"}}
+	b.apps = func() *coolify.SlotApps { return slotApps }
+	b.ctl = &pool.Pool{Config: pool.Config{Specs: specs, MinIdle: o.minIdle, MaxSlots: o.maxSlots, IdleTTL: time.Hour,
+		MaxConcurrentStarts: 4, StartTimeout: 30 * time.Second, StopTimeout: 5 * time.Second, DeleteTimeout: 5 * time.Second,
+		OrphanGrace: 2 * time.Second, MaxErrors: 3,
+		Env: func(appUUID, token string) map[string]string {
+			return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token, botproto.EnvCallbackURL: apiSrv.URL}
+		}},
+		Apps:  slotApps,
+		Store: b.store, Clock: wallClock{}, Logger: log.Named("pool")}
+	hashes := map[string]string{}
+	for _, s := range specs {
+		hashes[s.MeetingPlatform] = s.Hash()
+	}
+	var mgr *controllers.Manager
+	pp := &coolify.PoolPlatform{Store: b.store, MaxSlots: o.maxSlots, Clock: time.Now,
+		SpecHash: func(mp string) (string, bool) { h, ok := hashes[mp]; return h, ok },
+		Notify:   func() { mgr.NotifyPool(context.Background()) }}
+	var background controllers.Runner = b.ctl
+	if o.manualPool {
+		background = nil
+	}
+	mgr, err = controllers.New(controllers.Config{Bot: o.bot, PublicURL: apiSrv.URL,
+		Platforms: []controllers.PlatformConfig{{Platform: pp, Limit: 100}},
+		Pool:      background, PoolSyncInterval: 200 * time.Millisecond, AdmitInterval: 200 * time.Millisecond,
+		ResyncInterval: 300 * time.Millisecond, ObserveInterval: 200 * time.Millisecond, GCInterval: time.Second, GCGrace: 3 * time.Second},
+		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
+	require.NoError(t, err)
+	require.NoError(t, mgr.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = mgr.Stop(stopCtx)
+	})
+	b.apiKey, _, err = b.store.CreateAPIKey(ctx, "acme", "test", time.Now())
+	require.NoError(t, err)
+	return b
+}
+
+func (b *testBundle) call(t *testing.T, method, path string, body any, out any) int {
+	t.Helper()
+	var rd *strings.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = strings.NewReader(string(raw))
+	} else {
+		rd = strings.NewReader("")
+	}
+	req, err := http.NewRequest(method, b.apiURL+path, rd)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+b.apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp.StatusCode
+}
+
+func (b *testBundle) createBot(t *testing.T, meetingURL string, simulate map[string]any) api.BotView {
+	t.Helper()
+	var v api.BotView
+	body := map[string]any{"meeting_url": meetingURL}
+	if simulate != nil {
+		body["metadata"] = map[string]any{"simulate": simulate}
+	}
+	require.Equal(t, http.StatusCreated, b.call(t, http.MethodPost, "/api/v1/bots", body, &v))
+	return v
+}
+
+func (b *testBundle) waitStatus(t *testing.T, id uuid.UUID, timeout time.Duration, want ...store.Status) api.BotView {
+	t.Helper()
+	var v api.BotView
+	require.Eventually(t, func() bool {
+		v = api.BotView{}
+		b.call(t, http.MethodGet, "/api/v1/bots/"+id.String(), nil, &v)
+		for _, w := range want {
+			if v.Status == w {
+				return true
+			}
+		}
+		return false
+	}, timeout, 20*time.Millisecond, "bot %s never reached %v", id, want)
+	return v
+}
+
+func (b *testBundle) slots(t *testing.T) []store.PoolSlot {
+	t.Helper()
+	slots, err := b.store.Slots(context.Background())
+	require.NoError(t, err)
+	return slots
+}
+
+// waitAllIdle waits until every slot is IDLE and unassigned.
+func (b *testBundle) waitAllIdle(t *testing.T, timeout time.Duration) []store.PoolSlot {
+	t.Helper()
+	var slots []store.PoolSlot
+	require.Eventually(t, func() bool {
+		slots = b.slots(t)
+		for _, s := range slots {
+			if s.State != store.SlotIdle || s.AssignedDeployment != nil {
+				return false
+			}
+		}
+		return true
+	}, timeout, 50*time.Millisecond, "slots not back to IDLE")
+	return slots
+}
+
+const (
+	meetURL = "https://meet.google.com/abc-defg-hij"
+	zoomURL = "https://zoom.us/j/1234567890"
+)
+
+
+func (b *testBundle) appExists(appUUID string) bool {
+	for _, a := range b.sim.Apps() {
+		if a.UUID == appUUID && !a.Deleted {
+			return true
+		}
+	}
+	return false
+}

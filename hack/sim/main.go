@@ -1,0 +1,150 @@
+// Command sim runs a platform simulator standalone, so the controller (or
+// curl) can be pointed at it:
+//
+//	go run ./hack/sim coolify --addr 127.0.0.1:8000 --token T [--project-uuid …] [--server-uuid …]
+//	    [--cold-start 3s] [--warm-start 300ms] [--status-lag 0] [--error-rate 0]
+//	    [--bot-command "bin/meeboter-bot --simulate"]
+//
+// It prints the environment the controller needs (COOLIFY_API_URL,
+// COOLIFY_API_TOKEN, COOLIFY_PROJECT_UUID, COOLIFY_SERVER_UUID) on stdout,
+// serves until Ctrl-C (SIGINT or SIGTERM), then stops every container and
+// exits 0. Started applications run --bot-command with exactly the
+// environment set through the API (plus PATH and HOME); its output goes to
+// stderr. Without --bot-command a container just runs.
+//
+// Faults can be changed while it runs through the /_sim/ endpoints (same
+// Bearer token): POST /_sim/knobs {error_rate, storm_429_seconds, fail_lists,
+// cold_start_ms, warm_start_ms, status_lag_ms}, POST /_sim/apps/{uuid}/crash
+// {exit_code}, POST /_sim/apps/{uuid}/vanish, GET /_sim/apps, GET /_sim/stats.
+//
+// The ECS simulator is another issue: `sim ecs` exits 2.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/meeboter/meeboter/pkg/platform/coolify/coolifysim"
+)
+
+const usage = "usage: go run ./hack/sim coolify|ecs [flags]   (coolify -h for its flags)"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args until ctx ends and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "coolify":
+		return runCoolify(ctx, args[1:], stdout, stderr)
+	case "ecs":
+		fmt.Fprintln(stderr, "sim ecs: not yet implemented")
+		return 2
+	default:
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+}
+
+func runCoolify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sim coolify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg        coolifysim.Config
+		addr       = fs.String("addr", "127.0.0.1:8000", "listen address (port 0: any free port)")
+		errorRate  = fs.Float64("error-rate", 0, "fraction of API calls answered 500")
+		botCommand = fs.String("bot-command", "", `what a started container runs, split on spaces (e.g. "bin/meeboter-bot --simulate"); empty: nothing`)
+		verbose    = fs.Bool("v", false, "log what the simulator does to stderr")
+	)
+	fs.StringVar(&cfg.Token, "token", "", "API token (default: generated)")
+	fs.StringVar(&cfg.ProjectUUID, "project-uuid", "", "the project's uuid (default: generated)")
+	fs.StringVar(&cfg.ServerUUID, "server-uuid", "", "the server's uuid (default: generated)")
+	fs.StringVar(&cfg.EnvironmentName, "environment", "production", "the environment's name")
+	fs.DurationVar(&cfg.ColdStart, "cold-start", 3*time.Second, "start latency when the image is not on the server")
+	fs.DurationVar(&cfg.WarmStart, "warm-start", 300*time.Millisecond, "start latency when it is")
+	fs.DurationVar(&cfg.StatusLag, "status-lag", 0, "how far behind reality GET shows statuses")
+	fs.DurationVar(&cfg.DeleteDelay, "delete-delay", 100*time.Millisecond, "delay before an async delete runs")
+	fs.DurationVar(&cfg.RestartDelay, "restart-delay", 100*time.Millisecond, "Docker's first restart backoff")
+	fs.IntVar(&cfg.ConcurrentBuilds, "concurrent-builds", 2, "deployments in progress at once")
+	fs.IntVar(&cfg.DeploymentQueueLimit, "queue-limit", 25, "queued deployments beyond which starts are dropped")
+	fs.IntVar(&cfg.RateLimitPerMinute, "rate-limit", 200, "API calls per minute (Coolify's API_RATE_LIMIT; 0: off)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sim coolify: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	zeroMeansZero(&cfg)
+	if cmd := strings.Fields(*botCommand); len(cmd) > 0 {
+		cfg.Workload = coolifysim.ProcessWorkload(cmd, coolifysim.WithOutput(stderr))
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sim coolify: %v\n", err)
+		return 1
+	}
+	sim := coolifysim.New(cfg)
+	sim.SetErrorRate(*errorRate)
+	eff := sim.Config()
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "COOLIFY_API_URL=%s/api/v1\nCOOLIFY_API_TOKEN=%s\nCOOLIFY_PROJECT_UUID=%s\nCOOLIFY_SERVER_UUID=%s\n",
+		base, eff.Token, eff.ProjectUUID, eff.ServerUUID)
+	fmt.Fprintf(stderr, "coolify simulator on %s (environment %q); control: %s/_sim/; Ctrl-C stops it and every container\n",
+		base, eff.EnvironmentName, base)
+
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintf(stderr, "sim coolify: %v\n", err)
+		code = 1
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	sim.Close()
+	return code
+}
+
+// zeroMeansZero keeps an explicit 0 on the command line a zero: the Config
+// turns zero durations into defaults and negative ones into zero.
+func zeroMeansZero(cfg *coolifysim.Config) {
+	for _, d := range []*time.Duration{&cfg.ColdStart, &cfg.WarmStart, &cfg.DeleteDelay, &cfg.RestartDelay} {
+		if *d == 0 {
+			*d = -1
+		}
+	}
+}
