@@ -218,7 +218,6 @@ const (
 	zoomURL = "https://zoom.us/j/1234567890"
 )
 
-
 func (b *testBundle) appExists(appUUID string) bool {
 	for _, a := range b.sim.Apps() {
 		if a.UUID == appUUID && !a.Deleted {
