@@ -21,6 +21,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/coolify"
 	"github.com/meeboter/meeboter/pkg/platform/coolify/coolifysim"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -58,6 +59,8 @@ type opts struct {
 	settings botsim.Settings
 	// manualPool leaves pool passes to the test (RunOnce), none in the background.
 	manualPool bool
+	// ephemeral runs COOLIFY_MODE=ephemeral: an application per attempt, no pool.
+	ephemeral bool
 }
 
 func defaultOpts() opts {
@@ -121,11 +124,18 @@ func setup(t *testing.T, o opts) *testBundle {
 		SpecHash: func(mp string) (string, bool) { h, ok := hashes[mp]; return h, ok },
 		Notify:   func() { mgr.NotifyPool(context.Background()) }}
 	var background controllers.Runner = b.ctl
+	var plat platform.Platform = pp
 	if o.manualPool {
 		background = nil
 	}
+	if o.ephemeral {
+		background = nil
+		plat = &coolify.EphemeralPlatform{Client: client, Base: slotApps.Base, LimitsCPUs: "1", LimitsMemory: "2048m",
+			StartTimeout: 30 * time.Second, Clock: time.Now,
+			Image: func(mp string) (string, string, bool) { return "ghcr.io/meeboter/meeboter-" + mp + "-bot", "latest", true }}
+	}
 	mgr, err = controllers.New(controllers.Config{Bot: o.bot, PublicURL: apiSrv.URL,
-		Platforms: []controllers.PlatformConfig{{Platform: pp, Limit: 100}},
+		Platforms: []controllers.PlatformConfig{{Platform: plat, Limit: 100}},
 		Pool:      background, PoolSyncInterval: 200 * time.Millisecond, AdmitInterval: 200 * time.Millisecond,
 		ResyncInterval: 300 * time.Millisecond, ObserveInterval: 200 * time.Millisecond, GCInterval: time.Second, GCGrace: 3 * time.Second},
 		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})

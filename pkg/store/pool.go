@@ -116,8 +116,9 @@ func (s *Store) ReserveIdleSlots(ctx context.Context, meetingPlatform, specHash 
 	reserved := 0
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var spare int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pool_slots WHERE meeting_platform = $1 AND spec_hash = $2
-			AND assigned_deployment IS NULL AND state IN ('IDLE', 'CREATING')`, meetingPlatform, specHash).Scan(&spare); err != nil {
+		// Idle slots of an older spec count: they converge in place.
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pool_slots WHERE meeting_platform = $1
+			AND assigned_deployment IS NULL AND state IN ('IDLE', 'CREATING')`, meetingPlatform).Scan(&spare); err != nil {
 			return err
 		}
 		for ; spare+reserved < minIdle; reserved++ {

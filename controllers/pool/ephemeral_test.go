@@ -1,0 +1,36 @@
+package pool_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// TestEphemeralModeAppPerAttempt runs COOLIFY_MODE=ephemeral: each attempt
+// is its own application, named meeboter-bot-<id>-<attempt>, carrying the
+// attempt's identity, and deleted when the bot is done.
+func TestEphemeralModeAppPerAttempt(t *testing.T) {
+	t.Parallel()
+	o := defaultOpts()
+	o.ephemeral = true
+	b := setup(t, o)
+	v := b.createBot(t, meetURL, map[string]any{"call_seconds": 0})
+	b.waitStatus(t, v.ID, 30*time.Second, store.StatusInCall)
+	apps := b.sim.Apps()
+	require.Len(t, apps, 1)
+	require.Equal(t, "meeboter-bot-"+v.ID.String()+"-1", apps[0].Name)
+	require.Equal(t, v.ID.String(), apps[0].Env[botproto.EnvBotID])
+	require.True(t, strings.HasPrefix(apps[0].Env[botproto.EnvAuthToken], "mbt_"))
+	require.Empty(t, b.slots(t), "no pool in ephemeral mode")
+
+	require.Equal(t, http.StatusAccepted, b.call(t, http.MethodDelete, "/api/v1/bots/"+v.ID.String(), nil, nil))
+	require.Equal(t, store.ReasonCancelled, *b.waitStatus(t, v.ID, 20*time.Second, store.StatusDone, store.StatusFatal).StatusReason)
+	require.Eventually(t, func() bool { return !b.appExists(apps[0].UUID) }, 20*time.Second, 50*time.Millisecond,
+		"the attempt's application was not deleted")
+}
