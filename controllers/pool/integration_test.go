@@ -132,7 +132,9 @@ func setup(t *testing.T, o opts) *testBundle {
 		background = nil
 		plat = &coolify.EphemeralPlatform{Client: client, Base: slotApps.Base, LimitsCPUs: "1", LimitsMemory: "2048m",
 			StartTimeout: 30 * time.Second, Clock: time.Now,
-			Image: func(mp string) (string, string, bool) { return "ghcr.io/meeboter/meeboter-" + mp + "-bot", "latest", true }}
+			Image: func(mp string) (string, string, bool) {
+				return "ghcr.io/meeboter/meeboter-" + mp + "-bot", "latest", true
+			}}
 	}
 	mgr, err = controllers.New(controllers.Config{Bot: o.bot, PublicURL: apiSrv.URL,
 		Platforms: []controllers.PlatformConfig{{Platform: plat, Limit: 100}},
