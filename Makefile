@@ -10,7 +10,7 @@ FUZZTIME ?= 30s
 GOLANGCI_LINT := bin/golangci-lint
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-short lint tidy fuzz bench docker
+.PHONY: help build run demo-coolify test test-short lint tidy fuzz bench docker
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -21,6 +21,10 @@ build: ## Build all commands into bin/
 run: ## Run controller + API on the local platform, with a dev Postgres under .dev/ (env passes through)
 	$(GO) build -o bin/devrun ./hack/devrun
 	bin/devrun $(ARGS)
+
+demo-coolify: ## Like run, but the controller deploys to a Coolify simulator whose containers are simulated bots (pool slots)
+	$(GO) build -o bin/devrun ./hack/devrun
+	bin/devrun --coolify-sim $(ARGS)
 
 test: ## Run all tests with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...

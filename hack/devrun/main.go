@@ -57,8 +57,9 @@ const (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./hack/devrun   (see the package doc; configure with environment variables)")
+		fmt.Fprintln(os.Stderr, "usage: go run ./hack/devrun [--coolify-sim]   (see the package doc; configure with environment variables)")
 	}
+	flag.BoolVar(&withCoolifySim, "coolify-sim", false, "deploy to a Coolify simulator (bots as pool slots) instead of local processes")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		flag.Usage()
@@ -67,6 +68,9 @@ func main() {
 	os.Exit(run())
 }
 
+// withCoolifySim runs the controller against the Coolify simulator.
+var withCoolifySim bool
+
 // devrun holds what the steps share.
 type devrun struct {
 	root   string // repository root
@@ -74,6 +78,7 @@ type devrun struct {
 	bin    string // root/bin
 	dbURL  string
 	pg     *pgcluster.Cluster // nil when DATABASE_URL was given
+	sim    *coolifySim        // with --coolify-sim
 	stdout io.Writer
 }
 
@@ -92,6 +97,13 @@ func run() int {
 		}
 		logf("%v", err)
 		return 1
+	}
+	if withCoolifySim {
+		if d.sim, err = d.startCoolifySim(ctx); err != nil {
+			logf("%v", err)
+			return 1
+		}
+		defer d.sim.stop()
 	}
 	return d.serve(ctx)
 }
@@ -317,6 +329,9 @@ func (d *devrun) serveEnv() []string {
 	env = defaultEnv(env, "HTTP_ADDR", defaultHTTPAddr)
 	env = defaultEnv(env, "LOG_FORMAT", "console")
 	env = defaultEnv(env, "LOCAL_STATE_DIR", filepath.Join(d.dev, "local"))
+	if d.sim != nil {
+		return d.sim.serveEnv(env)
+	}
 	return defaultEnv(env, "DEPLOYMENT_PLATFORM", "local")
 }
 
