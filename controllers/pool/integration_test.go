@@ -3,6 +3,7 @@ package pool_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,7 +43,8 @@ func (wallClock) Now() time.Time { return time.Now() }
 // Postgres, with the API on an httptest server and Coolify simulated, its
 // containers running simulated bots in-process.
 type testBundle struct {
-	apps   func() *coolify.SlotApps
+	apps        func() *coolify.SlotApps
+	assignments *assignmentLog
 	pool   *pgxpool.Pool
 	store  *store.Store
 	sim    *coolifysim.Sim
@@ -88,8 +90,9 @@ func setup(t *testing.T, o opts) *testBundle {
 	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(apiSrv.Close)
 	b.apiURL = apiSrv.URL
-	handler = (&api.Server{Store: b.store, Clock: wallClock{}, Logger: log, Config: api.Config{
-		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, PoolPlatform: coolify.PlatformName}}).Handler()
+	b.assignments = &assignmentLog{t: t, store: b.store, bots: map[string]uuid.UUID{}}
+	handler = b.assignments.wrap((&api.Server{Store: b.store, Clock: wallClock{}, Logger: log, Config: api.Config{
+		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, PoolPlatform: coolify.PlatformName}}).Handler())
 
 	settings := o.settings
 	o.sim.Workload = func(ctx context.Context, env map[string]string) int {
@@ -237,4 +240,57 @@ func (b *testBundle) appExists(appUUID string) bool {
 		}
 	}
 	return false
+}
+
+// assignmentLog watches every slot assignment the API hands out and fails
+// the test when a slot gets a bot while its previous bot is not finished:
+// two bots on one slot.
+type assignmentLog struct {
+	t     *testing.T
+	store *store.Store
+	mu    sync.Mutex
+	bots  map[string]uuid.UUID // slot uuid -> last bot assigned
+	count int
+}
+
+func (l *assignmentLog) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != botproto.PathAssignment {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var a botproto.Assignment
+		if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &a) == nil && a.Assigned {
+			l.record(r.Header.Get(botproto.HeaderPoolSlot), uuid.MustParse(a.BotID))
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+func (l *assignmentLog) record(slot string, bot uuid.UUID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.count++
+	prev, ok := l.bots[slot]
+	l.bots[slot] = bot
+	if !ok || prev == bot {
+		return
+	}
+	b, _, err := l.store.LoadBot(context.Background(), prev)
+	if err == nil && !b.Status.Terminal() {
+		l.t.Errorf("slot %s assigned to bot %s while bot %s (%s) still runs on it", slot, bot, prev, b.Status)
+	}
+}
+
+// assigned returns how many assignments were handed out.
+func (l *assignmentLog) assigned() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.count
 }
