@@ -3,10 +3,10 @@ package pool_test
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,12 +45,12 @@ func (wallClock) Now() time.Time { return time.Now() }
 type testBundle struct {
 	apps        func() *coolify.SlotApps
 	assignments *assignmentLog
-	pool   *pgxpool.Pool
-	store  *store.Store
-	sim    *coolifysim.Sim
-	ctl    *pool.Pool
-	apiURL string
-	apiKey string
+	pool        *pgxpool.Pool
+	store       *store.Store
+	sim         *coolifysim.Sim
+	ctl         *pool.Pool
+	apiURL      string
+	apiKey      string
 }
 
 type opts struct {
@@ -273,18 +273,18 @@ func (l *assignmentLog) wrap(next http.Handler) http.Handler {
 	})
 }
 
-func (l *assignmentLog) record(slot string, bot uuid.UUID) {
+func (l *assignmentLog) record(slot string, botID uuid.UUID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.count++
 	prev, ok := l.bots[slot]
-	l.bots[slot] = bot
-	if !ok || prev == bot {
+	l.bots[slot] = botID
+	if !ok || prev == botID {
 		return
 	}
 	b, _, err := l.store.LoadBot(context.Background(), prev)
 	if err == nil && !b.Status.Terminal() {
-		l.t.Errorf("slot %s assigned to bot %s while bot %s (%s) still runs on it", slot, bot, prev, b.Status)
+		l.t.Errorf("slot %s assigned to bot %s while bot %s (%s) still runs on it", slot, botID, prev, b.Status)
 	}
 }
 
