@@ -157,8 +157,8 @@ func TestRestartedContainerOfFinishedBotCannotRunMeetingAgain(t *testing.T) {
 func TestSlowColdStartIsNotKilled(t *testing.T) {
 	t.Parallel()
 	o := defaultOpts()
-	o.sim.ColdStart = 3 * time.Second // the image pull outlasts the heartbeat timeout
-	o.bot.HeartbeatTimeout = time.Second
+	o.sim.ColdStart = 5 * time.Second // the image pull outlasts the heartbeat timeout
+	o.bot.HeartbeatTimeout = 2 * time.Second
 	b := setup(t, o)
 	v := b.createBot(t, meetURL, nil)
 	done := b.waitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
