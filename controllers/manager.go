@@ -152,7 +152,7 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 			Grace: cfg.GCGrace, Logger: log.Named("gc")}
 	}
 	reconciler := &bot.Reconciler{Store: deps.Store, Platforms: platforms, Clock: deps.Clock, Config: cfg.Bot,
-		PublicURL: cfg.PublicURL, Logger: log.Named("bot")}
+		PublicURL: cfg.PublicURL, Priority: limits, Logger: log.Named("bot")}
 	admitter := &bot.Admitter{Store: deps.Store, Platforms: limits, Clock: deps.Clock, Logger: log.Named("admit")}
 	river.AddWorker(workers, &ReconcileWorker{Reconciler: reconciler, Store: deps.Store})
 	river.AddWorker(workers, runOnceWorker[AdmitArgs](admitter.RunOnce))

@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/store"
 )
 
 // AdmitStore is what the Admitter needs of the database.
@@ -14,10 +16,7 @@ type AdmitStore interface {
 }
 
 // PlatformLimit is one platform's capacity, in priority order.
-type PlatformLimit struct {
-	Platform string
-	Limit    int
-}
+type PlatformLimit = store.PlatformLimit
 
 // Admitter owns QUEUED → DEPLOYING: the oldest queued bots go to the first
 // platform with room. It runs on capacity changes and periodically; the claim

@@ -31,6 +31,7 @@ type Store interface {
 	RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now time.Time) (bool, error)
 	FinishBot(ctx context.Context, id uuid.UUID, status store.Status, reason string, now time.Time) (bool, error)
 	SetNextCheck(ctx context.Context, id uuid.UUID, at *time.Time) error
+	MoveAttempt(ctx context.Context, id uuid.UUID, attempt int, candidates []store.PlatformLimit, now time.Time) (string, error)
 }
 
 // Result says when the bot wants its next look (zero: only on change).
@@ -46,7 +47,10 @@ type Reconciler struct {
 	Config    Config
 	// PublicURL is the base URL bots call back.
 	PublicURL string
-	Logger    *zap.Logger
+	// Priority is PLATFORM_PRIORITY: where an attempt goes when its
+	// platform has no capacity.
+	Priority []PlatformLimit
+	Logger   *zap.Logger
 }
 
 // capacityRetry is how soon a bot asks a full platform again.
@@ -153,7 +157,13 @@ func (r *Reconciler) create(ctx context.Context, b store.Bot, d store.Deployment
 	ext, err := p.Create(ctx, platform.Workload{Name: d.Name, BotID: b.ID.String(), Attempt: d.Attempt,
 		MeetingPlatform: b.MeetingPlatform, Env: r.botEnv(b, token)})
 	if errors.Is(err, platform.ErrCapacity) {
-		// Not a failure: the bot waits (bounded by its deploy deadline).
+		// Not a failure: the attempt moves to the next platform with room,
+		// or waits (bounded by its deploy deadline).
+		moved, merr := r.Store.MoveAttempt(ctx, b.ID, d.Attempt, r.Priority, now)
+		if merr != nil || moved != "" {
+			r.log(b, &d).Info("no capacity; attempt moved", zap.String("to", moved), zap.Error(err))
+			return Result{}, merr != nil, merr
+		}
 		at := now.Add(capacityRetry/2 + rand.N(capacityRetry/2))
 		r.log(b, &d).Debug("no capacity on the platform yet; waiting")
 		return Result{RequeueAt: at}, true, r.Store.SetNextCheck(ctx, b.ID, &at)

@@ -43,8 +43,12 @@ func (c *Collector) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	owned := make(map[string]bool, len(deps))
+	ownedExternal := make(map[string]bool, len(deps))
 	for _, d := range deps {
 		owned[d.Name] = true
+		if d.ExternalID != nil {
+			ownedExternal[*d.ExternalID] = true
+		}
 	}
 	now := c.Clock.Now()
 	collected := 0
@@ -52,7 +56,9 @@ func (c *Collector) RunOnce(ctx context.Context) (int, error) {
 	for _, l := range listed {
 		// A workload of unknown age is treated as new: never collect what
 		// might be being created right now.
-		if owned[l.Name] || l.CreatedAt.IsZero() || now.Sub(l.CreatedAt) < c.Grace {
+		// A workload listed without a name (ECS drops a stopped task's
+		// tags) is owned through its external id.
+		if owned[l.Name] || (l.Name == "" && ownedExternal[l.ExternalID]) || l.CreatedAt.IsZero() || now.Sub(l.CreatedAt) < c.Grace {
 			continue
 		}
 		if err := c.Platform.Stop(ctx, l.Name, l.ExternalID); err != nil {

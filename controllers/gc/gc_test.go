@@ -191,3 +191,20 @@ func TestStopErrorIsReturned(t *testing.T) {
 	require.ErrorIs(t, err, stopErr)
 	require.Zero(t, n)
 }
+
+// ECS drops a stopped task's tags: a nameless workload is owned through its
+// external id, and collected by it when no live deployment has it.
+func TestNamelessWorkloadOwnedByExternalID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, name := b.running(t)
+	owned := workload(name, t0.Add(-time.Hour), platform.PhaseRunning)
+	owned.Name, owned.ExternalID = "", "ext-"+id.String()
+	orphan := workload("x", t0.Add(-time.Hour), platform.PhaseRunning)
+	orphan.Name, orphan.ExternalID = "", "arn:orphan"
+	b.platform.Set(owned, orphan)
+	n, err := b.collector.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, []platformtest.StopCall{{Name: "", ExternalID: "arn:orphan"}}, b.platform.Stopped())
+}

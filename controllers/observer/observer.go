@@ -43,8 +43,14 @@ func (o *Observer) RunOnce(ctx context.Context) (int, error) {
 	}
 	byName := make(map[string]platform.Listed, len(listed))
 	for _, l := range listed {
-		if prev, dup := byName[l.Name]; !dup || prev.Phase == platform.PhaseExited {
-			byName[l.Name] = l // a live process wins over an old exit record
+		// A platform that cannot name a workload any more (ECS drops a
+		// stopped task's tags) lists it by its external id.
+		key := l.Name
+		if key == "" {
+			key = externalKey(l.ExternalID)
+		}
+		if prev, dup := byName[key]; !dup || prev.Phase == platform.PhaseExited {
+			byName[key] = l // a live process wins over an old exit record
 		}
 	}
 	now := o.Clock.Now()
@@ -67,8 +73,14 @@ func (o *Observer) RunOnce(ctx context.Context) (int, error) {
 	return changed, nil
 }
 
+// externalKey keys a workload listed by external id only.
+func externalKey(id string) string { return "\x00" + id }
+
 func (o *Observer) classify(d store.Deployment, byName map[string]platform.Listed, now time.Time) (string, *int) {
 	l, ok := byName[d.Name]
+	if !ok && d.ExternalID != nil {
+		l, ok = byName[externalKey(*d.ExternalID)]
+	}
 	switch {
 	case !ok && now.Sub(d.UpdatedAt) < o.CreateGrace:
 		return store.ObservedPending, nil

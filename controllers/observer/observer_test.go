@@ -342,3 +342,19 @@ func TestNoLiveDeploymentsDoesNotList(t *testing.T) {
 	require.Zero(t, n)
 	require.Zero(t, b.platform.Lists())
 }
+
+// ECS drops a stopped task's tags: the platform lists it by ARN only.
+func TestWorkloadListedByExternalIDOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.running(t, t0)
+	b.clock.Set(t0.Add(time.Minute))
+	nameless := listed(id, platform.PhaseExited, ptr(137))
+	nameless.Name = ""
+	b.platform.Set(nameless)
+	_, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	d := b.deployment(t, id)
+	require.Equal(t, store.ObservedExited, *d.Observed, "matched by external id")
+	require.Equal(t, 137, *d.ExitCode)
+}

@@ -269,3 +269,69 @@ func (s *Store) BotRevision(ctx context.Context, id uuid.UUID) (int64, bool, err
 	}
 	return rev, err == nil, wrap("bot revision", err)
 }
+
+// PlatformLimit is one platform's bot limit, in priority order.
+type PlatformLimit struct {
+	Platform string
+	Limit    int
+}
+
+// MoveAttempt moves an attempt that found no capacity on its platform (and
+// created nothing there) to the first other platform with room, counted from
+// rows under that platform's admission lock, as Admit does. It reports the
+// platform it moved to, or "" when none has room.
+func (s *Store) MoveAttempt(ctx context.Context, id uuid.UUID, attempt int, candidates []PlatformLimit, now time.Time) (string, error) {
+	moved := ""
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var from string
+		err := tx.QueryRow(ctx, `SELECT platform FROM deployments WHERE bot_id = $1 AND attempt = $2
+			AND state IN ('PENDING', 'CREATING') FOR UPDATE`, id, attempt).Scan(&from)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range candidates {
+			if c.Platform == from {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('meeboter-admit:' || $1, 0))`, c.Platform); err != nil {
+				return err
+			}
+			var used int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE platform = $1 AND state <> 'GONE'`,
+				c.Platform).Scan(&used); err != nil {
+				return err
+			}
+			if used >= c.Limit {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE deployments SET platform = $3, state = 'PENDING', updated_at = $4
+				WHERE bot_id = $1 AND attempt = $2`, id, attempt, c.Platform, now); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE bots SET platform = $2, updated_at = $3 WHERE id = $1`, id, c.Platform, now); err != nil {
+				return err
+			}
+			moved = c.Platform
+			return addEvent(ctx, tx, id, "PLATFORM_FALLBACK", map[string]any{"from": from, "to": c.Platform, "reason": "capacity"}, now)
+		}
+		return nil
+	})
+	return moved, wrap("move attempt", err)
+}
+
+// PlatformsUsage counts live deployments per platform and the queue.
+func (s *Store) PlatformsUsage(ctx context.Context) (map[string]int, int, error) {
+	used := map[string]int{}
+	rows, _ := s.pool.Query(ctx, `SELECT platform, count(*) FROM deployments WHERE state <> 'GONE' GROUP BY 1`)
+	var p string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&p, &n}, func() error { used[p] = n; return nil }); err != nil {
+		return nil, 0, wrap("platforms usage", err)
+	}
+	var queued int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM bots WHERE status = 'QUEUED'`).Scan(&queued)
+	return used, queued, wrap("platforms usage", err)
+}

@@ -5,7 +5,6 @@ package platformtest
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/meeboter/meeboter/pkg/platform"
@@ -14,31 +13,60 @@ import (
 // StopCall is one recorded Stop.
 type StopCall struct{ Name, ExternalID string }
 
-// Fake lists what the test set, fails when told to, and records stops.
-// Create and Lookup are not supported: tests of the create path run against
-// a real platform.
+// Fake lists what the test set, fails when told to, and records creates and
+// stops. A created workload is not listed: tests set what List returns.
 type Fake struct {
-	mu      sync.Mutex
-	listed  []platform.Listed
-	listErr error
-	stopErr error
-	stops   []StopCall
-	lists   int
+	// PlatformName is Name(); default "fake".
+	PlatformName string
+
+	mu        sync.Mutex
+	listed    []platform.Listed
+	listErr   error
+	stopErr   error
+	createErr error
+	stops     []StopCall
+	creates   []platform.Workload
+	lists     int
 }
 
 var _ platform.Platform = (*Fake)(nil)
 
 // Name implements platform.Platform.
-func (p *Fake) Name() string { return "fake" }
-
-// Create implements platform.Platform; it always fails.
-func (p *Fake) Create(context.Context, platform.Workload) (string, error) {
-	return "", errors.New("platformtest: create not supported")
+func (p *Fake) Name() string {
+	if p.PlatformName == "" {
+		return "fake"
+	}
+	return p.PlatformName
 }
 
-// Lookup implements platform.Platform; it always fails.
+// Create records w and returns "ext-<name>", or fails as set by FailCreate.
+func (p *Fake) Create(_ context.Context, w platform.Workload) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.createErr != nil {
+		return "", p.createErr
+	}
+	p.creates = append(p.creates, w)
+	return "ext-" + w.Name, nil
+}
+
+// Lookup finds nothing: created workloads are not listed.
 func (p *Fake) Lookup(context.Context, string) (platform.Listed, bool, error) {
-	return platform.Listed{}, false, errors.New("platformtest: lookup not supported")
+	return platform.Listed{}, false, nil
+}
+
+// FailCreate makes Create fail with err (nil: succeed again).
+func (p *Fake) FailCreate(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.createErr = err
+}
+
+// Created returns the recorded creates.
+func (p *Fake) Created() []platform.Workload {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]platform.Workload(nil), p.creates...)
 }
 
 // Stop records the call, or fails as set by FailStop.
