@@ -10,6 +10,7 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/pool"
+	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/platform/coolify"
@@ -25,25 +26,45 @@ type platforms struct {
 	poolPlatform string
 }
 
-// buildPlatforms builds the configured platform. mgr is set once the
-// manager exists; platforms use it to ask for an observation or a pool pass.
+// buildPlatforms builds the configured platforms, in priority order. mgr is
+// set once the manager exists; platforms use it to ask for an observation or
+// a pool pass.
 func buildPlatforms(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger,
 	mgr *atomic.Pointer[controllers.Manager]) (platforms, error) {
-	switch cfg.Platform {
-	case config.PlatformCoolify:
-		return buildCoolify(ctx, cfg, st, log, mgr)
-	default:
-		lp, err := local.New(local.Config{StateDir: cfg.LocalStateDir, Command: cfg.BotCommand, Logger: log.Named("local"),
-			OnExit: func(string) {
-				if m := mgr.Load(); m != nil {
-					m.NotifyObserve(context.WithoutCancel(ctx), local.Name)
-				}
-			}})
-		if err != nil {
-			return platforms{}, fmt.Errorf("LOCAL_STATE_DIR: %w", err)
+	var all platforms
+	for _, name := range cfg.Platforms {
+		var one platforms
+		var err error
+		switch name {
+		case config.PlatformCoolify:
+			one, err = buildCoolify(ctx, cfg, st, log, mgr)
+		case config.PlatformAWS:
+			one, err = buildAWS(ctx, cfg, log)
+		default:
+			one, err = buildLocal(ctx, cfg, log, mgr)
 		}
-		return platforms{list: []controllers.PlatformConfig{{Platform: lp, Limit: cfg.LocalBotLimit}}}, nil
+		if err != nil {
+			return platforms{}, err
+		}
+		all.list = append(all.list, one.list...)
+		if one.pool != nil {
+			all.pool, all.poolPlatform = one.pool, one.poolPlatform
+		}
 	}
+	return all, nil
+}
+
+func buildLocal(ctx context.Context, cfg config.Config, log *zap.Logger, mgr *atomic.Pointer[controllers.Manager]) (platforms, error) {
+	lp, err := local.New(local.Config{StateDir: cfg.LocalStateDir, Command: cfg.BotCommand, Logger: log.Named("local"),
+		OnExit: func(string) {
+			if m := mgr.Load(); m != nil {
+				m.NotifyObserve(context.WithoutCancel(ctx), local.Name)
+			}
+		}})
+	if err != nil {
+		return platforms{}, fmt.Errorf("LOCAL_STATE_DIR: %w", err)
+	}
+	return platforms{list: []controllers.PlatformConfig{{Platform: lp, Limit: cfg.LocalBotLimit}}}, nil
 }
 
 func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger,
@@ -86,4 +107,13 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 		}}
 	return platforms{list: []controllers.PlatformConfig{{Platform: pp, Limit: c.BotLimit}}, pool: ctl,
 		poolPlatform: coolify.PlatformName}, nil
+}
+
+// limits are the platforms' names and limits, in priority order.
+func (p platforms) limits() []api.PlatformLimit {
+	out := make([]api.PlatformLimit, len(p.list))
+	for i, pc := range p.list {
+		out[i] = api.PlatformLimit{Name: pc.Platform.Name(), Limit: pc.Limit}
+	}
+	return out
 }

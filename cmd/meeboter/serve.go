@@ -99,7 +99,7 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	var running atomic.Bool
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"),
 		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval,
-			PoolPlatform: plats.poolPlatform},
+			PoolPlatform: plats.poolPlatform, Platforms: plats.limits()},
 		Ready: func(ctx context.Context) error {
 			if !running.Load() {
 				return errors.New("controller not running")

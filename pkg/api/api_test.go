@@ -86,7 +86,8 @@ func setup(t *testing.T) *testBundle {
 	st := store.New(pool, controllers.NewEnqueuer(rc))
 	clock := &fakeClock{now: t0}
 	srv := &Server{Store: st, Clock: clock, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
-		Config: Config{MaxBotLifetime: maxLifetime, BotHeartbeatInterval: heartbeatInterval}}
+		Config: Config{MaxBotLifetime: maxLifetime, BotHeartbeatInterval: heartbeatInterval,
+			Platforms: []PlatformLimit{{Name: "coolify", Limit: 2}, {Name: "local", Limit: 5}}}}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	client, vt := newValidatingClient(t)
@@ -1170,6 +1171,7 @@ var userRoutes = []struct{ method, path string }{
 	{http.MethodDelete, "/api/v1/bots/{id}"},
 	{http.MethodGet, "/api/v1/openapi.yaml"},
 	{http.MethodGet, "/api/v1/pool"},
+	{http.MethodGet, "/api/v1/platforms"},
 }
 
 func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
@@ -1222,5 +1224,22 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 		}
 	}
 	require.Equal(t, served, apiOps, "the document lists exactly the served /api/v1 routes: %v", documented)
+	b.requireValidated(t)
+}
+
+func TestPlatforms(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bot := b.create(t, b.acme, meetingBody(meetURL))
+	b.create(t, b.acme, meetingBody(meetURL))
+	_, err := b.st.Admit(t.Context(), "coolify", 2, t0)
+	require.NoError(t, err)
+	r := b.do(t, http.MethodGet, "/api/v1/platforms", b.acme, "")
+	r.requireStatus(t, http.StatusOK)
+	got := decodeJSON[PlatformsView](t, r)
+	require.Equal(t, PlatformsView{QueueLength: 0, Platforms: []PlatformView{
+		{Name: "coolify", Priority: 1, Limit: 2, Used: 2, Capacity: 0},
+		{Name: "local", Priority: 2, Limit: 5, Used: 0, Capacity: 5},
+	}}, got, "bot %s", bot.ID)
 	b.requireValidated(t)
 }

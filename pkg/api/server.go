@@ -32,6 +32,7 @@ type Store interface {
 
 	SlotAssignment(ctx context.Context, appUUID, slotToken string, attemptTokenHash []byte) (store.BotAuth, bool, error)
 	PoolStats(ctx context.Context, platform string) ([]store.PoolStats, error)
+	PlatformsUsage(ctx context.Context) (map[string]int, int, error)
 }
 
 // Config configures the server.
@@ -45,6 +46,8 @@ type Config struct {
 	// PoolPlatform names the platform whose deploying bots wait for pool
 	// slots (the queue of GET /api/v1/pool).
 	PoolPlatform string
+	// Platforms are the deployment platforms in priority order.
+	Platforms []PlatformLimit
 }
 
 // Server is the HTTP API.
@@ -73,6 +76,7 @@ func (s *Server) Handler() http.Handler {
 	user("POST /api/v1/bots/{id}/leave", s.stopBot(store.StopLeave))
 	user("DELETE /api/v1/bots/{id}", s.stopBot(store.StopCancel))
 	user("GET /api/v1/pool", s.getPool)
+	user("GET /api/v1/platforms", s.getPlatforms)
 	user("GET /api/bots/pool-stats", s.getSeedPoolStats)
 	mux.HandleFunc("GET /api/v1/openapi.yaml", serveOpenAPI)
 

@@ -25,8 +25,10 @@ type Config struct {
 	HTTPAddr    string
 	// PublicURL is the base URL bots call back.
 	PublicURL string
-	// Platform is the resolved deployment platform; PlatformReason says why
-	// (auto-detection logs it).
+	// Platforms are the deployment platforms in priority order (one unless
+	// PLATFORM_PRIORITY lists several); Platform is the first.
+	// PlatformReason says why (auto-detection logs it).
+	Platforms      []string
 	Platform       string
 	PlatformReason string
 
@@ -51,6 +53,7 @@ type Config struct {
 	JobTimeout time.Duration
 
 	Coolify Coolify
+	AWS     AWS
 
 	LocalBotLimit int
 	LocalStateDir string
@@ -85,8 +88,9 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:             r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 	}
 	c.PublicURL = r.publicURL(c.HTTPAddr)
-	c.Coolify = r.coolify()
-	c.Platform, c.PlatformReason = r.platform(c.Coolify)
+	c.Coolify, c.AWS = r.coolify(), r.aws()
+	c.Platforms, c.PlatformReason = r.platforms(c.Coolify, c.AWS)
+	c.Platform = c.Platforms[0]
 	c.BotCommand = r.command()
 	if c.HeartbeatTimeout <= c.BotHeartbeatInterval {
 		r.fail("HEARTBEAT_TIMEOUT", "must be longer than BOT_HEARTBEAT_INTERVAL (%s)", c.BotHeartbeatInterval)
@@ -191,22 +195,50 @@ func (r *reader) publicURL(httpAddr string) string {
 	return strings.TrimRight(v, "/")
 }
 
-func (r *reader) platform(c Coolify) (string, string) {
-	v := r.oneOf("DEPLOYMENT_PLATFORM", PlatformAuto, PlatformAuto, PlatformLocal, PlatformCoolify, "aws")
-	switch {
-	case v == "aws":
-		r.fail("DEPLOYMENT_PLATFORM", "%q is not supported by this build yet; use auto, local or coolify", v)
-		return PlatformLocal, ""
-	case v == PlatformLocal:
-		return PlatformLocal, "DEPLOYMENT_PLATFORM=local"
-	case v == PlatformCoolify:
-		r.requireCoolify(c)
-		return PlatformCoolify, "DEPLOYMENT_PLATFORM=coolify"
-	case c.Configured():
-		r.requireCoolify(c)
-		return PlatformCoolify, "auto: COOLIFY_API_URL and COOLIFY_API_TOKEN are set"
+// platforms resolves DEPLOYMENT_PLATFORM and PLATFORM_PRIORITY into the
+// platforms to use, in priority order, and why.
+func (r *reader) platforms(c Coolify, a AWS) ([]string, string) {
+	v := r.oneOf("DEPLOYMENT_PLATFORM", PlatformAuto, PlatformAuto, PlatformLocal, PlatformCoolify, PlatformAWS)
+	if prio := list(r.str("PLATFORM_PRIORITY", "")); len(prio) > 0 {
+		seen := map[string]bool{}
+		for _, p := range prio {
+			switch {
+			case p != PlatformLocal && p != PlatformCoolify && p != PlatformAWS:
+				r.fail("PLATFORM_PRIORITY", "unknown platform %q; want a list of coolify, aws, local", p)
+			case seen[p]:
+				r.fail("PLATFORM_PRIORITY", "%q is listed twice", p)
+			}
+			seen[p] = true
+		}
+		if v != PlatformAuto && v != prio[0] {
+			r.fail("DEPLOYMENT_PLATFORM", "%q contradicts PLATFORM_PRIORITY=%s; leave it auto", v, strings.Join(prio, ","))
+		}
+		r.require(prio, c, a)
+		return prio, "PLATFORM_PRIORITY=" + strings.Join(prio, ",")
 	}
-	return PlatformLocal, "auto: neither Coolify (COOLIFY_API_URL+COOLIFY_API_TOKEN) nor AWS (AWS_REGION+ECS_CLUSTER) is configured"
+	switch {
+	case v != PlatformAuto:
+		r.require([]string{v}, c, a)
+		return []string{v}, "DEPLOYMENT_PLATFORM=" + v
+	case c.Configured():
+		r.require([]string{PlatformCoolify}, c, a)
+		return []string{PlatformCoolify}, "auto: COOLIFY_API_URL and COOLIFY_API_TOKEN are set"
+	case a.Configured():
+		r.require([]string{PlatformAWS}, c, a)
+		return []string{PlatformAWS}, "auto: AWS_REGION and ECS_CLUSTER are set"
+	}
+	return []string{PlatformLocal}, "auto: neither Coolify (COOLIFY_API_URL+COOLIFY_API_TOKEN) nor AWS (AWS_REGION+ECS_CLUSTER) is configured"
+}
+
+func (r *reader) require(platforms []string, c Coolify, a AWS) {
+	for _, p := range platforms {
+		switch p {
+		case PlatformCoolify:
+			r.requireCoolify(c)
+		case PlatformAWS:
+			r.requireAWS(a)
+		}
+	}
 }
 
 // command reads BOT_COMMAND (split on spaces; no shell quoting), defaulting

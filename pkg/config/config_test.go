@@ -39,6 +39,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, config.Config{
 		HTTPAddr:             "127.0.0.1:8080",
 		PublicURL:            "http://127.0.0.1:8080",
+		Platforms:            []string{config.PlatformLocal},
 		Platform:             config.PlatformLocal,
 		HeartbeatTimeout:     5 * time.Minute,
 		DeployTimeout:        10 * time.Minute,
@@ -68,6 +69,9 @@ func TestLoadDefaults(t *testing.T) {
 				"google-meet":     "ghcr.io/meeboter/meeboter-google-meet-bot",
 			},
 		},
+		AWS: config.AWS{ContainerName: "bot", AssignPublicIP: true, LaunchType: "FARGATE", BotLimit: 50,
+			ModifyRate: 40, ModifyBurst: 100, ReadRate: 20, ReadBurst: 100, LaunchRate: 20, LaunchBurst: 100,
+			TaskDefinitions: map[string]string{}},
 	}, c)
 
 	err = c.RequireDatabase()
@@ -180,7 +184,12 @@ func TestLoadRejects(t *testing.T) {
 		{env{"LOCAL_BOT_LIMIT": "many"}, "LOCAL_BOT_LIMIT", `"many"`},
 		{env{"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS", ">= 1"},
 		{env{"DEPLOYMENT_PLATFORM": "kubernetes"}, "DEPLOYMENT_PLATFORM", `"kubernetes"`},
-		{env{"DEPLOYMENT_PLATFORM": "aws"}, "DEPLOYMENT_PLATFORM", "not supported"},
+		{env{"DEPLOYMENT_PLATFORM": "aws", "AWS_REGION": "eu-west-1", "ECS_CLUSTER": "bots", "ECS_SUBNETS": "subnet-1"},
+			"ECS_TASK_DEF_ZOOM", "at least one"},
+		{env{"AWS_REGION": "eu-west-1", "ECS_CLUSTER": "bots", "ECS_TASK_DEF_ZOOM": "zoom:1"}, "ECS_SUBNETS", "awsvpc"},
+		{env{"PLATFORM_PRIORITY": "coolify,k8s", "COOLIFY_API_URL": "http://c/api/v1",
+			"COOLIFY_API_TOKEN": "t", "COOLIFY_PROJECT_UUID": "p", "COOLIFY_SERVER_UUID": "s"}, "PLATFORM_PRIORITY", `"k8s"`},
+		{env{"ECS_LAUNCH_TYPE": "lambda"}, "ECS_LAUNCH_TYPE", `"lambda"`},
 		{env{"DEPLOYMENT_PLATFORM": "coolify", "COOLIFY_API_URL": "http://c/api/v1", "COOLIFY_API_TOKEN": "t", "COOLIFY_PROJECT_UUID": "p"},
 			"COOLIFY_SERVER_UUID", "required when the platform is coolify"},
 		{env{"COOLIFY_API_URL": "http://c/api/v1", "COOLIFY_API_TOKEN": "t", "COOLIFY_SERVER_UUID": "s"},
@@ -216,7 +225,7 @@ func TestLoadReportsEveryError(t *testing.T) {
 		"HEARTBEAT_TIMEOUT":   "abc",
 		"DEPLOY_TIMEOUT":      "-5s",
 		"LOCAL_BOT_LIMIT":     "0",
-		"DEPLOYMENT_PLATFORM": "aws",
+		"DEPLOYMENT_PLATFORM": "kubernetes",
 		"PUBLIC_URL":          "ftp://x",
 		"HTTP_ADDR":           "nonsense",
 		"LOG_FORMAT":          "xml",
@@ -256,4 +265,30 @@ func TestLoadCoolify(t *testing.T) {
 	local, err := config.Load(env{"DEPLOYMENT_PLATFORM": "local", "COOLIFY_API_URL": "https://c/api/v1", "COOLIFY_API_TOKEN": "t"}.getenv)
 	require.NoError(t, err)
 	require.Equal(t, config.PlatformLocal, local.Platform, "an explicit platform wins over detection")
+}
+
+func TestLoadAWSAndPriority(t *testing.T) {
+	t.Parallel()
+	aws := env{"AWS_REGION": "eu-west-1", "ECS_CLUSTER": "bots", "ECS_TASK_DEF_ZOOM": "meeboter-zoom-bot:3",
+		"ECS_SUBNETS": "subnet-a, subnet-b", "ECS_SECURITY_GROUPS": "sg-1", "ECS_ASSIGN_PUBLIC_IP": "false",
+		"ECS_CAPACITY_PROVIDERS": "FARGATE_SPOT", "AWS_BOT_LIMIT": "7"}
+	c, err := config.Load(aws.getenv)
+	require.NoError(t, err)
+	require.Equal(t, []string{config.PlatformAWS}, c.Platforms, "auto-detection picks AWS when region and cluster are set")
+	require.Contains(t, c.PlatformReason, "AWS_REGION")
+	require.Equal(t, []string{"subnet-a", "subnet-b"}, c.AWS.Subnets)
+	require.False(t, c.AWS.AssignPublicIP)
+	require.Equal(t, []string{"FARGATE_SPOT"}, c.AWS.CapacityProviders)
+	require.Equal(t, map[string]string{"zoom": "meeboter-zoom-bot:3"}, c.AWS.TaskDefinitions)
+	require.Equal(t, 7, c.AWS.BotLimit)
+
+	hybrid := env{"PLATFORM_PRIORITY": "coolify, aws ,local", "COOLIFY_API_URL": "http://c/api/v1", "COOLIFY_API_TOKEN": "t",
+		"COOLIFY_PROJECT_UUID": "p", "COOLIFY_SERVER_UUID": "s"}
+	for k, v := range aws {
+		hybrid[k] = v
+	}
+	c, err = config.Load(hybrid.getenv)
+	require.NoError(t, err)
+	require.Equal(t, []string{"coolify", "aws", "local"}, c.Platforms)
+	require.Equal(t, "coolify", c.Platform)
 }
