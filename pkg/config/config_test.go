@@ -292,3 +292,24 @@ func TestLoadAWSAndPriority(t *testing.T) {
 	require.Equal(t, []string{"coolify", "aws", "local"}, c.Platforms)
 	require.Equal(t, "coolify", c.Platform)
 }
+
+// The shipped example environment must stay loadable.
+func TestExampleEnvLoads(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../config/meeboter.env.example")
+	require.NoError(t, err)
+	e := env{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		require.True(t, ok, line)
+		e[k] = v
+	}
+	c, err := config.Load(e.getenv)
+	require.NoError(t, err)
+	require.Equal(t, []string{config.PlatformCoolify}, c.Platforms)
+	require.Equal(t, "https://meeboter.example.com", c.PublicURL)
+}
