@@ -2,14 +2,37 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
+	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/platform/ecs"
 )
 
-// buildAWS builds the ECS platform.
-func buildAWS(_ context.Context, _ config.Config, _ *zap.Logger) (platforms, error) {
-	return platforms{}, errors.New("DEPLOYMENT_PLATFORM: aws is not built into this binary yet")
+// buildAWS builds the ECS platform: credentials from the SDK's default
+// chain, the endpoint from AWS_ENDPOINT_URL_ECS when set (a simulator).
+func buildAWS(ctx context.Context, cfg config.Config, _ *zap.Logger) (platforms, error) {
+	a := cfg.AWS
+	client, err := ecs.NewClient(ctx, a.Region, "")
+	if err != nil {
+		return platforms{}, fmt.Errorf("AWS_REGION: %w", err)
+	}
+	var providers []types.CapacityProviderStrategyItem
+	for _, name := range a.CapacityProviders {
+		providers = append(providers, types.CapacityProviderStrategyItem{CapacityProvider: &name, Weight: 1})
+	}
+	p, err := ecs.New(client, ecs.Config{Cluster: a.Cluster, TaskDefinitions: a.TaskDefinitions, ContainerName: a.ContainerName,
+		LaunchType: a.LaunchType, CapacityProviders: providers, Subnets: a.Subnets, SecurityGroups: a.SecurityGroups,
+		AssignPublicIP: a.AssignPublicIP,
+		ModifyRate:     rate.Limit(a.ModifyRate), ModifyBurst: a.ModifyBurst,
+		ReadRate: rate.Limit(a.ReadRate), ReadBurst: a.ReadBurst,
+		LaunchRate: rate.Limit(a.LaunchRate), LaunchBurst: a.LaunchBurst})
+	if err != nil {
+		return platforms{}, fmt.Errorf("ECS_CLUSTER: %w", err)
+	}
+	return platforms{list: []controllers.PlatformConfig{{Platform: p, Limit: a.BotLimit}}}, nil
 }

@@ -17,7 +17,18 @@
 // cold_start_ms, warm_start_ms, status_lag_ms}, POST /_sim/apps/{uuid}/crash
 // {exit_code}, POST /_sim/apps/{uuid}/vanish, GET /_sim/apps, GET /_sim/stats.
 //
-// The ECS simulator is another issue: `sim ecs` exits 2.
+//	go run ./hack/sim ecs --addr 127.0.0.1:8001 --access-key AKID --secret-key SECRET [--region us-east-1]
+//	    [--cluster default] [--task-def family[:rev]=container …] [--bot-command "bin/meeboter-bot --simulate"]
+//	    [--no-throttle] [--provisioning-delay 200ms] [--pending-delay 500ms] [--stop-delay 300ms]
+//	    [--consistency-lag 0] [--error-rate 0]
+//
+// prints AWS_ENDPOINT_URL_ECS, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_REGION and ECS_CLUSTER instead, for the real AWS SDK. Its control
+// endpoints take "Authorization: Bearer <secret key>": POST /_sim/knobs
+// {error_rate, throttle_storm_seconds, throttle, capacity_failures,
+// capacity_failure_reason, capacity_unavailable_seconds, start_failures, …},
+// POST /_sim/tasks/{id}/crash {exit_code}, /vanish, /stop {stop_code,
+// reason}, GET /_sim/tasks, GET /_sim/stats.
 package main
 
 import (
@@ -36,9 +47,10 @@ import (
 	"time"
 
 	"github.com/meeboter/meeboter/pkg/platform/coolify/coolifysim"
+	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
 )
 
-const usage = "usage: go run ./hack/sim coolify|ecs [flags]   (coolify -h for its flags)"
+const usage = "usage: go run ./hack/sim coolify|ecs [flags]   (coolify -h, ecs -h for their flags)"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,8 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "coolify":
 		return runCoolify(ctx, args[1:], stdout, stderr)
 	case "ecs":
-		fmt.Fprintln(stderr, "sim ecs: not yet implemented")
-		return 2
+		return runECS(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -147,4 +158,116 @@ func zeroMeansZero(cfg *coolifysim.Config) {
 			*d = -1
 		}
 	}
+}
+
+func runECS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sim ecs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg        ecssim.Config
+		taskDefs   = taskDefFlag{}
+		addr       = fs.String("addr", "127.0.0.1:8001", "listen address (port 0: any free port)")
+		clusters   = fs.String("cluster", "default", "cluster names, comma-separated; the first is printed as ECS_CLUSTER")
+		errorRate  = fs.Float64("error-rate", 0, "fraction of API calls answered 500 ServerException")
+		botCommand = fs.String("bot-command", "", `what a started task's container runs, split on spaces (e.g. "bin/meeboter-bot --simulate"); empty: nothing`)
+		verbose    = fs.Bool("v", false, "log what the simulator does to stderr")
+	)
+	fs.StringVar(&cfg.AccessKeyID, "access-key", "", "the AWS access key id requests must be signed with (default: generated)")
+	fs.StringVar(&cfg.SecretAccessKey, "secret-key", "", "its secret (default: generated)")
+	fs.StringVar(&cfg.Region, "region", "us-east-1", "the region requests must be signed for")
+	fs.Var(taskDefs, "task-def", "a task definition family[:revision]=containerName (repeatable; default bot:1=bot)")
+	fs.BoolVar(&cfg.NoThrottle, "no-throttle", false, "turn off ECS's request and Fargate launch rate limits")
+	fs.DurationVar(&cfg.ProvisioningDelay, "provisioning-delay", 200*time.Millisecond, "time in PROVISIONING")
+	fs.DurationVar(&cfg.PendingDelay, "pending-delay", 500*time.Millisecond, "time in PENDING (image pull)")
+	fs.DurationVar(&cfg.ActivatingDelay, "activating-delay", 0, "time in ACTIVATING and DEACTIVATING (0: skipped)")
+	fs.DurationVar(&cfg.StopDelay, "stop-delay", 300*time.Millisecond, "STOPPING plus DEPROVISIONING after the container stopped")
+	fs.DurationVar(&cfg.StopTimeout, "stop-timeout", 30*time.Second, "SIGTERM to SIGKILL on stop")
+	fs.DurationVar(&cfg.ConsistencyLag, "consistency-lag", 0, "how long a new task is invisible to DescribeTasks and ListTasks")
+	fs.DurationVar(&cfg.StoppedRetention, "stopped-retention", time.Hour, "how long stopped tasks stay describable")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sim ecs: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	for c := range strings.SplitSeq(*clusters, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cfg.Clusters = append(cfg.Clusters, c)
+		}
+	}
+	cfg.TaskDefinitions = taskDefs
+	for _, d := range []*time.Duration{&cfg.ProvisioningDelay, &cfg.PendingDelay, &cfg.StopDelay, &cfg.StopTimeout} {
+		if *d == 0 {
+			*d = -1 // an explicit 0 is a zero, not the default
+		}
+	}
+	if cmd := strings.Fields(*botCommand); len(cmd) > 0 {
+		cfg.Workload = ecssim.ProcessWorkload(cmd, ecssim.WithOutput(stderr))
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sim ecs: %v\n", err)
+		return 1
+	}
+	sim := ecssim.New(cfg)
+	sim.SetErrorRate(*errorRate)
+	eff := sim.Config()
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "AWS_ENDPOINT_URL_ECS=%s\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\nAWS_REGION=%s\nECS_CLUSTER=%s\n",
+		base, eff.AccessKeyID, eff.SecretAccessKey, eff.Region, eff.Clusters[0])
+	var defs []string
+	for _, d := range sim.TaskDefinitions() {
+		defs = append(defs, fmt.Sprintf("%s:%d (container %s)", d.Family, d.Revision, d.ContainerName))
+	}
+	fmt.Fprintf(stderr, "ecs simulator on %s: clusters %s, task definitions %s, throttling %v; control: %s/_sim/ "+
+		"(Bearer <secret key>); Ctrl-C stops it and every task\n",
+		base, strings.Join(eff.Clusters, ", "), strings.Join(defs, ", "), !eff.NoThrottle, base)
+
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintf(stderr, "sim ecs: %v\n", err)
+		code = 1
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	sim.Close()
+	return code
+}
+
+// taskDefFlag collects --task-def family[:revision]=containerName.
+type taskDefFlag map[string]ecssim.TaskDef
+
+func (f taskDefFlag) String() string {
+	var out []string
+	for k, d := range f {
+		out = append(out, k+"="+d.ContainerName)
+	}
+	return strings.Join(out, ",")
+}
+
+func (f taskDefFlag) Set(v string) error {
+	key, container, _ := strings.Cut(v, "=")
+	family, _, _ := strings.Cut(key, ":")
+	if family == "" {
+		return errors.New("want family[:revision]=containerName")
+	}
+	f[key] = ecssim.TaskDef{ContainerName: container}
+	return nil
 }

@@ -1,0 +1,202 @@
+package ecs_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/pkg/api"
+	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/platform/ecs"
+	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
+	"github.com/meeboter/meeboter/pkg/platform/platformtest"
+	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/store/storetest"
+)
+
+const (
+	accessKey = "AKIDTEST"
+	secretKey = "secret-test"
+	cluster   = "bots"
+	meetURL   = "https://meet.google.com/abc-defg-hij"
+)
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// testBundle is a whole controller on a real Postgres with the API on an
+// httptest server and ECS simulated; the real AWS SDK talks to the
+// simulator, whose tasks run simulated bots in-process.
+type testBundle struct {
+	pool     *pgxpool.Pool
+	store    *store.Store
+	sim      *ecssim.Sim
+	client   *awsecs.Client
+	fallback *platformtest.Fake
+	apiURL   string
+	apiKey   string
+}
+
+type opts struct {
+	sim      ecssim.Config
+	bot      bot.Config
+	settings botsim.Settings
+	// fallback adds a second platform after aws (PLATFORM_PRIORITY=aws,fake).
+	fallback bool
+	gcGrace  time.Duration
+}
+
+func defaultOpts() opts {
+	settings := botsim.DefaultSettings()
+	settings.CallDuration = 300 * time.Millisecond
+	return opts{
+		sim: ecssim.Config{AccessKeyID: accessKey, SecretAccessKey: secretKey, Clusters: []string{cluster},
+			TaskDefinitions: map[string]ecssim.TaskDef{"meeboter-google-meet-bot:1": {ContainerName: "bot"},
+				"meeboter-zoom-bot:1": {ContainerName: "bot"}},
+			ProvisioningDelay: 50 * time.Millisecond, PendingDelay: 100 * time.Millisecond, StopDelay: 50 * time.Millisecond,
+			StopTimeout: 2 * time.Second},
+		bot: bot.Config{HeartbeatTimeout: 30 * time.Second, DeployTimeout: time.Minute, LeaveTimeout: 10 * time.Second,
+			MaxBotLifetime: time.Hour, QueueTimeout: time.Minute, JoinLeadTime: time.Second, MaxAttempts: 3},
+		settings: settings,
+		gcGrace:  3 * time.Second,
+	}
+}
+
+func setup(t *testing.T, o opts) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	b := &testBundle{pool: storetest.NewPool(t)}
+	enq := &controllers.Enqueuer{}
+	b.store = store.New(b.pool, enq)
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+
+	var handler http.Handler
+	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(apiSrv.Close)
+	b.apiURL = apiSrv.URL
+	priority := []api.PlatformLimit{{Name: ecs.Name, Limit: 100}}
+	if o.fallback {
+		priority = append(priority, api.PlatformLimit{Name: "fake", Limit: 100})
+	}
+	handler = (&api.Server{Store: b.store, Clock: wallClock{}, Logger: log, Config: api.Config{
+		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, Platforms: priority}}).Handler()
+
+	settings := o.settings
+	o.sim.Workload = func(ctx context.Context, env map[string]string) int {
+		if env["BOT_ID"] == "" { // not a bot of ours: a container that just runs
+			<-ctx.Done()
+			return 0
+		}
+		return botsim.RunWithEnv(ctx, env, settings)
+	}
+	sim, simSrv := ecssim.NewServer(t, o.sim)
+	b.sim = sim
+	b.client = awsecs.New(awsecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(simSrv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		Retryer: retry.NewStandard(func(so *retry.StandardOptions) {
+			so.RateLimiter, so.MaxBackoff, so.MaxAttempts = ratelimit.None, 50*time.Millisecond, 5
+		})})
+	p, err := ecs.New(b.client, ecs.Config{Cluster: cluster, Subnets: []string{"subnet-1"}, SecurityGroups: []string{"sg-1"},
+		TaskDefinitions: map[string]string{"google-meet": "meeboter-google-meet-bot:1", "zoom": "meeboter-zoom-bot:1"}})
+	require.NoError(t, err)
+	platforms := []controllers.PlatformConfig{{Platform: p, Limit: 100}}
+	if o.fallback {
+		b.fallback = &platformtest.Fake{}
+		platforms = append(platforms, controllers.PlatformConfig{Platform: b.fallback, Limit: 100})
+	}
+	mgr, err := controllers.New(controllers.Config{Bot: o.bot, PublicURL: apiSrv.URL, Platforms: platforms,
+		AdmitInterval: 200 * time.Millisecond, ResyncInterval: 300 * time.Millisecond, ObserveInterval: 200 * time.Millisecond,
+		GCInterval: time.Second, GCGrace: o.gcGrace},
+		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
+	require.NoError(t, err)
+	require.NoError(t, mgr.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = mgr.Stop(stopCtx)
+	})
+	b.apiKey, _, err = b.store.CreateAPIKey(ctx, "acme", "test", time.Now())
+	require.NoError(t, err)
+	return b
+}
+
+func (b *testBundle) call(t *testing.T, method, path string, body any, out any) int {
+	t.Helper()
+	raw := ""
+	if body != nil {
+		j, err := json.Marshal(body)
+		require.NoError(t, err)
+		raw = string(j)
+	}
+	req, err := http.NewRequest(method, b.apiURL+path, strings.NewReader(raw))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+b.apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp.StatusCode
+}
+
+func (b *testBundle) createBot(t *testing.T, simulate map[string]any) api.BotView {
+	t.Helper()
+	var v api.BotView
+	body := map[string]any{"meeting_url": meetURL}
+	if simulate != nil {
+		body["metadata"] = map[string]any{"simulate": simulate}
+	}
+	require.Equal(t, http.StatusCreated, b.call(t, http.MethodPost, "/api/v1/bots", body, &v))
+	return v
+}
+
+func (b *testBundle) waitStatus(t *testing.T, id uuid.UUID, timeout time.Duration, want ...store.Status) api.BotView {
+	t.Helper()
+	var v api.BotView
+	require.Eventually(t, func() bool {
+		v = api.BotView{}
+		b.call(t, http.MethodGet, "/api/v1/bots/"+id.String(), nil, &v)
+		for _, w := range want {
+			if v.Status == w {
+				return true
+			}
+		}
+		return false
+	}, timeout, 20*time.Millisecond, "bot %s never reached %v", id, want)
+	return v
+}
+
+// runningTasks counts tasks not yet stopped.
+func (b *testBundle) runningTasks() int {
+	n := 0
+	for _, task := range b.sim.Tasks() {
+		if task.LastStatus != "STOPPED" {
+			n++
+		}
+	}
+	return n
+}
+
+var _ platform.Platform = (*platformtest.Fake)(nil)
+
+func mustUUID(s string) uuid.UUID { return uuid.MustParse(s) }

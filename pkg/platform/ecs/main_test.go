@@ -1,0 +1,10 @@
+package ecs_test
+
+import (
+	"testing"
+
+	"github.com/meeboter/meeboter/pkg/pgtest"
+)
+
+// The controller tests need Postgres; the driver's own tests do not mind it.
+func TestMain(m *testing.M) { pgtest.Main(m) }
