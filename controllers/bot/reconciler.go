@@ -113,7 +113,16 @@ func (r *Reconciler) act(ctx context.Context, b store.Bot, d *store.Deployment, 
 		return Result{}, false, r.stop(ctx, b, *d, now)
 	case ActRetry:
 		r.log(b, d).Info("workload exited before the call; new attempt", zap.Intp("exit_code", d.ExitCode))
-		_, err := r.Store.RetryAttempt(ctx, b.ID, d.Attempt, now)
+		// The exited workload may still hold something (files, an
+		// application): clean it up before its row goes.
+		p, err := r.platformOf(*d)
+		if err == nil {
+			err = p.Stop(ctx, d.Name, deref(d.ExternalID))
+		}
+		if err != nil {
+			return Result{}, true, fmt.Errorf("clean up exited workload %s: %w", d.Name, err)
+		}
+		_, err = r.Store.RetryAttempt(ctx, b.ID, d.Attempt, now)
 		return Result{}, false, err
 	case ActFinish:
 		finished, err := r.Store.FinishBot(ctx, b.ID, a.Status, a.Reason, now)
@@ -200,11 +209,7 @@ func (r *Reconciler) stop(ctx context.Context, b store.Bot, d store.Deployment, 
 	if err := r.Store.MarkStopping(ctx, b.ID, d.Attempt, now); err != nil {
 		return err
 	}
-	ext := ""
-	if d.ExternalID != nil {
-		ext = *d.ExternalID
-	}
-	if err := p.Stop(ctx, d.Name, ext); err != nil {
+	if err := p.Stop(ctx, d.Name, deref(d.ExternalID)); err != nil {
 		return fmt.Errorf("stop %s: %w", d.Name, err)
 	}
 	r.log(b, &d).Info("workload stopped")
@@ -235,4 +240,11 @@ func (r *Reconciler) log(b store.Bot, d *store.Deployment) *zap.Logger {
 		l = l.With(zap.Int("attempt", d.Attempt), zap.String("platform", d.Platform))
 	}
 	return l
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -58,7 +58,8 @@ func (c *Collector) RunOnce(ctx context.Context) (int, error) {
 		// might be being created right now.
 		// A workload listed without a name (ECS drops a stopped task's
 		// tags) is owned through its external id.
-		if owned[l.Name] || (l.Name == "" && ownedExternal[l.ExternalID]) || l.CreatedAt.IsZero() || now.Sub(l.CreatedAt) < c.Grace {
+		if l.Released || owned[l.Name] || (l.Name == "" && ownedExternal[l.ExternalID]) || l.CreatedAt.IsZero() ||
+			now.Sub(l.CreatedAt) < c.Grace {
 			continue
 		}
 		if err := c.Platform.Stop(ctx, l.Name, l.ExternalID); err != nil {

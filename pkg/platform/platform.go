@@ -42,6 +42,9 @@ type Listed struct {
 	Name       string
 	ExternalID string
 	CreatedAt  time.Time
+	// Released means nothing is left to stop or delete (a stopped ECS task,
+	// listed for its exit code only): garbage collection leaves it alone.
+	Released bool
 	Observation
 }
 

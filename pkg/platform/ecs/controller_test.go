@@ -85,7 +85,7 @@ func TestECSThrottlingAndCapacityFailuresFallBack(t *testing.T) {
 	o := defaultOpts()
 	o.fallback = true
 	b := setup(t, o)
-	b.sim.ThrottleStorm(time.Second)
+	b.sim.ThrottleStorm(3 * time.Second)
 	b.sim.SetCapacityFailures("RESOURCE:MEMORY", 2)
 	var bots []string
 	for range 4 {
@@ -112,6 +112,9 @@ func TestECSThrottlingAndCapacityFailuresFallBack(t *testing.T) {
 			moved++
 		}
 	}
-	require.Equal(t, 2, moved, "the RESOURCE:MEMORY failures fell back to the next platform")
-	require.Len(t, b.fallback.Created(), 2)
+	// The two RESOURCE:MEMORY failures fell back; an attempt whose RunTask
+	// gave up under the storm may fall back too, if its retry is refused.
+	require.GreaterOrEqual(t, moved, 2, "the RESOURCE:MEMORY failures fell back to the next platform")
+	require.Len(t, b.fallback.Created(), moved)
+	require.Positive(t, b.sim.Stats().Throttled, "the storm happened")
 }

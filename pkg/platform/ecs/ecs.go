@@ -457,6 +457,9 @@ func (p *Platform) listed(t types.Task) platform.Listed {
 	if t.CreatedAt != nil {
 		l.CreatedAt = *t.CreatedAt
 	}
+	// A stopped task costs nothing and cannot be stopped again: it is
+	// listed for its exit code only.
+	l.Released = aws.ToString(t.LastStatus) == string(types.DesiredStatusStopped)
 	return l
 }
 
