@@ -47,8 +47,8 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run='^$$' -fuzz='^FuzzParseMeetingURL$$' -fuzztime=$(FUZZTIME) ./pkg/meeting
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCreateBot$$' -fuzztime=$(FUZZTIME) ./pkg/api
 
-bench: ## Run the benchmarks
-	@echo "no benchmarks yet"
+bench: ## Load benchmark: 1,000 bots on the ECS simulator with ECS's real limits; prints and writes bench.json
+	$(GO) run ./hack/bench --bots $${BOTS:-1000} --out bench.json
 
 docker: ## Build the container image (IMAGE=meeboter, tagged with VERSION)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .

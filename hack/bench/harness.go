@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/pkg/api"
+	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/platform/ecs"
+	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+type harness struct {
+	pool    *pgxpool.Pool
+	sim     *ecssim.Sim
+	simSrv  *httptest.Server
+	apiSrv  *http.Server
+	apiURL  string
+	mgr     *controllers.Manager
+	store   *store.Store
+	startup time.Duration
+}
+
+func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger) (*harness, error) {
+	h := &harness{pool: pool}
+	enq := &controllers.Enqueuer{}
+	h.store = store.New(pool, enq)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	h.apiURL = "http://" + ln.Addr().String()
+	h.apiSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: h.store, Clock: wallClock{},
+		Logger: log, Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler()}
+	go func() { _ = h.apiSrv.Serve(ln) }()
+
+	shared := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 30 * time.Second}
+	settings := botsim.DefaultSettings()
+	settings.CallDuration = 0 // stay in the call until told to leave
+	cfg := ecssim.Config{AccessKeyID: "AKIDBENCH", SecretAccessKey: "bench", Clusters: []string{"bots"},
+		TaskDefinitions: map[string]ecssim.TaskDef{"meeboter-google-meet-bot:1": {ContainerName: "bot"}},
+		StopTimeout:     5 * time.Second,
+		Workload: func(ctx context.Context, env map[string]string) int {
+			return botsim.RunWithEnv(ctx, env, settings, botsim.WithClientOptions(botproto.WithHTTPClient(shared)))
+		}}
+	h.sim = ecssim.New(cfg)
+	h.simSrv = httptest.NewServer(h.sim.Handler())
+	d := h.sim.Config()
+	h.startup = d.ProvisioningDelay + d.PendingDelay
+	client := awsecs.New(awsecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.simSrv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench", ""),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.RateLimiter, o.MaxAttempts, o.MaxBackoff = ratelimit.None, 10, 2*time.Second
+		})})
+	var ecsCalls atomic.Int64
+	p, err := ecs.New(client, ecs.Config{Cluster: "bots", Subnets: []string{"subnet-1"},
+		TaskDefinitions: map[string]string{"google-meet": "meeboter-google-meet-bot:1"},
+		OnRequest:       func(string, error, time.Duration) { ecsCalls.Add(1) }})
+	if err != nil {
+		return nil, err
+	}
+	h.mgr, err = controllers.New(controllers.Config{
+		Bot: bot.Config{HeartbeatTimeout: 5 * time.Minute, DeployTimeout: 10 * time.Minute, LeaveTimeout: time.Minute,
+			MaxBotLifetime: 3 * time.Hour, QueueTimeout: 30 * time.Minute, JoinLeadTime: time.Second, MaxAttempts: 3},
+		PublicURL: h.apiURL, Platforms: []controllers.PlatformConfig{{Platform: p, Limit: n + 100}},
+		ReconcileWorker: 100, AdmitInterval: time.Second, ResyncInterval: 2 * time.Second, ObserveInterval: 2 * time.Second,
+		GCInterval: 15 * time.Second, GCGrace: time.Minute, JobTimeout: time.Minute},
+		controllers.Deps{Pool: pool, Store: h.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return h, h.mgr.Start(ctx)
+}
+
+func (h *harness) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = h.mgr.Stop(ctx)
+	_ = h.apiSrv.Shutdown(ctx)
+	h.sim.Close()
+	h.simSrv.Close()
+}
+
+// measure creates n bots at once, waits until all are in the call, cancels
+// them and waits until every task is stopped.
+func (h *harness) measure(ctx context.Context, n int) (Result, error) {
+	key, _, err := h.store.CreateAPIKey(ctx, "bench", "bench", time.Now())
+	if err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	ids, err := h.createBots(key, n)
+	if err != nil {
+		return Result{}, err
+	}
+	created := time.Since(start)
+	fmt.Printf("created %d bots in %s\n", n, created.Round(time.Millisecond))
+	if err := h.waitCount(ctx, `SELECT count(*) FROM bots WHERE status = 'IN_CALL'`, n, 10*time.Minute); err != nil {
+		return Result{}, err
+	}
+	inCall := time.Since(start)
+	bound := launchBound(n, h.startup)
+	fmt.Printf("all %d IN_CALL after %s (bound %s)\n", n, inCall.Round(time.Millisecond), bound.Round(time.Millisecond))
+	stopStart := time.Now()
+	if err := h.cancelBots(key, ids); err != nil {
+		return Result{}, err
+	}
+	if err := h.waitCount(ctx, `SELECT count(*) FROM bots WHERE status IN ('DONE', 'FATAL')`, n, 10*time.Minute); err != nil {
+		return Result{}, err
+	}
+	if err := h.waitCount(ctx, `SELECT count(*) FROM deployments WHERE state = 'GONE'`, n, 10*time.Minute); err != nil {
+		return Result{}, err
+	}
+	done := time.Since(stopStart)
+	st := h.sim.Stats()
+	total := 0
+	for op, c := range st.Calls {
+		if op != "" {
+			total += c
+		}
+	}
+	return Result{Bots: n, TimeToAllInCall: inCall.Seconds(), LaunchBound: bound.Seconds(),
+		RatioToBound: inCall.Seconds() / bound.Seconds(), ECSCalls: st.Calls, ECSCallsPerBot: float64(total) / float64(n),
+		Throttled: st.Throttled, CreateAPIPerSecond: float64(n) / created.Seconds(), TimeToAllDoneAfterStop: done.Seconds()}, nil
+}
+
+func (h *harness) createBots(key string, n int) ([]string, error) {
+	ids := make([]string, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 32 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				var v struct {
+					ID string `json:"id"`
+				}
+				if err := h.call(key, http.MethodPost, "/api/v1/bots", map[string]any{"meeting_url": "https://meet.google.com/abc-defg-hij"}, &v); err != nil {
+					errs <- err
+					return
+				}
+				ids[i] = v.ID
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return ids, <-errs
+}
+
+func (h *harness) cancelBots(key string, ids []string) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ids))
+	sem := make(chan struct{}, 32)
+	for _, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := h.call(key, http.MethodPost, "/api/v1/bots/"+id+"/leave", nil, nil); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func (h *harness) call(key, method, path string, body, out any) error {
+	raw, _ := json.Marshal(body)
+	if body == nil {
+		raw = nil
+	}
+	req, err := http.NewRequest(method, h.apiURL+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+func (h *harness) waitCount(ctx context.Context, sql string, want int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int
+		if err := h.pool.QueryRow(ctx, sql).Scan(&n); err != nil {
+			return err
+		}
+		if n >= want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d after %s: %s", n, want, timeout, sql)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,100 @@
+// Command bench is `make bench`: a load generator that runs the whole
+// controller in-process (real Postgres, River, API on loopback) against the
+// ECS simulator with ECS's real request and Fargate launch limits, its tasks
+// running simulated bots in-process. It creates N bots at once, measures the
+// time until all are IN_CALL against the bound ECS's launch rate imposes,
+// then ends them and counts ECS API calls per bot lifetime. It prints the
+// figures and writes them to a JSON file.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/pgcluster"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// Fargate's launch bucket (tasks, not calls): 100 burst, 20 per second.
+const (
+	launchBurst = 100
+	launchRate  = 20.0
+)
+
+// Result is what the bench measures.
+type Result struct {
+	Bots                   int            `json:"bots"`
+	TimeToAllInCall        float64        `json:"time_to_all_in_call_seconds"`
+	LaunchBound            float64        `json:"launch_bound_seconds"`
+	RatioToBound           float64        `json:"ratio_to_bound"`
+	ECSCalls               map[string]int `json:"ecs_calls"`
+	ECSCallsPerBot         float64        `json:"ecs_calls_per_bot"`
+	Throttled              int            `json:"ecs_throttled"`
+	CreateAPIPerSecond     float64        `json:"create_api_bots_per_second"`
+	TimeToAllDoneAfterStop float64        `json:"time_to_all_done_after_stop_seconds"`
+}
+
+func main() {
+	bots := flag.Int("bots", 1000, "bots to run")
+	out := flag.String("out", "bench.json", "where to write the figures")
+	flag.Parse()
+	if err := run(*bots, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, out string) error {
+	ctx := context.Background()
+	dbURL, stop, err := database(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	h, err := newHarness(ctx, pool, n, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	res, err := h.measure(ctx, n)
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Println(string(b))
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// database uses DATABASE_URL or a throwaway cluster.
+func database(ctx context.Context) (string, func(), error) {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u, func() {}, nil
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		return "", nil, err
+	}
+	return c.URL("postgres"), func() { _ = c.Stop() }, nil
+}
+
+// launchBound is the least time ECS's Fargate launch bucket allows to start
+// n tasks, plus one task's own start-up.
+func launchBound(n int, startup time.Duration) time.Duration {
+	extra := max(n-launchBurst, 0)
+	return time.Duration(float64(extra)/launchRate*float64(time.Second)) + startup
+}
