@@ -3,11 +3,14 @@ package coolifysim
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
 // Causes a Workload's context is cancelled with.
@@ -17,9 +20,9 @@ var (
 	ErrStopped = errors.New("coolifysim: container stopped")
 	// ErrCrashed: the container was killed (CrashContainer); a process gets
 	// SIGKILL at once.
-	ErrCrashed = errors.New("coolifysim: container crashed")
+	ErrCrashed = fmt.Errorf("coolifysim: container crashed: %w", simcontainer.ErrKilled)
 	// ErrVanished: the container disappeared (VanishContainer); SIGKILL.
-	ErrVanished = errors.New("coolifysim: container vanished")
+	ErrVanished = fmt.Errorf("coolifysim: container vanished: %w", simcontainer.ErrKilled)
 	errClosed   = errors.New("coolifysim: simulator closed")
 )
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 	"time"
+
+	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
 // cstate is a container's Docker state as far as Coolify can tell.
@@ -66,7 +68,7 @@ func (s *Sim) launch(c *container) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(s.baseCtx)
-	ctx = context.WithValue(ctx, graceKey{}, c.grace)
+	ctx = simcontainer.WithStopGrace(ctx, c.grace)
 	c.cancel = cancel
 	env := maps.Clone(c.env)
 	wl := s.workload

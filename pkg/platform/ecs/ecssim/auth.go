@@ -5,12 +5,15 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
 // Causes a Workload's context is cancelled with.
@@ -20,9 +23,9 @@ var (
 	// SIGKILL after the stop timeout.
 	ErrStopped = errors.New("ecssim: task stopped")
 	// ErrCrashed: the container was killed (CrashTask); SIGKILL at once.
-	ErrCrashed = errors.New("ecssim: container crashed")
+	ErrCrashed = fmt.Errorf("ecssim: container crashed: %w", simcontainer.ErrKilled)
 	// ErrVanished: the task disappeared (VanishTask); SIGKILL at once.
-	ErrVanished = errors.New("ecssim: task vanished")
+	ErrVanished = fmt.Errorf("ecssim: task vanished: %w", simcontainer.ErrKilled)
 	errClosed   = errors.New("ecssim: simulator closed")
 )
 

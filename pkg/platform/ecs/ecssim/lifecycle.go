@@ -6,6 +6,8 @@ import (
 	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
 // The lifecycle. Every step is an event on the simulator's clock; each
@@ -79,7 +81,7 @@ func (s *Sim) launch(t *task) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(s.baseCtx)
-	ctx = context.WithValue(ctx, graceKey{}, s.cfg.StopTimeout)
+	ctx = simcontainer.WithStopGrace(ctx, s.cfg.StopTimeout)
 	t.cancel = cancel
 	env := maps.Clone(t.env)
 	wl := s.workload
