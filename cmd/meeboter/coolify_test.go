@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,26 +47,9 @@ func TestCoolifyPoolCrashRecovery(t *testing.T) {
 	logs := &lockedBuffer{}
 	c := s.start(addr, logs)
 
-	const bots = 30
-	var creators sync.WaitGroup
-	createCtx, cancelCreate := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancelCreate()
-	for i := range bots {
-		creators.Go(func() {
-			time.Sleep(time.Duration(rand.IntN(6000)) * time.Millisecond)
-			f.createWithRetry(createCtx, []string{addr}, fmt.Sprintf("pool-crash-%d", i),
-				simulate(map[string]any{"call_seconds": 1 + rand.Float64()*3}))
-		})
-	}
-	const iterations = 4
-	for i := range iterations {
-		time.Sleep(time.Duration(700+rand.IntN(2000)) * time.Millisecond)
-		c.kill()
-		time.Sleep(time.Duration(rand.IntN(800)) * time.Millisecond)
-		c = s.start(addr, logs)
-		t.Logf("crash %d/%d: killed and restarted serve", i+1, iterations)
-	}
-	creators.Wait()
+	const bots, iterations = 30, 4
+	c = crashRun{bots: bots, crashes: iterations, spread: 6 * time.Second, minCall: 1, callRange: 3,
+		minUp: 700 * time.Millisecond, upRange: 2 * time.Second, down: 800 * time.Millisecond}.run(t, f, addr, logs, c)
 	outcomes := f.checkConverged(t, addr, 3*time.Minute)
 	requirePoolSettled(t, s, sim)
 	t.Logf("coolify pool crash test: %d crashes, %d bots, outcomes %v", iterations, bots, outcomes)

@@ -75,7 +75,7 @@ func (f *fleet) checkConverged(t *testing.T, addr string, timeout time.Duration)
 		require.NotEmpty(t, *b.StatusReason)
 		outcomes[b.Status+"/"+*b.StatusReason]++
 	}
-	require.Eventually(t, func() bool { return len(f.s.botProcesses()) == 0 }, 30*time.Second, 100*time.Millisecond,
+	require.Eventually(t, func() bool { return len(f.s.botProcesses()) == 0 }, 2*time.Minute, 100*time.Millisecond,
 		"bot processes left after every bot ended: %v", f.s.botProcesses())
 	conn, err := pgx.Connect(context.Background(), f.s.dbURL)
 	require.NoError(t, err)
@@ -86,8 +86,42 @@ func (f *fleet) checkConverged(t *testing.T, addr string, timeout time.Duration)
 	require.Eventually(t, func() bool {
 		require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM deployments WHERE state <> 'GONE'`).Scan(&live))
 		return live == 0
-	}, 30*time.Second, 100*time.Millisecond, "deployments still live after convergence")
+	}, 2*time.Minute, 100*time.Millisecond, "deployments still live after convergence") // a job a killed serve left running waits for River's rescue
 	return outcomes
+}
+
+// crashRun is one crash test: bots created at random moments over spread,
+// with call lengths from minCall to minCall+callRange seconds, while serve is
+// SIGKILLed and restarted crashes times at random moments.
+type crashRun struct {
+	bots, crashes        int
+	spread               time.Duration
+	minCall, callRange   float64
+	minUp, upRange, down time.Duration
+}
+
+// run returns the controller running at the end.
+func (r crashRun) run(t *testing.T, f *fleet, addr string, logs *lockedBuffer, c *controller) *controller {
+	t.Helper()
+	var creators sync.WaitGroup
+	createCtx, cancelCreate := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancelCreate()
+	for i := range r.bots {
+		creators.Go(func() {
+			time.Sleep(time.Duration(rand.Int64N(int64(r.spread))))
+			f.createWithRetry(createCtx, []string{addr}, fmt.Sprintf("%s-%d", t.Name(), i),
+				simulate(map[string]any{"call_seconds": r.minCall + rand.Float64()*r.callRange}))
+		})
+	}
+	for i := range r.crashes {
+		time.Sleep(r.minUp + time.Duration(rand.Int64N(int64(r.upRange))))
+		c.kill()
+		time.Sleep(time.Duration(rand.Int64N(int64(r.down))))
+		c = f.s.start(addr, logs)
+		t.Logf("crash %d/%d: killed and restarted serve", i+1, r.crashes)
+	}
+	creators.Wait()
+	return c
 }
 
 // TestCrashRecovery SIGKILLs `meeboter serve` at random moments while 60
@@ -106,26 +140,9 @@ func TestCrashRecovery(t *testing.T) {
 	ctx, stopSampling := context.WithCancel(context.Background())
 	go f.sample(ctx)
 
-	const bots = 60
-	var creators sync.WaitGroup
-	createCtx, cancelCreate := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancelCreate()
-	for i := range bots {
-		creators.Go(func() {
-			time.Sleep(time.Duration(rand.IntN(8000)) * time.Millisecond)
-			callSeconds := 2 + rand.Float64()*6
-			f.createWithRetry(createCtx, []string{addr}, fmt.Sprintf("crash-%d", i), simulate(map[string]any{"call_seconds": callSeconds}))
-		})
-	}
-	const iterations = 6
-	for i := range iterations {
-		time.Sleep(time.Duration(500+rand.IntN(2500)) * time.Millisecond)
-		c.kill()
-		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
-		c = s.start(addr, logs)
-		t.Logf("crash %d/%d: killed and restarted serve", i+1, iterations)
-	}
-	creators.Wait()
+	const bots, iterations = 60, 6
+	c = crashRun{bots: bots, crashes: iterations, spread: 8 * time.Second, minCall: 2, callRange: 6,
+		minUp: 500 * time.Millisecond, upRange: 2500 * time.Millisecond, down: time.Second}.run(t, f, addr, logs, c)
 	outcomes := f.checkConverged(t, addr, 3*time.Minute)
 	stopSampling()
 	require.Zero(t, f.violations.Load())
