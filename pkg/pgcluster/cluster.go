@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Options configures Start.
@@ -98,11 +99,25 @@ func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Creden
 			c.srv = srv
 			return nil
 		}
-		if opts.Port != 0 || attempt == startAttempts || !srv.portTaken() {
+		if srv.sharedMemoryInUse() && attempt < shmAttempts {
+			// The children of a killed server still hold its shared memory
+			// until they notice their postmaster is gone: wait for them.
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		if opts.Port != 0 || attempt >= startAttempts || !srv.portTaken() {
 			return err
 		}
 	}
 }
+
+// shmAttempts bounds the wait for a killed server's children to let go of
+// its shared memory (50 × 200 ms).
+const shmAttempts = 50
 
 // prepare makes the data directory ready to start a server from: a fresh
 // cluster, or a kept one the server user can still reach.

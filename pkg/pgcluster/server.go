@@ -123,6 +123,12 @@ func (s *server) portTaken() bool {
 	return strings.Contains(s.log.String(), "Address already in use")
 }
 
+// sharedMemoryInUse reports that the server refused to start because the
+// processes of a previous, killed server of this data directory still run.
+func (s *server) sharedMemoryInUse() bool {
+	return strings.Contains(s.log.String(), "pre-existing shared memory block")
+}
+
 // shutdown sends sig (SIGINT is what pg_ctl stop -m fast sends: roll back
 // sessions, checkpoint, exit) and escalates to SIGKILL after timeout.
 func (s *server) shutdown(sig syscall.Signal, timeout time.Duration) error {
