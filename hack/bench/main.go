@@ -28,6 +28,9 @@ const (
 	launchRate  = 20.0
 )
 
+// apiCreates is how many bots the API benchmark creates.
+var apiCreates int
+
 // Result is what the bench measures.
 type Result struct {
 	Bots                   int            `json:"bots"`
@@ -39,10 +42,12 @@ type Result struct {
 	Throttled              int            `json:"ecs_throttled"`
 	CreateAPIPerSecond     float64        `json:"create_api_bots_per_second"`
 	TimeToAllDoneAfterStop float64        `json:"time_to_all_done_after_stop_seconds"`
+	API                    APIResult      `json:"api"`
 }
 
 func main() {
-	bots := flag.Int("bots", 1000, "bots to run")
+	bots := flag.Int("bots", 1000, "bots to run on the ECS simulator")
+	flag.IntVar(&apiCreates, "creates", 10000, "bots to create through the API in the API benchmark")
 	out := flag.String("out", "bench.json", "where to write the figures")
 	flag.Parse()
 	if err := run(*bots, *out); err != nil {
@@ -70,9 +75,12 @@ func run(n int, out string) error {
 	if err != nil {
 		return err
 	}
-	defer h.close()
 	res, err := h.measure(ctx, n)
+	h.close()
 	if err != nil {
+		return err
+	}
+	if res.API, err = measureAPI(ctx, pool, apiCreates, 10*time.Second); err != nil {
 		return err
 	}
 	b, _ := json.MarshalIndent(res, "", "  ")
