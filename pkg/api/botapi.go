@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"regexp"
 	"strings"
@@ -69,9 +70,10 @@ func (s *Server) botConfig(w http.ResponseWriter, r *http.Request, auth store.Bo
 func (s *Server) configFor(b store.Bot, auth store.BotAuth) botproto.Config {
 	cfg := botproto.Config{BotID: b.ID.String(), Attempt: auth.Attempt, MeetingURL: b.MeetingURL,
 		MeetingPlatform: b.MeetingPlatform, BotName: b.BotName,
-		AutomaticLeave:           botproto.AutomaticLeave(b.AutomaticLeave),
-		Recording:                botproto.Recording(b.Recording),
-		HeartbeatIntervalSeconds: int(s.Config.BotHeartbeatInterval.Seconds()),
+		AutomaticLeave: botproto.AutomaticLeave(b.AutomaticLeave),
+		Recording:      botproto.Recording(b.Recording),
+		// Whole seconds on the wire; never 0, which a bot reads as "use your default".
+		HeartbeatIntervalSeconds: max(1, int(math.Ceil(s.Config.BotHeartbeatInterval.Seconds()))),
 	}
 	_ = json.Unmarshal(b.Metadata, &cfg.Metadata)
 	if b.DeployStartedAt != nil {
