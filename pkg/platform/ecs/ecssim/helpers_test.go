@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
@@ -85,13 +87,20 @@ func startSim(t *testing.T, cfg Config) *env {
 		clock: clock, ctx: t.Context()}
 }
 
-// newClient is the real SDK client, retries off so tests see every error.
+// newClient is the real SDK client. It retries only broken connections (a
+// TCP reset racing keep-alive reuse, aws-sdk-go-v2#2737), so tests still see
+// every answer the simulator gives.
 func newClient(url, keyID, secret, region string) *ecs.Client {
 	return ecs.New(ecs.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider(keyID, secret, ""),
-		Retryer:      aws.NopRetryer{},
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 3
+			o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+			o.RateLimiter = ratelimit.None
+			o.Backoff = retry.NewExponentialJitterBackoff(10 * time.Millisecond)
+		}),
 	})
 }
 
