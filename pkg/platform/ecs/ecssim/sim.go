@@ -1,7 +1,6 @@
 package ecssim
 
 import (
-	"container/heap"
 	"context"
 	"io"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
 // Config configures a simulator. The zero value is usable: every field has a
@@ -120,21 +121,17 @@ type Sim struct {
 	defs     []TaskDef // normalised, sorted by family then revision
 
 	mu sync.Mutex
-	// eventTime is the scheduled time of the event being fired: work done in
-	// an event is stamped with the time it was due, not when the ticker got
-	// to it, so a fake clock moved in one big step replays a whole chain.
-	eventTime time.Time
-	events    eventQueue
-	eventSeq  uint64
-	rng       *rand.Rand
-	taskSeq   uint64
-	tasks     map[string]*task // by id: the tasks ECS still knows about
-	all       []*task          // every task ever created, in order
-	tokens    map[tokenKey]*tokenRecord
-	buckets   map[category]*bucket
-	knobs     knobs
-	stats     statsCounters
-	closed    bool
+	// events is the schedule; see simcontainer.Events.
+	events  simcontainer.Events
+	rng     *rand.Rand
+	taskSeq uint64
+	tasks   map[string]*task // by id: the tasks ECS still knows about
+	all     []*task          // every task ever created, in order
+	tokens  map[tokenKey]*tokenRecord
+	buckets map[category]*bucket
+	knobs   knobs
+	stats   statsCounters
+	closed  bool
 
 	baseCtx    context.Context
 	cancelAll  context.CancelCauseFunc
@@ -267,47 +264,23 @@ func (s *Sim) Close() {
 
 // tick fires due events until Close.
 func (s *Sim) tick() {
-	defer close(s.tickerDone)
-	t := time.NewTicker(tickEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopTicker:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			s.advance()
-			s.mu.Unlock()
-		}
-	}
+	simcontainer.Tick(s.stopTicker, s.tickerDone, tickEvery, func() {
+		s.mu.Lock()
+		s.advance()
+		s.mu.Unlock()
+	})
 }
 
 // now is the simulator's current time: the due time of the event being
 // fired, else the clock. Call with s.mu held.
-func (s *Sim) now() time.Time {
-	if !s.eventTime.IsZero() {
-		return s.eventTime
-	}
-	return s.clock()
-}
+func (s *Sim) now() time.Time { return s.events.Now(s.clock) }
 
 // after schedules fn (run with s.mu held) d after now.
-func (s *Sim) after(d time.Duration, fn func()) {
-	s.eventSeq++
-	heap.Push(&s.events, &event{at: s.now().Add(d), seq: s.eventSeq, fn: fn})
-}
+func (s *Sim) after(d time.Duration, fn func()) { s.events.At(s.now().Add(d), fn) }
 
 // advance fires every event that is due, in time order, including the ones
 // they schedule. Call with s.mu held.
-func (s *Sim) advance() {
-	now := s.clock()
-	for s.events.Len() > 0 && !s.events[0].at.After(now) {
-		e := heap.Pop(&s.events).(*event)
-		s.eventTime = e.at
-		e.fn()
-	}
-	s.eventTime = time.Time{}
-}
+func (s *Sim) advance() { s.events.Advance(s.clock()) }
 
 // set runs fn under the lock after firing due events.
 func (s *Sim) set(fn func()) {
@@ -315,29 +288,4 @@ func (s *Sim) set(fn func()) {
 	defer s.mu.Unlock()
 	s.advance()
 	fn()
-}
-
-type event struct {
-	at  time.Time
-	seq uint64
-	fn  func()
-}
-
-// eventQueue is a min-heap of events by time, then scheduling order.
-type eventQueue []*event
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if !q[i].at.Equal(q[j].at) {
-		return q[i].at.Before(q[j].at)
-	}
-	return q[i].seq < q[j].seq
-}
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
 }
