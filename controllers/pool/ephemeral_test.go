@@ -20,8 +20,8 @@ func TestEphemeralModeAppPerAttempt(t *testing.T) {
 	o := defaultOpts()
 	o.ephemeral = true
 	b := setup(t, o)
-	v := b.createBot(t, meetURL, map[string]any{"call_seconds": 0})
-	b.waitStatus(t, v.ID, 30*time.Second, store.StatusInCall)
+	v := b.CreateBot(t, meetURL, map[string]any{"call_seconds": 0})
+	b.WaitStatus(t, v.ID, 30*time.Second, store.StatusInCall)
 	apps := b.sim.Apps()
 	require.Len(t, apps, 1)
 	require.Equal(t, "meeboter-bot-"+v.ID.String()+"-1", apps[0].Name)
@@ -29,8 +29,8 @@ func TestEphemeralModeAppPerAttempt(t *testing.T) {
 	require.True(t, strings.HasPrefix(apps[0].Env[botproto.EnvAuthToken], "mbt_"))
 	require.Empty(t, b.slots(t), "no pool in ephemeral mode")
 
-	require.Equal(t, http.StatusAccepted, b.call(t, http.MethodDelete, "/api/v1/bots/"+v.ID.String(), nil, nil))
-	require.Equal(t, store.ReasonCancelled, *b.waitStatus(t, v.ID, 20*time.Second, store.StatusDone, store.StatusFatal).StatusReason)
+	require.Equal(t, http.StatusAccepted, b.Call(t, http.MethodDelete, "/api/v1/bots/"+v.ID.String(), nil, nil))
+	require.Equal(t, store.ReasonCancelled, *b.WaitStatus(t, v.ID, 20*time.Second, store.StatusDone, store.StatusFatal).StatusReason)
 	require.Eventually(t, func() bool { return !b.appExists(apps[0].UUID) }, 20*time.Second, 50*time.Millisecond,
 		"the attempt's application was not deleted")
 }

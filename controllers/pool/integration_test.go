@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/controllers/pool"
 	"github.com/meeboter/meeboter/pkg/api"
+	"github.com/meeboter/meeboter/pkg/api/apitest"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/botsim"
 	"github.com/meeboter/meeboter/pkg/platform"
@@ -43,14 +43,13 @@ func (wallClock) Now() time.Time { return time.Now() }
 // Postgres, with the API on an httptest server and Coolify simulated, its
 // containers running simulated bots in-process.
 type testBundle struct {
+	apitest.Client
 	apps        func() *coolify.SlotApps
 	assignments *assignmentLog
 	pool        *pgxpool.Pool
 	store       *store.Store
 	sim         *coolifysim.Sim
 	ctl         *pool.Pool
-	apiURL      string
-	apiKey      string
 }
 
 type opts struct {
@@ -89,7 +88,7 @@ func setup(t *testing.T, o opts) *testBundle {
 	var handler http.Handler
 	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(apiSrv.Close)
-	b.apiURL = apiSrv.URL
+	b.URL = apiSrv.URL
 	b.assignments = &assignmentLog{t: t, store: b.store, bots: map[string]uuid.UUID{}}
 	handler = b.assignments.wrap((&api.Server{Store: b.store, Clock: wallClock{}, Logger: log, Config: api.Config{
 		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, PoolPlatform: coolify.PlatformName}}).Handler())
@@ -151,58 +150,9 @@ func setup(t *testing.T, o opts) *testBundle {
 		defer cancel()
 		_ = mgr.Stop(stopCtx)
 	})
-	b.apiKey, _, err = b.store.CreateAPIKey(ctx, "acme", "test", time.Now())
+	b.Key, _, err = b.store.CreateAPIKey(ctx, "acme", "test", time.Now())
 	require.NoError(t, err)
 	return b
-}
-
-func (b *testBundle) call(t *testing.T, method, path string, body any, out any) int {
-	t.Helper()
-	var rd *strings.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = strings.NewReader(string(raw))
-	} else {
-		rd = strings.NewReader("")
-	}
-	req, err := http.NewRequest(method, b.apiURL+path, rd)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+b.apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	if out != nil {
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
-	}
-	return resp.StatusCode
-}
-
-func (b *testBundle) createBot(t *testing.T, meetingURL string, simulate map[string]any) api.BotView {
-	t.Helper()
-	var v api.BotView
-	body := map[string]any{"meeting_url": meetingURL}
-	if simulate != nil {
-		body["metadata"] = map[string]any{"simulate": simulate}
-	}
-	require.Equal(t, http.StatusCreated, b.call(t, http.MethodPost, "/api/v1/bots", body, &v))
-	return v
-}
-
-func (b *testBundle) waitStatus(t *testing.T, id uuid.UUID, timeout time.Duration, want ...store.Status) api.BotView {
-	t.Helper()
-	var v api.BotView
-	require.Eventually(t, func() bool {
-		v = api.BotView{}
-		b.call(t, http.MethodGet, "/api/v1/bots/"+id.String(), nil, &v)
-		for _, w := range want {
-			if v.Status == w {
-				return true
-			}
-		}
-		return false
-	}, timeout, 20*time.Millisecond, "bot %s never reached %v", id, want)
-	return v
 }
 
 func (b *testBundle) slots(t *testing.T) []store.PoolSlot {

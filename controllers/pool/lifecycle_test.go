@@ -39,22 +39,22 @@ func TestMinIdleAndPoolStats(t *testing.T) {
 	b := setup(t, o)
 	require.Eventually(t, func() bool {
 		var seed api.SeedPoolStats
-		b.call(t, http.MethodGet, "/api/bots/pool-stats", nil, &seed)
+		b.Call(t, http.MethodGet, "/api/bots/pool-stats", nil, &seed)
 		return seed == api.SeedPoolStats{Total: 3, Idle: 3}
 	}, 20*time.Second, 50*time.Millisecond, "one idle slot per meeting platform")
 	var view api.PoolView
-	require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/api/v1/pool", nil, &view))
+	require.Equal(t, http.StatusOK, b.Call(t, http.MethodGet, "/api/v1/pool", nil, &view))
 	require.Len(t, view.Pools, 3)
 	for _, p := range view.Pools {
 		require.Equal(t, map[string]int{"IDLE": 1}, p.Slots, p.MeetingPlatform)
 		require.Zero(t, p.QueueLength)
 	}
 
-	v := b.createBot(t, meetURL, map[string]any{"call_seconds": 0})
-	b.waitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
+	v := b.CreateBot(t, meetURL, map[string]any{"call_seconds": 0})
+	b.WaitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
 	require.Eventually(t, func() bool {
 		var seed api.SeedPoolStats
-		b.call(t, http.MethodGet, "/api/bots/pool-stats", nil, &seed)
+		b.Call(t, http.MethodGet, "/api/bots/pool-stats", nil, &seed)
 		// The Meet slot is busy, and a new idle one keeps the minimum.
 		return seed.Busy == 1 && seed.Idle == 3 && seed.Total == 4
 	}, 20*time.Second, 50*time.Millisecond)

@@ -19,8 +19,8 @@ import (
 func TestPoolBotReachesDoneAndSlotReturns(t *testing.T) {
 	t.Parallel()
 	b := setup(t, defaultOpts())
-	v := b.createBot(t, meetURL, nil)
-	done := b.waitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
+	v := b.CreateBot(t, meetURL, nil)
+	done := b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
 	require.Equal(t, store.StatusDone, done.Status)
 	require.Equal(t, store.ReasonCompleted, *done.StatusReason)
 	slots := b.waitAllIdle(t, 20*time.Second)
@@ -28,8 +28,8 @@ func TestPoolBotReachesDoneAndSlotReturns(t *testing.T) {
 	require.Equal(t, "pool-google-meet-001", slots[0].Name)
 
 	// Warm reuse: a second bot gets the same slot, no new application.
-	v2 := b.createBot(t, meetURL, nil)
-	require.Equal(t, store.StatusDone, b.waitStatus(t, v2.ID, 30*time.Second, store.StatusDone, store.StatusFatal).Status)
+	v2 := b.CreateBot(t, meetURL, nil)
+	require.Equal(t, store.StatusDone, b.WaitStatus(t, v2.ID, 30*time.Second, store.StatusDone, store.StatusFatal).Status)
 	require.Len(t, b.waitAllIdle(t, 20*time.Second), 1)
 	require.Len(t, b.sim.Apps(), 1)
 }
@@ -48,8 +48,8 @@ func TestZoomBotNeverGetsGoogleMeetSlot(t *testing.T) {
 		}
 		return idle == 3
 	}, 20*time.Second, 50*time.Millisecond)
-	v := b.createBot(t, zoomURL, map[string]any{"call_seconds": 5})
-	b.waitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
+	v := b.CreateBot(t, zoomURL, map[string]any{"call_seconds": 5})
+	b.WaitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
 	for _, s := range b.slots(t) {
 		if s.AssignedDeployment != nil {
 			require.Equal(t, "zoom", s.MeetingPlatform, "slot %s runs the Zoom bot", s.Name)
@@ -65,11 +65,11 @@ func TestFiftyBotsAtOnceOnEmptyPool(t *testing.T) {
 	var wg sync.WaitGroup
 	ids := make([]uuid.UUID, 50)
 	for i := range 50 {
-		wg.Go(func() { ids[i] = b.createBot(t, meetURL, map[string]any{"call_seconds": 1}).ID })
+		wg.Go(func() { ids[i] = b.CreateBot(t, meetURL, map[string]any{"call_seconds": 1}).ID })
 	}
 	wg.Wait()
 	for _, id := range ids {
-		done := b.waitStatus(t, id, 2*time.Minute, store.StatusDone, store.StatusFatal)
+		done := b.WaitStatus(t, id, 2*time.Minute, store.StatusDone, store.StatusFatal)
 		require.Equal(t, store.StatusDone, done.Status, "bot %s: %v", id, done.StatusReason)
 	}
 	slots := b.waitAllIdle(t, time.Minute)
@@ -92,8 +92,8 @@ func TestBotFatalWhileStartingOrBusyReturnsSlot(t *testing.T) {
 		o.sim.ColdStart = 3 * time.Second // still starting when the deploy deadline hits
 		o.bot.DeployTimeout = time.Second
 		b := setup(t, o)
-		v := b.createBot(t, meetURL, nil)
-		fatal := b.waitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
+		v := b.CreateBot(t, meetURL, nil)
+		fatal := b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
 		require.Equal(t, store.ReasonDeployTimeout, *fatal.StatusReason)
 		b.waitAllIdle(t, 30*time.Second)
 	})
@@ -102,8 +102,8 @@ func TestBotFatalWhileStartingOrBusyReturnsSlot(t *testing.T) {
 		o := defaultOpts()
 		o.bot.HeartbeatTimeout = time.Second
 		b := setup(t, o)
-		v := b.createBot(t, meetURL, map[string]any{"call_seconds": 0, "no_heartbeat": true})
-		fatal := b.waitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
+		v := b.CreateBot(t, meetURL, map[string]any{"call_seconds": 0, "no_heartbeat": true})
+		fatal := b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
 		require.Equal(t, store.ReasonHeartbeat, *fatal.StatusReason)
 		for _, s := range b.waitAllIdle(t, 30*time.Second) {
 			require.Nil(t, s.AssignedDeployment, "no slot stays assigned to a terminal bot")
@@ -118,10 +118,10 @@ func TestCancelAndLeaveStopTheSlotContainer(t *testing.T) {
 		{http.MethodDelete, "", store.ReasonCancelled},
 		{http.MethodPost, "/leave", store.ReasonRemoved},
 	} {
-		v := b.createBot(t, meetURL, map[string]any{"call_seconds": 0})
-		b.waitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
-		require.Equal(t, http.StatusAccepted, b.call(t, stop.method, "/api/v1/bots/"+v.ID.String()+stop.suffix, nil, nil))
-		done := b.waitStatus(t, v.ID, 20*time.Second, store.StatusDone, store.StatusFatal)
+		v := b.CreateBot(t, meetURL, map[string]any{"call_seconds": 0})
+		b.WaitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
+		require.Equal(t, http.StatusAccepted, b.Call(t, stop.method, "/api/v1/bots/"+v.ID.String()+stop.suffix, nil, nil))
+		done := b.WaitStatus(t, v.ID, 20*time.Second, store.StatusDone, store.StatusFatal)
 		require.Equal(t, stop.reason, *done.StatusReason)
 		b.waitAllIdle(t, 20*time.Second)
 		require.Eventually(t, func() bool {
@@ -138,17 +138,17 @@ func TestCancelAndLeaveStopTheSlotContainer(t *testing.T) {
 func TestRestartedContainerOfFinishedBotCannotRunMeetingAgain(t *testing.T) {
 	t.Parallel()
 	b := setup(t, defaultOpts())
-	v := b.createBot(t, meetURL, nil)
-	b.waitStatus(t, v.ID, 30*time.Second, store.StatusDone)
+	v := b.CreateBot(t, meetURL, nil)
+	b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone)
 	apps := b.sim.Apps()
 	require.Len(t, apps, 1)
 	env := apps[0].Env
 	// The slot's container asks again, as a restarted one would.
-	client := botproto.NewSlotClient(b.apiURL, env[botproto.EnvPoolSlotUUID], env[botproto.EnvPoolSlotToken])
+	client := botproto.NewSlotClient(b.URL, env[botproto.EnvPoolSlotUUID], env[botproto.EnvPoolSlotToken])
 	a, err := client.Assignment(context.Background())
 	require.NoError(t, err)
 	require.False(t, a.Assigned, "a finished bot's meeting is not handed out again")
-	_, err = botproto.NewSlotClient(b.apiURL, env[botproto.EnvPoolSlotUUID], "wrong").Assignment(context.Background())
+	_, err = botproto.NewSlotClient(b.URL, env[botproto.EnvPoolSlotUUID], "wrong").Assignment(context.Background())
 	var p *botproto.Problem
 	require.True(t, errors.As(err, &p))
 	require.Equal(t, http.StatusUnauthorized, p.Status)
@@ -160,8 +160,8 @@ func TestSlowColdStartIsNotKilled(t *testing.T) {
 	o.sim.ColdStart = 5 * time.Second // the image pull outlasts the heartbeat timeout
 	o.bot.HeartbeatTimeout = 2 * time.Second
 	b := setup(t, o)
-	v := b.createBot(t, meetURL, nil)
-	done := b.waitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
+	v := b.CreateBot(t, meetURL, nil)
+	done := b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
 	require.Equal(t, store.StatusDone, done.Status, "reason %v", done.StatusReason)
 }
 
@@ -172,10 +172,10 @@ func TestRateLimitStormAndServerErrorsBackOff(t *testing.T) {
 	b.sim.SetErrorRate(0.2)
 	ids := []uuid.UUID{}
 	for range 5 {
-		ids = append(ids, b.createBot(t, meetURL, nil).ID)
+		ids = append(ids, b.CreateBot(t, meetURL, nil).ID)
 	}
 	for _, id := range ids {
-		done := b.waitStatus(t, id, time.Minute, store.StatusDone, store.StatusFatal)
+		done := b.WaitStatus(t, id, time.Minute, store.StatusDone, store.StatusFatal)
 		require.Equal(t, store.StatusDone, done.Status, "reason %v", done.StatusReason)
 	}
 	require.Positive(t, b.sim.Stats().Throttled, "the storm happened")
@@ -184,8 +184,8 @@ func TestRateLimitStormAndServerErrorsBackOff(t *testing.T) {
 func TestFailedListDeletesNothingAndFailsNoBot(t *testing.T) {
 	t.Parallel()
 	b := setup(t, defaultOpts())
-	v := b.createBot(t, meetURL, map[string]any{"call_seconds": 0})
-	b.waitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
+	v := b.CreateBot(t, meetURL, map[string]any{"call_seconds": 0})
+	b.WaitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
 	b.sim.FailLists(1000)
 	time.Sleep(500 * time.Millisecond) // let a pass already past its list finish
 	before := b.slots(t)
@@ -195,11 +195,11 @@ func TestFailedListDeletesNothingAndFailsNoBot(t *testing.T) {
 	require.Equal(t, before, b.slots(t), "a failed list changes no slot")
 	require.Len(t, b.sim.Apps(), 1)
 	require.False(t, b.sim.Apps()[0].Deleting)
-	require.Equal(t, store.StatusInCall, b.waitStatus(t, v.ID, time.Second, store.StatusInCall).Status, "no bot is failed")
+	require.Equal(t, store.StatusInCall, b.WaitStatus(t, v.ID, time.Second, store.StatusInCall).Status, "no bot is failed")
 
 	b.sim.FailLists(0)
-	require.Equal(t, http.StatusAccepted, b.call(t, http.MethodPost, "/api/v1/bots/"+v.ID.String()+"/leave", nil, nil))
-	require.Equal(t, store.ReasonRemoved, *b.waitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal).StatusReason)
+	require.Equal(t, http.StatusAccepted, b.Call(t, http.MethodPost, "/api/v1/bots/"+v.ID.String()+"/leave", nil, nil))
+	require.Equal(t, store.ReasonRemoved, *b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal).StatusReason)
 	b.waitAllIdle(t, 20*time.Second)
 }
 

@@ -2,10 +2,8 @@ package ecs_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/pkg/api"
+	"github.com/meeboter/meeboter/pkg/api/apitest"
 	"github.com/meeboter/meeboter/pkg/botsim"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/ecs"
@@ -47,13 +46,12 @@ func (wallClock) Now() time.Time { return time.Now() }
 // httptest server and ECS simulated; the real AWS SDK talks to the
 // simulator, whose tasks run simulated bots in-process.
 type testBundle struct {
+	apitest.Client
 	pool     *pgxpool.Pool
 	store    *store.Store
 	sim      *ecssim.Sim
 	client   *awsecs.Client
 	fallback *platformtest.Fake
-	apiURL   string
-	apiKey   string
 }
 
 type opts struct {
@@ -92,7 +90,7 @@ func setup(t *testing.T, o opts) *testBundle {
 	var handler http.Handler
 	apiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(apiSrv.Close)
-	b.apiURL = apiSrv.URL
+	b.URL = apiSrv.URL
 	priority := []api.PlatformLimit{{Name: ecs.Name, Limit: 100}}
 	if o.fallback {
 		priority = append(priority, api.PlatformLimit{Name: "fake", Limit: 100})
@@ -134,56 +132,9 @@ func setup(t *testing.T, o opts) *testBundle {
 		defer cancel()
 		_ = mgr.Stop(stopCtx)
 	})
-	b.apiKey, _, err = b.store.CreateAPIKey(ctx, "acme", "test", time.Now())
+	b.Key, _, err = b.store.CreateAPIKey(ctx, "acme", "test", time.Now())
 	require.NoError(t, err)
 	return b
-}
-
-func (b *testBundle) call(t *testing.T, method, path string, body any, out any) int {
-	t.Helper()
-	raw := ""
-	if body != nil {
-		j, err := json.Marshal(body)
-		require.NoError(t, err)
-		raw = string(j)
-	}
-	req, err := http.NewRequest(method, b.apiURL+path, strings.NewReader(raw))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+b.apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	if out != nil {
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
-	}
-	return resp.StatusCode
-}
-
-func (b *testBundle) createBot(t *testing.T, simulate map[string]any) api.BotView {
-	t.Helper()
-	var v api.BotView
-	body := map[string]any{"meeting_url": meetURL}
-	if simulate != nil {
-		body["metadata"] = map[string]any{"simulate": simulate}
-	}
-	require.Equal(t, http.StatusCreated, b.call(t, http.MethodPost, "/api/v1/bots", body, &v))
-	return v
-}
-
-func (b *testBundle) waitStatus(t *testing.T, id uuid.UUID, timeout time.Duration, want ...store.Status) api.BotView {
-	t.Helper()
-	var v api.BotView
-	require.Eventually(t, func() bool {
-		v = api.BotView{}
-		b.call(t, http.MethodGet, "/api/v1/bots/"+id.String(), nil, &v)
-		for _, w := range want {
-			if v.Status == w {
-				return true
-			}
-		}
-		return false
-	}, timeout, 20*time.Millisecond, "bot %s never reached %v", id, want)
-	return v
 }
 
 // runningTasks counts tasks not yet stopped.

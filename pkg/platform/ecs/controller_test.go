@@ -18,8 +18,8 @@ import (
 func TestECSBotReachesDoneAndTaskStops(t *testing.T) {
 	t.Parallel()
 	b := setup(t, defaultOpts())
-	v := b.createBot(t, nil)
-	done := b.waitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
+	v := b.CreateBot(t, meetURL, nil)
+	done := b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
 	require.Equal(t, store.StatusDone, done.Status, "reason %v", done.StatusReason)
 	require.Eventually(t, func() bool { return b.runningTasks() == 0 }, 20*time.Second, 50*time.Millisecond)
 	tasks := b.sim.Tasks()
@@ -34,10 +34,10 @@ func TestECSCancelAndLeaveStopTheTask(t *testing.T) {
 		{http.MethodDelete, "", store.ReasonCancelled},
 		{http.MethodPost, "/leave", store.ReasonRemoved},
 	} {
-		v := b.createBot(t, map[string]any{"call_seconds": 0, "ignore_leave": stop.suffix == ""})
-		b.waitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
-		require.Equal(t, http.StatusAccepted, b.call(t, stop.method, "/api/v1/bots/"+v.ID.String()+stop.suffix, nil, nil))
-		done := b.waitStatus(t, v.ID, 20*time.Second, store.StatusDone, store.StatusFatal)
+		v := b.CreateBot(t, meetURL, map[string]any{"call_seconds": 0, "ignore_leave": stop.suffix == ""})
+		b.WaitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
+		require.Equal(t, http.StatusAccepted, b.Call(t, stop.method, "/api/v1/bots/"+v.ID.String()+stop.suffix, nil, nil))
+		done := b.WaitStatus(t, v.ID, 20*time.Second, store.StatusDone, store.StatusFatal)
 		require.Equal(t, stop.reason, *done.StatusReason)
 		require.Eventually(t, func() bool { return b.runningTasks() == 0 }, 20*time.Second, 50*time.Millisecond,
 			"the bot's task still runs")
@@ -52,10 +52,10 @@ func TestECSMissingAndTransientErrorsNeverFailBots(t *testing.T) {
 	b.sim.SetErrorRate(0.2)
 	var bots []string
 	for range 3 {
-		bots = append(bots, b.createBot(t, nil).ID.String())
+		bots = append(bots, b.CreateBot(t, meetURL, nil).ID.String())
 	}
 	for _, id := range bots {
-		v := b.waitStatus(t, mustUUID(id), time.Minute, store.StatusDone, store.StatusFatal)
+		v := b.WaitStatus(t, mustUUID(id), time.Minute, store.StatusDone, store.StatusFatal)
 		require.Equal(t, store.StatusDone, v.Status, "reason %v", v.StatusReason)
 	}
 }
@@ -89,7 +89,7 @@ func TestECSThrottlingAndCapacityFailuresFallBack(t *testing.T) {
 	b.sim.SetCapacityFailures("RESOURCE:MEMORY", 2)
 	var bots []string
 	for range 4 {
-		bots = append(bots, b.createBot(t, nil).ID.String())
+		bots = append(bots, b.CreateBot(t, meetURL, nil).ID.String())
 	}
 	// Settled: every bot is DONE on ECS or deploying on the fallback.
 	var views map[string]api.BotView
@@ -97,7 +97,7 @@ func TestECSThrottlingAndCapacityFailuresFallBack(t *testing.T) {
 		views = map[string]api.BotView{}
 		for _, id := range bots {
 			var v api.BotView
-			b.call(t, http.MethodGet, "/api/v1/bots/"+id, nil, &v)
+			b.Call(t, http.MethodGet, "/api/v1/bots/"+id, nil, &v)
 			require.NotEqual(t, store.StatusFatal, v.Status, "no bot fails: reason %v", v.StatusReason)
 			if v.Status != store.StatusDone && (v.Platform == nil || *v.Platform != "fake") {
 				return false
