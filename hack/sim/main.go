@@ -112,12 +112,7 @@ func runCoolify(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if cmd := strings.Fields(*botCommand); len(cmd) > 0 {
 		cfg.Workload = coolifysim.ProcessWorkload(cmd, coolifysim.WithOutput(stderr))
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
+	cfg.Logger = simLogger(stderr, *verbose)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sim coolify: %v\n", err)
@@ -126,9 +121,6 @@ func runCoolify(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	sim := coolifysim.New(cfg)
 	sim.SetErrorRate(*errorRate)
 	eff := sim.Config()
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "COOLIFY_API_URL=%s/api/v1\nCOOLIFY_API_TOKEN=%s\nCOOLIFY_PROJECT_UUID=%s\nCOOLIFY_SERVER_UUID=%s\n",
@@ -136,18 +128,7 @@ func runCoolify(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintf(stderr, "coolify simulator on %s (environment %q); control: %s/_sim/; Ctrl-C stops it and every container\n",
 		base, eff.EnvironmentName, base)
 
-	code := 0
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		fmt.Fprintf(stderr, "sim coolify: %v\n", err)
-		code = 1
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdown)
-	sim.Close()
-	return code
+	return serve(ctx, "coolify", ln, sim.Handler(), sim.Close, stderr)
 }
 
 // zeroMeansZero keeps an explicit 0 on the command line a zero: the Config
@@ -208,12 +189,7 @@ func runECS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd := strings.Fields(*botCommand); len(cmd) > 0 {
 		cfg.Workload = ecssim.ProcessWorkload(cmd, ecssim.WithOutput(stderr))
 	}
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
+	cfg.Logger = simLogger(stderr, *verbose)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sim ecs: %v\n", err)
@@ -222,9 +198,6 @@ func runECS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sim := ecssim.New(cfg)
 	sim.SetErrorRate(*errorRate)
 	eff := sim.Config()
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "AWS_ENDPOINT_URL_ECS=%s\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\nAWS_REGION=%s\nECS_CLUSTER=%s\n",
@@ -237,18 +210,7 @@ func runECS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"(Bearer <secret key>); Ctrl-C stops it and every task\n",
 		base, strings.Join(eff.Clusters, ", "), strings.Join(defs, ", "), !eff.NoThrottle, base)
 
-	code := 0
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		fmt.Fprintf(stderr, "sim ecs: %v\n", err)
-		code = 1
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdown)
-	sim.Close()
-	return code
+	return serve(ctx, "ecs", ln, sim.Handler(), sim.Close, stderr)
 }
 
 // taskDefFlag collects --task-def family[:revision]=containerName.
@@ -270,4 +232,33 @@ func (f taskDefFlag) Set(v string) error {
 	}
 	f[key] = ecssim.TaskDef{ContainerName: container}
 	return nil
+}
+
+// simLogger logs warnings, or everything with -v.
+func simLogger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// serve serves h on ln until ctx ends (Ctrl-C) or serving fails, then shuts
+// the server down and stops the simulator (and every container it runs).
+func serve(ctx context.Context, name string, ln net.Listener, h http.Handler, stop func(), stderr io.Writer) int {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintf(stderr, "sim %s: %v\n", name, err)
+		code = 1
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	stop()
+	return code
 }
