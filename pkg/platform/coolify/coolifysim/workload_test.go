@@ -2,7 +2,6 @@ package coolifysim
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"os"
 	"slices"
@@ -67,48 +66,4 @@ func TestProcessWorkloadGetsExactlyTheEnv(t *testing.T) {
 	c.call(http.MethodPost, "/applications/"+uuid+"/stop", nil)
 	require.Eventually(t, func() bool { return !snapshot(t, s, uuid).Running }, waitFor, tick)
 	require.Equal(t, "exited:unhealthy", c.status(uuid))
-}
-
-func TestProcessWorkloadExitCodes(t *testing.T) {
-	t.Parallel()
-	run := func(t *testing.T, command []string, cancel error, opts ...ProcessOption) (int, time.Duration) {
-		t.Helper()
-		ctx, stop := context.WithCancelCause(context.Background())
-		defer stop(nil)
-		if cancel != nil {
-			time.AfterFunc(50*time.Millisecond, func() { stop(cancel) })
-		}
-		start := time.Now()
-		code := ProcessWorkload(command, opts...)(ctx, nil)
-		return code, time.Since(start)
-	}
-	t.Run("exit status", func(t *testing.T) {
-		t.Parallel()
-		code, _ := run(t, []string{"/bin/sh", "-c", "exit 3"}, nil)
-		require.Equal(t, 3, code)
-	})
-	t.Run("cannot start", func(t *testing.T) {
-		t.Parallel()
-		code, _ := run(t, []string{"/nonexistent/bot"}, nil)
-		require.Equal(t, 127, code)
-	})
-	t.Run("stop is SIGTERM", func(t *testing.T) {
-		t.Parallel()
-		code, took := run(t, []string{"sleep", "60"}, ErrStopped)
-		require.Equal(t, 128+15, code)
-		require.Less(t, took, 5*time.Second)
-	})
-	t.Run("crash is SIGKILL", func(t *testing.T) {
-		t.Parallel()
-		code, _ := run(t, []string{"/bin/sh", "-c", "trap '' TERM; sleep 60"}, ErrCrashed)
-		require.Equal(t, 128+9, code)
-	})
-	t.Run("SIGKILL after the grace", func(t *testing.T) {
-		t.Parallel()
-		code, took := run(t, []string{"/bin/sh", "-c", "trap '' TERM; sleep 60 & wait; wait"}, ErrStopped,
-			WithKillGrace(200*time.Millisecond))
-		require.Equal(t, 128+9, code)
-		require.GreaterOrEqual(t, took, 200*time.Millisecond)
-		require.Less(t, took, 5*time.Second)
-	})
 }

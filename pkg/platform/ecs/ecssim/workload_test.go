@@ -2,7 +2,6 @@ package ecssim
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"slices"
 	"strings"
@@ -90,40 +89,4 @@ func TestProcessWorkloadIsStoppedWithSIGTERM(t *testing.T) {
 	}, waitFor, tick)
 	stopped := e.advanceTo(t, arn, "STOPPED")
 	require.Equal(t, int32(128+15), aws.ToInt32(stopped.Containers[0].ExitCode))
-}
-
-func TestProcessWorkloadExitCodes(t *testing.T) {
-	t.Parallel()
-	run := func(command []string, cancel error, opts ...ProcessOption) (int, time.Duration) {
-		ctx, stop := context.WithCancelCause(context.Background())
-		defer stop(nil)
-		if cancel != nil {
-			time.AfterFunc(50*time.Millisecond, func() { stop(cancel) })
-		}
-		start := time.Now()
-		return ProcessWorkload(command, opts...)(ctx, nil), time.Since(start)
-	}
-	t.Run("exit status", func(t *testing.T) {
-		t.Parallel()
-		code, _ := run([]string{"/bin/sh", "-c", "exit 3"}, nil)
-		require.Equal(t, 3, code)
-	})
-	t.Run("cannot start", func(t *testing.T) {
-		t.Parallel()
-		code, _ := run([]string{"/nonexistent/bot"}, nil)
-		require.Equal(t, 127, code)
-	})
-	t.Run("crash is SIGKILL", func(t *testing.T) {
-		t.Parallel()
-		code, _ := run([]string{"/bin/sh", "-c", "trap '' TERM; sleep 60"}, ErrCrashed)
-		require.Equal(t, 128+9, code)
-	})
-	t.Run("SIGKILL after the grace", func(t *testing.T) {
-		t.Parallel()
-		code, took := run([]string{"/bin/sh", "-c", "trap '' TERM; sleep 60 & wait; wait"}, ErrStopped,
-			WithKillGrace(200*time.Millisecond))
-		require.Equal(t, 128+9, code)
-		require.GreaterOrEqual(t, took, 200*time.Millisecond)
-		require.Less(t, took, 5*time.Second)
-	})
 }
