@@ -8,6 +8,10 @@ FUZZTIME ?= 30s
 # golangci-lint is built from the version pinned in hack/tools, so every
 # machine lints with the same one.
 GOLANGCI_LINT := bin/golangci-lint
+# versitygw is the real S3 server that tests and `make run` start (package
+# pkg/s3server); it is pinned in hack/tools too and built here once, so
+# parallel test binaries do not each try to build it.
+VERSITYGW := bin/versitygw
 
 .DEFAULT_GOAL := help
 .PHONY: help build run demo-coolify test test-short lint tidy fuzz bench docker
@@ -18,15 +22,15 @@ help: ## Show this help
 build: ## Build all commands into bin/
 	$(GO) build -o bin/ ./cmd/...
 
-run: ## Run controller + API on the local platform, with a dev Postgres under .dev/ (env passes through)
+run: $(VERSITYGW) ## Run controller + API on the local platform, with a dev Postgres under .dev/ (env passes through)
 	$(GO) build -o bin/devrun ./hack/devrun
 	bin/devrun $(ARGS)
 
-demo-coolify: ## Like run, but the controller deploys to a Coolify simulator whose containers are simulated bots (pool slots)
+demo-coolify: $(VERSITYGW) ## Like run, but the controller deploys to a Coolify simulator whose containers are simulated bots (pool slots)
 	$(GO) build -o bin/devrun ./hack/devrun
 	bin/devrun --coolify-sim $(ARGS)
 
-test: ## Run all tests with the race detector
+test: $(VERSITYGW) ## Run all tests with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 test-short: ## Run the tests in short mode, without the race detector
@@ -38,6 +42,9 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint (builds it into bin/ first if needed
 # Rebuilt whenever the pin moves; -C keeps a relative $(GO) working.
 $(GOLANGCI_LINT): hack/tools/go.mod hack/tools/go.sum
 	$(GO) -C hack/tools build -o $(CURDIR)/$(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+$(VERSITYGW): hack/tools/go.mod hack/tools/go.sum
+	$(GO) -C hack/tools build -o $(CURDIR)/$(VERSITYGW) github.com/versity/versitygw/cmd/versitygw
 
 tidy: ## Tidy go.mod/go.sum of the main and the tools module
 	$(GO) mod tidy
