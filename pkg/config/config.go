@@ -52,8 +52,10 @@ type Config struct {
 	// replica is rescued after JobTimeout + 15 s.
 	JobTimeout time.Duration
 
-	Coolify Coolify
-	AWS     AWS
+	Coolify  Coolify
+	AWS      AWS
+	S3       S3
+	Webhooks Webhooks
 
 	LocalBotLimit int
 	LocalStateDir string
@@ -89,6 +91,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.PublicURL = r.publicURL(c.HTTPAddr)
 	c.Coolify, c.AWS = r.coolify(), r.aws()
+	c.S3, c.Webhooks = r.s3(), r.webhooks()
 	c.Platforms, c.PlatformReason = r.platforms(c.Coolify, c.AWS)
 	c.Platform = c.Platforms[0]
 	c.BotCommand = r.command()
