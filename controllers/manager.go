@@ -21,6 +21,7 @@ import (
 	"github.com/meeboter/meeboter/controllers/observer"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/webhook"
 )
 
 // Config configures the manager.
@@ -39,6 +40,7 @@ type Config struct {
 	// (default 5 s) and whenever a slot is claimed or released.
 	Pool             Runner
 	PoolSyncInterval time.Duration
+	Webhooks         WebhookConfig
 }
 
 // PlatformConfig is one platform and its bot limit.
@@ -56,6 +58,13 @@ func (c *Config) defaults() {
 	c.GCGrace = cmpOr(c.GCGrace, 30*time.Second)
 	c.JobTimeout = cmpOr(c.JobTimeout, 30*time.Second)
 	c.PoolSyncInterval = cmpOr(c.PoolSyncInterval, 5*time.Second)
+	if c.Webhooks.Sender == nil {
+		c.Webhooks.Sender = &webhook.Sender{}
+	}
+	c.Webhooks.Sender.Timeout = cmpOr(c.Webhooks.Sender.Timeout, webhook.DefaultTimeout)
+	c.Webhooks.Window = cmpOr(c.Webhooks.Window, webhook.DefaultWindow)
+	c.Webhooks.RetryBase = cmpOr(c.Webhooks.RetryBase, webhook.DefaultBackoffBase)
+	c.Webhooks.Workers = cmpOr(c.Webhooks.Workers, 20)
 	c.Bot.MissingGrace = cmpOr(c.Bot.MissingGrace, 10*time.Second)
 	c.Bot.MaxCreateErrors = cmpOr(c.Bot.MaxCreateErrors, 5)
 }
@@ -72,6 +81,8 @@ func cmpOr[T comparable](v, def T) T {
 // the client so the store and the workers can be built first.
 type Enqueuer struct {
 	client atomic.Pointer[river.Client[pgx.Tx]]
+	// Webhooks is set before the Enqueuer is used.
+	Webhooks WebhookTargets
 }
 
 // NewEnqueuer returns an Enqueuer on an existing (e.g. insert-only) client.
@@ -168,10 +179,12 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if cfg.Pool != nil {
 		river.AddWorker(workers, runOnceWorker[PoolSyncArgs](cfg.Pool.RunOnce))
 	}
+	river.AddWorker(workers, &WebhookWorker{Config: cfg.Webhooks, Events: deps.Store, Clock: deps.Clock})
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueReconcile: {MaxWorkers: cfg.ReconcileWorker},
 			QueueControl:   {MaxWorkers: 4},
+			QueueWebhook:   {MaxWorkers: cfg.Webhooks.Workers},
 		},
 		Workers:                     workers,
 		PeriodicJobs:                periodicJobs(cfg),

@@ -19,8 +19,10 @@ import (
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/recording"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/version"
+	"github.com/meeboter/meeboter/pkg/webhook"
 )
 
 type wallClock struct{}
@@ -79,7 +81,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 }
 
 func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *zap.Logger) error {
-	enq := &controllers.Enqueuer{}
+	enq := &controllers.Enqueuer{Webhooks: controllers.WebhookTargets{URL: cfg.Webhooks.URL, Render: api.RenderBot}}
+	if cfg.Webhooks.Secret == "" {
+		log.Warn("WEBHOOK_SECRET is not set: webhooks go out unsigned, and receivers cannot tell them from forgeries")
+	}
+	recordings, err := openRecordings(ctx, cfg.S3, log)
+	if err != nil {
+		return err
+	}
 	st := store.New(pool, enq)
 	var mgr atomic.Pointer[controllers.Manager]
 	plats, err := buildPlatforms(ctx, cfg, st, log, &mgr)
@@ -98,6 +107,7 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	}
 	var running atomic.Bool
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"),
+		Recordings: recordings,
 		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval,
 			PoolPlatform: plats.poolPlatform, Platforms: plats.limits()},
 		Ready: func(ctx context.Context) error {
@@ -145,5 +155,37 @@ func managerConfig(cfg config.Config, plats platforms) controllers.Config {
 		GCInterval:       cfg.GCInterval,
 		GCGrace:          cfg.GCGrace,
 		JobTimeout:       cfg.JobTimeout,
+		Webhooks: controllers.WebhookConfig{
+			Sender: &webhook.Sender{Secret: []byte(cfg.Webhooks.Secret), Timeout: cfg.Webhooks.Timeout},
+			Window: cfg.Webhooks.RetryWindow, RetryBase: cfg.Webhooks.RetryBase, Workers: cfg.Webhooks.Workers,
+		},
 	}
+}
+
+// openRecordings connects the recordings bucket, creating it if missing. S3
+// may start after us (a compose file, say), so it is retried for a while.
+// Without S3_ENDPOINT there is none: bots that record are refused.
+func openRecordings(ctx context.Context, cfg config.S3, log *zap.Logger) (api.Recordings, error) {
+	if !cfg.Configured() {
+		log.Info("recordings are off: S3_ENDPOINT is not set")
+		return nil, nil
+	}
+	s, err := recording.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err = s.EnsureBucket(ctx)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		log.Warn("S3 not ready; retrying", zap.Error(err))
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.Info("recordings", zap.String("bucket", s.Bucket()), zap.Int("retention_days", cfg.RetentionDays))
+	return s, nil
 }

@@ -25,6 +25,9 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/recording"
+	"github.com/meeboter/meeboter/pkg/s3server"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
@@ -74,6 +77,7 @@ type testBundle struct {
 	url    string
 	client *http.Client
 	vt     *validatingTransport
+	s3     *s3server.Server
 	acme   string // API key of tenant "acme"
 	globex string // API key of tenant "globex"
 }
@@ -85,13 +89,18 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(rc))
 	clock := &fakeClock{now: t0}
-	srv := &Server{Store: st, Clock: clock, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
+	s3 := s3server.StartT(t)
+	recordings, err := recording.New(config.S3{Endpoint: s3.Endpoint(), AccessKey: s3.AccessKey(), SecretKey: s3.SecretKey(),
+		Bucket: "recordings", Region: s3.Region(), UploadURLTTL: time.Hour, DownloadURLTTL: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, recordings.EnsureBucket(t.Context()))
+	srv := &Server{Store: st, Clock: clock, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), Recordings: recordings,
 		Config: Config{MaxBotLifetime: maxLifetime, BotHeartbeatInterval: heartbeatInterval,
 			Platforms: []PlatformLimit{{Name: "coolify", Limit: 2}, {Name: "local", Limit: 5}}}}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	client, vt := newValidatingClient(t)
-	b := &testBundle{pool: pool, st: st, clock: clock, url: hs.URL, client: client, vt: vt}
+	b := &testBundle{pool: pool, st: st, clock: clock, url: hs.URL, client: client, vt: vt, s3: s3}
 	b.acme = b.apiKey(t, "acme")
 	b.globex = b.apiKey(t, "globex")
 	return b
@@ -1169,6 +1178,7 @@ var userRoutes = []struct{ method, path string }{
 	{http.MethodGet, "/api/v1/bots/{id}/events"},
 	{http.MethodPost, "/api/v1/bots/{id}/leave"},
 	{http.MethodDelete, "/api/v1/bots/{id}"},
+	{http.MethodGet, "/api/v1/bots/{id}/recording"},
 	{http.MethodGet, "/api/v1/openapi.yaml"},
 	{http.MethodGet, "/api/v1/pool"},
 	{http.MethodGet, "/api/v1/platforms"},

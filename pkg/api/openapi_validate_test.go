@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/recording"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
@@ -350,6 +351,22 @@ func (s *specStubStore) RequestStop(_ context.Context, _ string, id uuid.UUID, m
 	return b, nil
 }
 
+// specStubRecordings presigns without S3 (the real bucket is tested in
+// pkg/recording and in recording_test.go).
+type specStubRecordings struct{ now time.Time }
+
+func (r specStubRecordings) PresignUpload(_ context.Context, key string) (recording.Presigned, error) {
+	return recording.Presigned{URL: "http://s3.example/recordings/" + key + "?X-Amz-Signature=put", Expires: r.now.Add(time.Hour)}, nil
+}
+
+func (r specStubRecordings) PresignDownload(_ context.Context, key string) (recording.Presigned, error) {
+	return recording.Presigned{URL: "http://s3.example/recordings/" + key + "?X-Amz-Signature=get", Expires: r.now.Add(time.Hour)}, nil
+}
+
+func (r specStubRecordings) Stat(context.Context, string) (recording.Object, error) {
+	return recording.Object{}, recording.ErrNotFound
+}
+
 type specFixedClock time.Time
 
 func (c specFixedClock) Now() time.Time { return time.Time(c) }
@@ -370,7 +387,9 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		CallbackURL: str("https://example.com/hook"), Desired: store.DesiredStopped, StopMode: &leave,
 		Status: store.StatusDone, StatusReason: str(store.ReasonCompleted), Generation: 2, ObservedGeneration: 2,
 		Platform: str("local"), CurrentAttempt: 1, LastHeartbeatAt: at(time.Second), CreatedAt: now,
-		QueuedAt: at(0), DeployStartedAt: at(time.Second), JoinedAt: at(2 * time.Second), EndedAt: at(time.Hour)}
+		QueuedAt: at(0), DeployStartedAt: at(time.Second), JoinedAt: at(2 * time.Second), EndedAt: at(time.Hour),
+		RecordingKey:  str("bots/0190f5b8-7a3e-7c4d-8e2f-1a2b3c4d5e6f/recordings/1-google-meet.m4a"),
+		RecordingSize: new(int64(1234)), RecordingUploaded: at(time.Hour)}
 	empty := store.Bot{ID: full.ID, MeetingURL: full.MeetingURL, MeetingPlatform: "google-meet", BotName: "x",
 		AutomaticLeave: full.AutomaticLeave, Recording: store.Recording{Mode: "none"}, Metadata: json.RawMessage(`{}`),
 		Desired: store.DesiredRunning, Status: store.StatusQueued, CreatedAt: now}
@@ -379,8 +398,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			srv := &Server{Store: &specStubStore{bot: bot}, Clock: specFixedClock(now), Logger: zap.NewNop(),
-				Config: Config{MaxBodyBytes: 1024},
-				Ready:  func(context.Context) error { return errors.New("database down") }}
+				Config: Config{MaxBodyBytes: 1024}, Recordings: specStubRecordings{now: now},
+				Ready: func(context.Context) error { return errors.New("database down") }}
 			hs := httptest.NewServer(srv.Handler())
 			t.Cleanup(hs.Close)
 			client, vt := newValidatingClient(t)
@@ -410,6 +429,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 				{"GET", "/api/v1/bots/" + id + "/events?after=5&limit=10", "good", "", nil, 200},
 				{"GET", "/api/v1/bots/" + id + "/events?after=-1", "good", "", nil, 400},
 				{"GET", "/api/v1/bots/" + uuid.NewString() + "/events", "good", "", nil, 404},
+				{"GET", "/api/v1/bots/" + id + "/recording", "good", "", nil, map[bool]int{true: 200, false: 404}[bot.RecordingKey != nil]},
+				{"GET", "/api/v1/bots/" + uuid.NewString() + "/recording", "good", "", nil, 404},
 				{"POST", "/api/v1/bots/" + id + "/leave", "good", "", nil, 202},
 				{"DELETE", "/api/v1/bots/" + id, "good", "", nil, 202},
 				{"DELETE", "/api/v1/bots/" + uuid.NewString(), "good", "", nil, 404},

@@ -29,6 +29,7 @@ type Store interface {
 	Heartbeat(ctx context.Context, token string, botID uuid.UUID, now time.Time) (store.HeartbeatResult, error)
 	ReportStatus(ctx context.Context, auth store.BotAuth, to store.Status, reason string, now time.Time) (store.Bot, error)
 	AddEvents(ctx context.Context, auth store.BotAuth, events []store.NewEvent, now time.Time) error
+	RecordingUploaded(ctx context.Context, auth store.BotAuth, key string, size int64, now time.Time) (store.Bot, error)
 
 	SlotAssignment(ctx context.Context, appUUID, slotToken string, attemptTokenHash []byte) (store.BotAuth, bool, error)
 	PoolStats(ctx context.Context, platform string) ([]store.PoolStats, error)
@@ -56,6 +57,8 @@ type Server struct {
 	Clock  Clock
 	Config Config
 	Logger *zap.Logger
+	// Recordings is the recordings bucket; nil refuses bots that record.
+	Recordings Recordings
 	// Ready reports whether the controller can serve (database, River).
 	Ready func(ctx context.Context) error
 }
@@ -75,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	user("GET /api/v1/bots/{id}/events", s.listEvents)
 	user("POST /api/v1/bots/{id}/leave", s.stopBot(store.StopLeave))
 	user("DELETE /api/v1/bots/{id}", s.stopBot(store.StopCancel))
+	user("GET /api/v1/bots/{id}/recording", s.getRecording)
 	user("GET /api/v1/pool", s.getPool)
 	user("GET /api/v1/platforms", s.getPlatforms)
 	user("GET /api/bots/pool-stats", s.getSeedPoolStats)
@@ -85,6 +89,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /bot/v1/heartbeat", s.heartbeat)
 	mux.HandleFunc("POST /bot/v1/status", s.withBot(s.botStatus))
 	mux.HandleFunc("POST /bot/v1/events", s.withBot(s.botEvents))
+	mux.HandleFunc("POST /bot/v1/recording", s.withBot(s.botRecording))
+	mux.HandleFunc("POST /bot/v1/recording/complete", s.withBot(s.botRecordingComplete))
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)

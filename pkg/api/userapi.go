@@ -41,7 +41,14 @@ type BotView struct {
 	DeployStartedAt    *time.Time           `json:"deploy_started_at"`
 	JoinedAt           *time.Time           `json:"joined_at"`
 	EndedAt            *time.Time           `json:"ended_at"`
+	// RecordingSizeBytes is set once the recording is uploaded and verified
+	// (GET /api/v1/bots/{id}/recording then serves it).
+	RecordingSizeBytes *int64 `json:"recording_size_bytes"`
 }
+
+// RenderBot is the JSON of a bot as the user API shows it (webhooks send
+// the same).
+func RenderBot(b store.Bot) ([]byte, error) { return json.Marshal(viewOf(b)) }
 
 func viewOf(b store.Bot) BotView {
 	return BotView{ID: b.ID, MeetingURL: b.MeetingURL, MeetingPlatform: b.MeetingPlatform, BotName: b.BotName,
@@ -49,7 +56,8 @@ func viewOf(b store.Bot) BotView {
 		CallbackURL: b.CallbackURL, Desired: b.Desired, StopMode: b.StopMode, Status: b.Status,
 		StatusReason: b.StatusReason, Generation: b.Generation, ObservedGeneration: b.ObservedGeneration,
 		Platform: b.Platform, Attempt: b.CurrentAttempt, LastHeartbeatAt: b.LastHeartbeatAt, CreatedAt: b.CreatedAt,
-		QueuedAt: b.QueuedAt, DeployStartedAt: b.DeployStartedAt, JoinedAt: b.JoinedAt, EndedAt: b.EndedAt}
+		QueuedAt: b.QueuedAt, DeployStartedAt: b.DeployStartedAt, JoinedAt: b.JoinedAt, EndedAt: b.EndedAt,
+		RecordingSizeBytes: b.RecordingSize}
 }
 
 // apiKeyFrom reads "Authorization: Bearer <key>" or "X-API-Key: <key>".
@@ -132,13 +140,14 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string)
 		writeProblem(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if nb.Recording.Enabled && s.Recordings == nil {
+		fields = append(fields, FieldError{"recording.enabled", "this server stores no recordings (S3_ENDPOINT is not set)"})
+	}
 	if len(fields) > 0 {
 		writeProblem(w, http.StatusUnprocessableEntity, "the bot is not valid", fields...)
 		return
 	}
-	res, err := s.Store.CreateBot(r.Context(), nb, idem, now, func(b store.Bot) ([]byte, error) {
-		return json.Marshal(viewOf(b))
-	})
+	res, err := s.Store.CreateBot(r.Context(), nb, idem, now, RenderBot)
 	if s.writeCreateConflict(w, err) {
 		return
 	}

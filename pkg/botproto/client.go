@@ -124,6 +124,25 @@ func (c *Client) ReportEvents(ctx context.Context, events []Event) (*EventsRespo
 	return &out, nil
 }
 
+// RecordingUpload asks for this attempt's presigned upload URL.
+func (c *Client) RecordingUpload(ctx context.Context, req RecordingRequest) (*RecordingUpload, error) {
+	var out RecordingUpload
+	if err := c.do(ctx, http.MethodPost, PathRecording, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RecordingComplete has the controller verify the uploaded object; only
+// then may the bot report DONE.
+func (c *Client) RecordingComplete(ctx context.Context, key string) (*RecordingStored, error) {
+	var out RecordingStored
+	if err := c.do(ctx, http.MethodPost, PathRecordingComplete, RecordingComplete{Key: key}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // do performs one logical call, retrying temporary failures. in is
 // marshalled once so every attempt sends identical bytes.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {

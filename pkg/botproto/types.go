@@ -40,6 +40,10 @@ const (
 	PathHeartbeat = "/bot/v1/heartbeat"
 	PathStatus    = "/bot/v1/status"
 	PathEvents    = "/bot/v1/events"
+	// PathRecording hands out a presigned PUT URL for the attempt's one
+	// recording key; PathRecordingComplete has the controller verify it.
+	PathRecording         = "/bot/v1/recording"
+	PathRecordingComplete = "/bot/v1/recording/complete"
 	// PathAssignment is asked by a pool slot (slot token + HeaderPoolSlot),
 	// not by a bot attempt.
 	PathAssignment = "/bot/v1/assignment"
@@ -180,6 +184,33 @@ type Event struct {
 // EventsRequest is the body of PathEvents.
 type EventsRequest struct {
 	Events []Event `json:"events"`
+}
+
+// RecordingRequest asks for an upload URL. Format is a file extension (mp4,
+// webm, m4a, ogg); empty picks the meeting platform's default.
+type RecordingRequest struct {
+	Format string `json:"format,omitempty"`
+}
+
+// RecordingUpload is where to upload: PUT the file's bytes to URL before
+// ExpiresAt. It grants nothing else: no other key, no read, no listing.
+type RecordingUpload struct {
+	Method      string    `json:"method"`
+	URL         string    `json:"url"`
+	Key         string    `json:"key"`
+	ContentType string    `json:"content_type"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// RecordingComplete tells the controller the upload of Key finished.
+type RecordingComplete struct {
+	Key string `json:"key"`
+}
+
+// RecordingStored is the verified recording.
+type RecordingStored struct {
+	Key       string `json:"key"`
+	SizeBytes int64  `json:"size_bytes"`
 }
 
 // EventsResponse says how many events the controller stored.

@@ -24,6 +24,7 @@ const (
 	EnvIgnoreLeave        = "SIM_IGNORE_LEAVE"
 	EnvNoHeartbeat        = "SIM_NO_HEARTBEAT"
 	EnvExitCode           = "SIM_EXIT_CODE"
+	EnvRecordingBytes     = "SIM_RECORDING_BYTES"
 )
 
 // MetadataKey is the config metadata object holding per-bot overrides
@@ -53,12 +54,15 @@ type Settings struct {
 	// ExitCode is the process exit code after a completed meeting. A pool
 	// slot never exits, so it only logs it.
 	ExitCode int
+	// RecordingBytes is the size of the generated recording uploaded when
+	// the bot records; 0 means 3 MiB.
+	RecordingBytes int64
 }
 
 // DefaultSettings is what the command line gives with no flags and no
 // SIM_* variables: a 10 s call.
 func DefaultSettings() Settings {
-	return Settings{CallDuration: defaultCallSeconds * time.Second}
+	return Settings{CallDuration: defaultCallSeconds * time.Second, RecordingBytes: defaultRecordingBytes}
 }
 
 // crashablePhases are the phases CrashAt accepts: the ones the bot
@@ -77,6 +81,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("crash-at %q is not one of JOINING_CALL, IN_WAITING_ROOM, IN_CALL, LEAVING", s.CrashAt)
 	case s.ExitCode < 0 || s.ExitCode > 255:
 		return fmt.Errorf("exit code %d is outside 0..255", s.ExitCode)
+	case s.RecordingBytes < 0:
+		return fmt.Errorf("recording bytes %d must not be negative", s.RecordingBytes)
 	}
 	return nil
 }
@@ -114,6 +120,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.Settings.IgnoreLeave, "ignore-leave", env.bool(EnvIgnoreLeave), "ignore should_leave and leave_at ($"+EnvIgnoreLeave+")")
 	fs.BoolVar(&o.Settings.NoHeartbeat, "no-heartbeat", env.bool(EnvNoHeartbeat), "never heartbeat ($"+EnvNoHeartbeat+")")
 	fs.IntVar(&o.Settings.ExitCode, "exit-code", env.int(EnvExitCode), "exit code after reporting DONE ($"+EnvExitCode+")")
+	fs.Int64Var(&o.Settings.RecordingBytes, "recording-bytes", env.int64(EnvRecordingBytes, defaultRecordingBytes), "size of the recording uploaded when the bot records ($"+EnvRecordingBytes+")")
 	if env.err != nil {
 		return o, env.err
 	}
@@ -156,7 +163,10 @@ func parseEnv[T any](e *envDefaults, name string, def T, parse func(string) (T, 
 func (e *envDefaults) float(name string, def float64) float64 {
 	return parseEnv(e, name, def, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
 }
-func (e *envDefaults) int(name string) int   { return parseEnv(e, name, 0, strconv.Atoi) }
+func (e *envDefaults) int(name string) int { return parseEnv(e, name, 0, strconv.Atoi) }
+func (e *envDefaults) int64(name string, def int64) int64 {
+	return parseEnv(e, name, def, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+}
 func (e *envDefaults) bool(name string) bool { return parseEnv(e, name, false, strconv.ParseBool) }
 func (e *envDefaults) duration(name string) time.Duration {
 	return parseEnv(e, name, 0, time.ParseDuration)
@@ -170,6 +180,7 @@ type overrides struct {
 	IgnoreLeave        *bool    `json:"ignore_leave"`
 	NoHeartbeat        *bool    `json:"no_heartbeat"`
 	ExitCode           *int     `json:"exit_code"`
+	RecordingBytes     *int64   `json:"recording_bytes"`
 }
 
 // withMetadata applies the per-bot overrides in metadata, which win over
@@ -208,6 +219,9 @@ func (s Settings) withMetadata(metadata map[string]any) (Settings, error) {
 	}
 	if o.ExitCode != nil {
 		s.ExitCode = *o.ExitCode
+	}
+	if o.RecordingBytes != nil {
+		s.RecordingBytes = *o.RecordingBytes
 	}
 	return s, s.Validate()
 }

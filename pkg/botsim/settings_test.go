@@ -21,7 +21,7 @@ func TestDefaults(t *testing.T) {
 	o, err := parseOptions([]string{"--simulate"}, envOf(nil), io.Discard)
 	require.NoError(t, err)
 	require.True(t, o.Simulate)
-	require.Equal(t, Settings{CallDuration: 10 * time.Second}, o.Settings)
+	require.Equal(t, Settings{CallDuration: 10 * time.Second, RecordingBytes: 3 << 20}, o.Settings)
 }
 
 func TestEnvAndFlags(t *testing.T) {
@@ -29,13 +29,14 @@ func TestEnvAndFlags(t *testing.T) {
 	env := envOf(map[string]string{
 		EnvCallSeconds: "0.5", EnvWaitingRoomSeconds: "2", EnvHeartbeatInterval: "250ms",
 		EnvCrashAt: "IN_CALL", EnvIgnoreLeave: "true", EnvNoHeartbeat: "1", EnvExitCode: "4",
+		EnvRecordingBytes: "1000",
 	})
 
 	o, err := parseOptions(nil, env, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, Settings{
 		CallDuration: 500 * time.Millisecond, WaitingRoom: 2 * time.Second, HeartbeatInterval: 250 * time.Millisecond,
-		CrashAt: botproto.StatusInCall, IgnoreLeave: true, NoHeartbeat: true, ExitCode: 4,
+		CrashAt: botproto.StatusInCall, IgnoreLeave: true, NoHeartbeat: true, ExitCode: 4, RecordingBytes: 1000,
 	}, o.Settings)
 
 	// Flags beat the environment.
@@ -75,7 +76,7 @@ func TestSettingsFromEnv(t *testing.T) {
 
 	s, err = SettingsFromEnv(envOf(map[string]string{EnvCallSeconds: "0", EnvCrashAt: "IN_CALL"}))
 	require.NoError(t, err)
-	require.Equal(t, Settings{CrashAt: botproto.StatusInCall}, s)
+	require.Equal(t, Settings{CrashAt: botproto.StatusInCall, RecordingBytes: 3 << 20}, s)
 
 	_, err = SettingsFromEnv(envOf(map[string]string{EnvExitCode: "x"}))
 	require.ErrorContains(t, err, EnvExitCode)

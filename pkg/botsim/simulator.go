@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -17,6 +18,8 @@ type API interface {
 	Heartbeat(ctx context.Context) (*botproto.HeartbeatResponse, error)
 	ReportStatus(ctx context.Context, req botproto.StatusRequest) (*botproto.StatusResponse, error)
 	ReportEvents(ctx context.Context, events []botproto.Event) (*botproto.EventsResponse, error)
+	RecordingUpload(ctx context.Context, req botproto.RecordingRequest) (*botproto.RecordingUpload, error)
+	RecordingComplete(ctx context.Context, key string) (*botproto.RecordingStored, error)
 }
 
 const (
@@ -54,8 +57,12 @@ type Simulator struct {
 	// ShutdownTimeout bounds the best-effort LEAVING/DONE after ctx is
 	// cancelled (a signal, or the container being stopped).
 	ShutdownTimeout time.Duration
+	// HTTP uploads the recording to its presigned URL (default
+	// http.DefaultClient); S3 is not the controller, so not API.
+	HTTP *http.Client
 
-	reported botproto.Status
+	reported  botproto.Status
+	beatEvery time.Duration
 }
 
 func (s *Simulator) defaults() {
@@ -114,21 +121,22 @@ func (s *Simulator) Run(ctx context.Context) int {
 	defer leave(nil)
 	s.startLeaveTriggers(meetCtx, leave, cfg, set, &wg)
 
-	return s.exitCode(ctx, s.meeting(ctx, meetCtx, set), set)
+	return s.exitCode(ctx, s.meeting(ctx, meetCtx, cfg, set), set)
 }
 
 // startLeaveTriggers runs the heartbeat loop and the leave_at timer, the
 // two things that can end a meeting early.
 func (s *Simulator) startLeaveTriggers(meetCtx context.Context, leave context.CancelCauseFunc,
 	cfg *botproto.Config, set Settings, wg *sync.WaitGroup) {
+	s.beatEvery = set.HeartbeatInterval
+	if s.beatEvery <= 0 {
+		s.beatEvery = cfg.HeartbeatInterval()
+	}
+	if s.beatEvery <= 0 {
+		s.beatEvery = defaultHeartbeatInterval
+	}
 	if !set.NoHeartbeat {
-		every := set.HeartbeatInterval
-		if every <= 0 {
-			every = cfg.HeartbeatInterval()
-		}
-		if every <= 0 {
-			every = defaultHeartbeatInterval
-		}
+		every := s.beatEvery
 		wg.Go(func() { s.heartbeat(meetCtx, every, leave, set.IgnoreLeave) })
 	}
 	if cfg.LeaveAt != nil && !set.IgnoreLeave {
@@ -178,7 +186,7 @@ func (s *Simulator) heartbeat(ctx context.Context, every time.Duration, leave co
 
 // meeting walks the phases. Status reports use ctx, not meetCtx, because
 // LEAVING and DONE must still be sent after the meeting is cut short.
-func (s *Simulator) meeting(ctx, meetCtx context.Context, set Settings) error {
+func (s *Simulator) meeting(ctx, meetCtx context.Context, cfg *botproto.Config, set Settings) error {
 	if err := s.report(ctx, set, botproto.StatusJoiningCall, ""); err != nil {
 		return err
 	}
@@ -205,6 +213,12 @@ func (s *Simulator) meeting(ctx, meetCtx context.Context, set Settings) error {
 		reason = cause.Error()
 	}
 	if err := s.report(ctx, set, botproto.StatusLeaving, reason); err != nil {
+		return err
+	}
+	if err := s.recordAndUpload(ctx, cfg, set); errors.Is(err, errUploadFailed) {
+		_ = s.report(ctx, set, botproto.StatusFatal, errUploadFailed.Error())
+		return err
+	} else if err != nil {
 		return err
 	}
 	return s.report(ctx, set, botproto.StatusDone, "")
@@ -259,6 +273,8 @@ func (s *Simulator) exitCode(ctx context.Context, err error, set Settings) int {
 		return set.ExitCode
 	case errors.As(err, &crash):
 		s.Log.Error("crashing on purpose", "phase", crash.phase)
+		return 1
+	case errors.Is(err, errUploadFailed):
 		return 1
 	case botproto.IsStatus(err, 409):
 		s.Log.Info("controller refused the transition; stopping", "err", err)

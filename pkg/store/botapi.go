@@ -125,6 +125,9 @@ func (s *Store) ReportStatus(ctx context.Context, auth BotAuth, to Status, reaso
 		if err := CheckTransition(bot.Status, to); err != nil {
 			return err
 		}
+		if to == StatusDone && bot.Recording.Enabled && bot.RecordingUploaded == nil {
+			to, reason = StatusFatal, ReasonRecordingMissing
+		}
 		if to.Terminal() {
 			if _, err := s.finishTx(ctx, tx, bot.ID, to, terminalReason(bot, to, reason), now); err != nil {
 				return err
@@ -149,7 +152,7 @@ func (s *Store) progressTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Stat
 	if reason != "" {
 		data["reason"] = reason
 	}
-	if err := addEvent(ctx, tx, id, string(to), data, now); err != nil {
+	if err := s.statusChangedTx(ctx, tx, id, to, data, now); err != nil {
 		return err
 	}
 	return s.enq.EnqueueReconcileTx(ctx, tx, id)

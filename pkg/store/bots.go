@@ -71,7 +71,7 @@ func (s *Store) CreateBot(ctx context.Context, nb NewBot, idem *Idempotency, now
 				return err
 			}
 		}
-		if err := addEvent(ctx, tx, bot.ID, string(bot.Status), nil, now); err != nil {
+		if err := s.statusChangedTx(ctx, tx, bot.ID, bot.Status, nil, now); err != nil {
 			return err
 		}
 		if err := s.enq.EnqueueReconcileTx(ctx, tx, bot.ID); err != nil {
@@ -222,10 +222,40 @@ func getBotTx(ctx context.Context, tx pgx.Tx, owner string, id uuid.UUID) (Bot, 
 }
 
 func addEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, typ string, data any, now time.Time) error {
+	_, err := insertEvent(ctx, tx, id, typ, data, now)
+	return err
+}
+
+func insertEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, typ string, data any, now time.Time) (int64, error) {
 	if data == nil {
 		data = map[string]any{}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO bot_events (bot_id, type, data, occurred_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
-		id, typ, data, now)
-	return err
+	var eventID int64
+	err := tx.QueryRow(ctx, `INSERT INTO bot_events (bot_id, type, data, occurred_at, created_at)
+		VALUES ($1, $2, $3, $4, $4) RETURNING id`, id, typ, data, now).Scan(&eventID)
+	return eventID, err
+}
+
+// statusChangedTx records that bot id has just moved to status: the timeline
+// event and, in the same transaction, its webhooks. Every status write goes
+// through here, so no change is ever reported twice or lost.
+func (s *Store) statusChangedTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status Status, data any, now time.Time) error {
+	eventID, err := insertEvent(ctx, tx, id, string(status), data, now)
+	if err != nil {
+		return err
+	}
+	rows, _ := tx.Query(ctx, `SELECT * FROM bots WHERE id = $1`, id)
+	bot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+	if err != nil {
+		return err
+	}
+	return s.enq.EnqueueStatusChangeTx(ctx, tx, StatusChange{EventID: eventID, Bot: bot, OccurredAt: now})
+}
+
+// AddBotEvent appends one controller-side event (a webhook delivery, say)
+// to a bot's timeline.
+func (s *Store) AddBotEvent(ctx context.Context, id uuid.UUID, typ string, data any, now time.Time) error {
+	return wrap("add event", s.inTx(ctx, func(tx pgx.Tx) error {
+		return addEvent(ctx, tx, id, typ, data, now)
+	}))
 }

@@ -33,7 +33,7 @@ func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status St
 	if err != nil || tag.RowsAffected() == 0 {
 		return false, err
 	}
-	if err := addEvent(ctx, tx, id, string(status), map[string]any{"reason": reason}, now); err != nil {
+	if err := s.statusChangedTx(ctx, tx, id, status, map[string]any{"reason": reason}, now); err != nil {
 		return false, err
 	}
 	if err := s.enq.EnqueueReconcileTx(ctx, tx, id); err != nil {

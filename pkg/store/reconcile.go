@@ -42,7 +42,7 @@ func (s *Store) QueueBot(ctx context.Context, id uuid.UUID, now time.Time) error
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		if err := addEvent(ctx, tx, id, string(StatusQueued), nil, now); err != nil {
+		if err := s.statusChangedTx(ctx, tx, id, StatusQueued, nil, now); err != nil {
 			return err
 		}
 		return s.enq.EnqueueAdmitTx(ctx, tx)
@@ -85,7 +85,7 @@ func (s *Store) Admit(ctx context.Context, platform string, limit int, now time.
 			if err := insertDeployment(ctx, tx, c.ID, c.Attempt, platform, now); err != nil {
 				return err
 			}
-			if err := addEvent(ctx, tx, c.ID, string(StatusDeploying), map[string]any{"platform": platform, "attempt": c.Attempt}, now); err != nil {
+			if err := s.statusChangedTx(ctx, tx, c.ID, StatusDeploying, map[string]any{"platform": platform, "attempt": c.Attempt}, now); err != nil {
 				return err
 			}
 			admitted = append(admitted, c.ID)
@@ -160,10 +160,12 @@ func (s *Store) RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now
 	var retried bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var platform string
-		err := tx.QueryRow(ctx, `UPDATE bots SET current_attempt = current_attempt + 1, status = 'DEPLOYING',
+		var from Status
+		err := tx.QueryRow(ctx, `UPDATE bots b SET current_attempt = current_attempt + 1, status = 'DEPLOYING',
 				last_heartbeat_at = NULL, updated_at = $3, next_check_at = $3
-			WHERE id = $1 AND current_attempt = $2 AND status NOT IN ('DONE', 'FATAL') AND desired = 'RUNNING'
-			RETURNING platform`, id, attempt, now).Scan(&platform)
+			FROM (SELECT status FROM bots WHERE id = $1 FOR UPDATE) old
+			WHERE b.id = $1 AND b.current_attempt = $2 AND b.status NOT IN ('DONE', 'FATAL') AND b.desired = 'RUNNING'
+			RETURNING b.platform, old.status`, id, attempt, now).Scan(&platform, &from)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -178,7 +180,10 @@ func (s *Store) RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now
 			return err
 		}
 		retried = true
-		return addEvent(ctx, tx, id, "RESTARTING", map[string]any{"attempt": attempt + 1}, now)
+		if err := addEvent(ctx, tx, id, "RESTARTING", map[string]any{"attempt": attempt + 1}, now); err != nil || from == StatusDeploying {
+			return err
+		}
+		return s.statusChangedTx(ctx, tx, id, StatusDeploying, map[string]any{"platform": platform, "attempt": attempt + 1}, now)
 	})
 	return retried, wrap("retry attempt", err)
 }

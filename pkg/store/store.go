@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,16 @@ import (
 type Enqueuer interface {
 	EnqueueReconcileTx(ctx context.Context, tx pgx.Tx, botIDs ...uuid.UUID) error
 	EnqueueAdmitTx(ctx context.Context, tx pgx.Tx) error
+	// EnqueueStatusChangeTx schedules the webhooks of a status change.
+	EnqueueStatusChangeTx(ctx context.Context, tx pgx.Tx, change StatusChange) error
+}
+
+// StatusChange is one status change of a bot: its timeline event and the bot
+// right after it, as webhooks report it.
+type StatusChange struct {
+	EventID    int64
+	Bot        Bot
+	OccurredAt time.Time
 }
 
 // Store is the database access of Meeboter.

@@ -76,6 +76,9 @@ const (
 	ReasonContainerExited = "container_exited"
 	ReasonPlatformError   = "platform_error"
 	ReasonBotFatal        = "bot_fatal"
+	// ReasonRecordingMissing ends a recording bot that reported DONE without
+	// a verified upload: DONE promises the recording exists.
+	ReasonRecordingMissing = "recording_missing"
 )
 
 // DeploymentState is the controller's record of one attempt's workload.
@@ -136,6 +139,8 @@ type Bot struct {
 	CurrentAttempt     int             `db:"current_attempt"`
 	LastHeartbeatAt    *time.Time      `db:"last_heartbeat_at"`
 	RecordingKey       *string         `db:"recording_key"`
+	RecordingSize      *int64          `db:"recording_size_bytes"`
+	RecordingUploaded  *time.Time      `db:"recording_uploaded_at"`
 	NextCheckAt        *time.Time      `db:"next_check_at"`
 	CreatedAt          time.Time       `db:"created_at"`
 	UpdatedAt          time.Time       `db:"updated_at"`

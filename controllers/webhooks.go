@@ -1,0 +1,162 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/webhook"
+)
+
+// QueueWebhook holds webhook deliveries: a queue of their own, so a slow or
+// dead receiver only ever occupies webhook workers, never a reconcile.
+const QueueWebhook = "webhook"
+
+// Webhook targets, as recorded in delivery events.
+const (
+	TargetCallback = "callback" // the bot's callback_url
+	TargetGlobal   = "global"   // WEBHOOK_URL
+)
+
+// WebhookArgs is one status-change event for one receiver. The body is
+// rendered once, at the change, so every retry sends the same bytes (and a
+// receiver sees the bot as it was when the event happened).
+type WebhookArgs struct {
+	EventID int64     `json:"event_id"`
+	BotID   uuid.UUID `json:"bot_id"`
+	Target  string    `json:"target"`
+	URL     string    `json:"url"`
+	// Body is stored base64 ([]byte), not as JSON: jsonb would reorder it.
+	Body []byte `json:"body"`
+}
+
+// Kind implements river.JobArgs.
+func (WebhookArgs) Kind() string { return "webhook" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. Attempts are bounded by
+// the retry window (the worker cancels the job), not by a count.
+func (WebhookArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhook, MaxAttempts: 1000}
+}
+
+// WebhookTargets says where status changes go.
+type WebhookTargets struct {
+	// URL receives every bot's changes (WEBHOOK_URL); empty for none.
+	URL string
+	// Render is the bot as the user API shows it. Nil disables webhooks.
+	Render func(store.Bot) ([]byte, error)
+}
+
+// EnqueueStatusChangeTx implements store.Enqueuer: one delivery job per
+// receiver, in the transaction of the change itself.
+func (e *Enqueuer) EnqueueStatusChangeTx(ctx context.Context, tx pgx.Tx, ch store.StatusChange) error {
+	targets := e.webhookTargets(ch.Bot)
+	if len(targets) == 0 {
+		return nil
+	}
+	body, err := e.webhookBody(ch)
+	if err != nil {
+		return err
+	}
+	params := make([]river.InsertManyParams, 0, len(targets))
+	for _, t := range targets {
+		params = append(params, river.InsertManyParams{Args: WebhookArgs{EventID: ch.EventID, BotID: ch.Bot.ID,
+			Target: t[0], URL: t[1], Body: body}})
+	}
+	_, err = e.mustClient().InsertManyTx(ctx, tx, params)
+	return err
+}
+
+func (e *Enqueuer) webhookTargets(b store.Bot) [][2]string {
+	if e.Webhooks.Render == nil {
+		return nil
+	}
+	var targets [][2]string
+	if b.CallbackURL != nil && *b.CallbackURL != "" {
+		targets = append(targets, [2]string{TargetCallback, *b.CallbackURL})
+	}
+	if e.Webhooks.URL != "" {
+		targets = append(targets, [2]string{TargetGlobal, e.Webhooks.URL})
+	}
+	return targets
+}
+
+func (e *Enqueuer) webhookBody(ch store.StatusChange) ([]byte, error) {
+	bot, err := e.Webhooks.Render(ch.Bot)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(webhook.Payload{EventID: strconv.FormatInt(ch.EventID, 10), Type: webhook.TypeStatusChanged,
+		BotID: ch.Bot.ID.String(), Status: string(ch.Bot.Status), StatusReason: ch.Bot.StatusReason,
+		OccurredAt: ch.OccurredAt.UTC(), Bot: bot})
+}
+
+// WebhookConfig configures deliveries.
+type WebhookConfig struct {
+	Sender *webhook.Sender
+	// Window is how long a failing delivery is retried (default 24 h).
+	Window time.Duration
+	// RetryBase is the first backoff (default 10 s), doubled up to an hour.
+	RetryBase time.Duration
+	// Workers is the webhook queue's concurrency (default 20).
+	Workers int
+}
+
+// EventRecorder appends to a bot's timeline.
+type EventRecorder interface {
+	AddBotEvent(ctx context.Context, id uuid.UUID, typ string, data any, now time.Time) error
+}
+
+// WebhookWorker delivers one event to one receiver, records the attempt in
+// the bot's events, and retries with exponential backoff until the window
+// closes. A receiver's 4xx (other than 408/429) is final: retrying the same
+// bytes cannot change its answer.
+type WebhookWorker struct {
+	river.WorkerDefaults[WebhookArgs]
+	Config WebhookConfig
+	Events EventRecorder
+	Clock  interface{ Now() time.Time }
+}
+
+// Work implements river.Worker.
+func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
+	res, sendErr := w.Config.Sender.Send(ctx, job.Args.URL, job.Args.Body)
+	now := w.Clock.Now()
+	outcome := "delivered"
+	if sendErr != nil {
+		outcome = "retrying"
+		nominal := webhook.Backoff(job.Attempt, w.Config.RetryBase, 0, func() float64 { return 0.5 })
+		if !res.Retryable || webhook.GiveUp(job.CreatedAt, now, nominal, w.Config.Window) {
+			outcome = "gave_up"
+		}
+	}
+	data := map[string]any{"event_id": strconv.FormatInt(job.Args.EventID, 10), "target": job.Args.Target,
+		"attempt": job.Attempt, "outcome": outcome, "status_code": res.StatusCode, "duration_ms": res.Duration.Milliseconds()}
+	if res.Error != "" {
+		data["error"] = res.Error
+	}
+	if err := w.Events.AddBotEvent(ctx, job.Args.BotID, "WEBHOOK_DELIVERY", data, now); err != nil {
+		return err
+	}
+	if outcome == "gave_up" {
+		return river.JobCancel(sendErr)
+	}
+	return sendErr
+}
+
+// NextRetry implements river.Worker: the webhook backoff, not River's.
+func (w *WebhookWorker) NextRetry(job *river.Job[WebhookArgs]) time.Time {
+	return time.Now().Add(webhook.Backoff(job.Attempt, w.Config.RetryBase, 0, nil))
+}
+
+// Timeout implements river.Worker: one attempt's HTTP timeout plus the
+// event write.
+func (w *WebhookWorker) Timeout(*river.Job[WebhookArgs]) time.Duration {
+	return w.Config.Sender.Timeout + 5*time.Second
+}
