@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,16 +28,30 @@ commands:
   apikey create --owner O [--name N]   create an API key (printed once)
   apikey list                          list API keys
   apikey revoke <id>                   revoke an API key
-  bots list|get|create|leave|cancel    talk to a running API (MEEBOTER_URL, MEEBOTER_API_KEY)
+  bots list [--status S,...] [--platform P] [--limit N] [--all]
+                                       list bots, newest first (--all follows every page)
+  bots get <id>                        show a bot
+  bots events <id> [--limit N]         show a bot's timeline
+  bots leave <id>                      ask a bot to leave the call
+  bots cancel <id>                     stop a bot at once
+  bots create --meeting-url URL [--platform P] [--name N] [--join-at T] [--metadata JSON]
+                                       create a bot
+  pool                                 pool slots by state, queue and oldest wait per meeting platform
+  platforms                            deployment platforms: limit, used, capacity; the queue
   version                              print the version
+
+bots, pool and platforms call a running API: MEEBOTER_URL (default http://127.0.0.1:8080),
+MEEBOTER_API_KEY (required). They take --output table|json (-o; default table).
 `
 
-// run dispatches a command; it returns the process exit code.
+// run dispatches a command; it returns the process exit code: 0, 1 when
+// the command failed, 2 for bad usage.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	env := cliEnv{getenv: getenv, stdout: stdout, stderr: stderr}
 	var err error
 	switch args[0] {
 	case "serve":
@@ -45,7 +61,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "apikey":
 		err = apikey(ctx, args[1:], getenv, stdout)
 	case "bots":
-		err = bots(ctx, args[1:], getenv, stdout)
+		err = botsCommand(ctx, env, args[1:])
+	case "pool":
+		err = runSubcommand(ctx, env, "pool", &poolSubcommand, args[1:])
+	case "platforms":
+		err = runSubcommand(ctx, env, "platforms", &platformsSubcommand, args[1:])
 	case "version":
 		err = printVersion(stdout)
 	case "help", "-h", "--help":
@@ -55,9 +75,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "meeboter: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "meeboter %s: %v\n", args[0], err)
+	return exitCode(stderr, commandName(args), err)
+}
+
+// exitCode reports err, if any, prefixed with the command's name.
+func exitCode(stderr io.Writer, name string, err error) int {
+	var uerr *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp): // help went to stdout
+		return 0
+	case errors.As(err, &uerr):
+		fmt.Fprintf(stderr, "meeboter %s: %s\nusage: %s\n", name, uerr.msg, uerr.usage)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "meeboter %s: %v\n", name, err)
 		return 1
 	}
-	return 0
 }
