@@ -54,7 +54,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run='^$$' -fuzz='^FuzzParseMeetingURL$$' -fuzztime=$(FUZZTIME) ./pkg/meeting
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCreateBot$$' -fuzztime=$(FUZZTIME) ./pkg/api
 
-bench: ## Load benchmark: 1,000 bots on the ECS simulator with ECS's real limits; prints and writes bench.json
+bench: $(VERSITYGW) ## Load benchmark: 1,000 bots on the ECS simulator (with webhooks), then a 500 MB recording upload; prints and writes bench.json
 	$(GO) run ./hack/bench --bots $${BOTS:-1000} --out bench.json
 
 docker: ## Build the container image (IMAGE=meeboter, tagged with VERSION)

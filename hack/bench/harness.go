@@ -28,6 +28,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/platform/ecs"
 	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
 	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/webhook"
 )
 
 type wallClock struct{}
@@ -43,11 +44,14 @@ type harness struct {
 	mgr     *controllers.Manager
 	store   *store.Store
 	startup time.Duration
+	hooks   *webhookReceiver
 }
 
 func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger) (*harness, error) {
-	h := &harness{pool: pool}
-	enq := &controllers.Enqueuer{}
+	secret := []byte("bench-webhook-secret-0123456789")
+	h := &harness{pool: pool, hooks: newWebhookReceiver(secret)}
+	// Every status change of every bot goes to one healthy receiver.
+	enq := &controllers.Enqueuer{Webhooks: controllers.WebhookTargets{URL: h.hooks.srv.URL, Render: api.RenderBot}}
 	h.store = store.New(pool, enq)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -88,7 +92,8 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger)
 			MaxBotLifetime: 3 * time.Hour, QueueTimeout: 30 * time.Minute, JoinLeadTime: time.Second, MaxAttempts: 3},
 		PublicURL: h.apiURL, Platforms: []controllers.PlatformConfig{{Platform: p, Limit: n + 100}},
 		ReconcileWorker: 100, AdmitInterval: time.Second, ResyncInterval: 2 * time.Second, ObserveInterval: 2 * time.Second,
-		GCInterval: 15 * time.Second, GCGrace: time.Minute, JobTimeout: time.Minute},
+		GCInterval: 15 * time.Second, GCGrace: time.Minute, JobTimeout: time.Minute,
+		Webhooks: controllers.WebhookConfig{Sender: &webhook.Sender{Secret: secret}}},
 		controllers.Deps{Pool: pool, Store: h.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
 	if err != nil {
 		return nil, err
@@ -103,6 +108,7 @@ func (h *harness) close() {
 	_ = h.apiSrv.Shutdown(ctx)
 	h.sim.Close()
 	h.simSrv.Close()
+	h.hooks.srv.Close()
 }
 
 // measure creates n bots at once, waits until all are in the call, cancels

@@ -3,8 +3,11 @@
 // ECS simulator with ECS's real request and Fargate launch limits, its tasks
 // running simulated bots in-process. It creates N bots at once, measures the
 // time until all are IN_CALL against the bound ECS's launch rate imposes,
-// then ends them and counts ECS API calls per bot lifetime. It prints the
-// figures and writes them to a JSON file.
+// then ends them and counts ECS API calls per bot lifetime. Every status
+// change goes out as a signed webhook to a loopback receiver, which times
+// its delivery. Last, it uploads a 500 MB simulated recording through a
+// presigned PUT to a real S3 server (versitygw). It prints the figures and
+// writes them to a JSON file.
 package main
 
 import (
@@ -28,8 +31,12 @@ const (
 	launchRate  = 20.0
 )
 
-// apiCreates is how many bots the API benchmark creates.
-var apiCreates int
+// apiCreates is how many bots the API benchmark creates; uploadBytes is the
+// size of the recording upload measured.
+var (
+	apiCreates  int
+	uploadBytes int64
+)
 
 // Result is what the bench measures.
 type Result struct {
@@ -43,12 +50,15 @@ type Result struct {
 	CreateAPIPerSecond     float64        `json:"create_api_bots_per_second"`
 	TimeToAllDoneAfterStop float64        `json:"time_to_all_done_after_stop_seconds"`
 	API                    APIResult      `json:"api"`
+	Webhooks               WebhookResult  `json:"webhooks"`
+	RecordingUpload        UploadResult   `json:"recording_upload"`
 }
 
 func main() {
 	bots := flag.Int("bots", 1000, "bots to run on the ECS simulator")
 	flag.IntVar(&apiCreates, "creates", 10000, "bots to create through the API in the API benchmark")
 	out := flag.String("out", "bench.json", "where to write the figures")
+	flag.Int64Var(&uploadBytes, "upload-bytes", 500_000_000, "size of the simulated recording uploaded through a presigned PUT")
 	flag.Parse()
 	if err := run(*bots, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -80,6 +90,12 @@ func run(n int, out string) error {
 	if err != nil {
 		return err
 	}
+	res.Webhooks = h.hooks.result()
+	fmt.Fprintf(os.Stderr, "webhooks: %d deliveries, delay p50 %.1f ms, p99 %.1f ms\n", res.Webhooks.Deliveries, res.Webhooks.P50ms, res.Webhooks.P99ms)
+	if res.RecordingUpload, err = measureUpload(ctx, uploadBytes); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "recording upload: %d bytes in %.2f s = %.0f MB/s\n", uploadBytes, res.RecordingUpload.Seconds, res.RecordingUpload.MBPerSecond)
 	if res.API, err = measureAPI(ctx, pool, apiCreates, 10*time.Second); err != nil {
 		return err
 	}

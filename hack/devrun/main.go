@@ -5,13 +5,15 @@
 // looks for the bot by default), starts a dev Postgres from the system
 // binaries with its data under .dev/postgres (kept between runs; port 54329,
 // or DEV_PG_PORT, or a free one when that is busy) unless DATABASE_URL is
-// set, applies the migrations, creates a dev API key once (kept in
-// .dev/api-key and reused while it still authenticates), and runs
-// `meeboter serve` on the local platform with its state under .dev/local.
+// set, starts a dev S3 server (versitygw, data under .dev/s3, port 54399 or
+// DEV_S3_PORT) unless S3_ENDPOINT is set, applies the migrations, creates a
+// dev API key once (kept in .dev/api-key and reused while it still
+// authenticates), and runs `meeboter serve` on the local platform with its
+// state under .dev/local. The webhook signing secret is .dev/webhook-secret.
 //
 // Once /readyz answers it prints the API address, the key and a curl command
 // that creates a simulated bot. Ctrl-C (SIGINT or SIGTERM) stops serve and the
-// dev Postgres (whose data stays) and exits 0; if serve dies on its own, devrun
+// dev Postgres and S3 (whose data stays) and exits 0; if serve dies on its own, devrun
 // stops Postgres and exits with serve's code. Bot processes that are still
 // running are left to the next run's controller to adopt, as on any restart.
 //
@@ -73,13 +75,15 @@ var withCoolifySim bool
 
 // devrun holds what the steps share.
 type devrun struct {
-	root   string // repository root
-	dev    string // root/.dev
-	bin    string // root/bin
-	dbURL  string
-	pg     *pgcluster.Cluster // nil when DATABASE_URL was given
-	sim    *coolifySim        // with --coolify-sim
-	stdout io.Writer
+	root       string // repository root
+	dev        string // root/.dev
+	bin        string // root/bin
+	dbURL      string
+	pg         *pgcluster.Cluster // nil when DATABASE_URL was given
+	sim        *coolifySim        // with --coolify-sim
+	s3         *devS3             // nil when S3_ENDPOINT was given
+	hookSecret string             // WEBHOOK_SECRET for serve
+	stdout     io.Writer
 }
 
 // run does everything until Ctrl-C and returns the exit code.
@@ -95,6 +99,15 @@ func run() int {
 			logf("interrupted")
 			return 0
 		}
+		logf("%v", err)
+		return 1
+	}
+	if d.s3, err = d.startS3(ctx); err != nil {
+		logf("%v", err)
+		return 1
+	}
+	defer d.s3.stop()
+	if d.hookSecret, err = d.devSecret("webhook-secret", 32); err != nil {
 		logf("%v", err)
 		return 1
 	}
@@ -329,6 +342,8 @@ func (d *devrun) serveEnv() []string {
 	env = defaultEnv(env, "HTTP_ADDR", defaultHTTPAddr)
 	env = defaultEnv(env, "LOG_FORMAT", "console")
 	env = defaultEnv(env, "LOCAL_STATE_DIR", filepath.Join(d.dev, "local"))
+	env = defaultEnv(env, "WEBHOOK_SECRET", d.hookSecret)
+	env = d.s3.serveEnv(env)
 	if d.sim != nil {
 		return d.sim.serveEnv(env)
 	}
@@ -486,7 +501,9 @@ func printBanner(w io.Writer, addr, key string) {
 		"curl -sS -X POST " + base + "/api/v1/bots " + auth + ` -H 'Content-Type: application/json' -d '{"meeting_url":"https://meet.google.com/abc-defg-hij","bot_name":"Demo bot","metadata":{"simulate":{"call_seconds":15}}}'`,
 		"# watch it (<id> is the id in the answer):",
 		"curl -sS " + base + "/api/v1/bots/<id> " + auth,
-		"# Ctrl-C stops the server and the dev Postgres",
+		"# with a recording (add \"recording\":{\"enabled\":true} to the create), once it is DONE:",
+		"curl -sS " + base + "/api/v1/bots/<id>/recording " + auth,
+		"# Ctrl-C stops the server, the dev Postgres and the dev S3",
 	}
 	fmt.Fprint(w, strings.Join(lines, "\n")+"\n")
 }

@@ -315,4 +315,6 @@ func TestExampleEnvLoads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{config.PlatformCoolify}, c.Platforms)
 	require.Equal(t, "https://meeboter.example.com", c.PublicURL)
+	require.True(t, c.S3.Configured())
+	require.NotEmpty(t, c.Webhooks.Secret)
 }
