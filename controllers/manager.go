@@ -19,6 +19,7 @@ import (
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/controllers/gc"
 	"github.com/meeboter/meeboter/controllers/observer"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/webhook"
@@ -41,6 +42,11 @@ type Config struct {
 	Pool             Runner
 	PoolSyncInterval time.Duration
 	Webhooks         WebhookConfig
+	// Metrics instruments every controller; nil records nothing.
+	Metrics *metrics.Metrics
+	// ReplicaID names this replica's River client (default: River's own),
+	// which the leader gauge compares with the elected leader.
+	ReplicaID string
 }
 
 // PlatformConfig is one platform and its bot limit.
@@ -160,27 +166,29 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		observers[name] = &observer.Observer{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
 			CreateGrace: cfg.Bot.MissingGrace, Logger: log.Named("observer")}
 		collectors[name] = &gc.Collector{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
-			Grace: cfg.GCGrace, Logger: log.Named("gc")}
+			Grace: cfg.GCGrace, Logger: log.Named("gc"), Metrics: cfg.Metrics}
 	}
 	reconciler := &bot.Reconciler{Store: deps.Store, Platforms: platforms, Clock: deps.Clock, Config: cfg.Bot,
-		PublicURL: cfg.PublicURL, Priority: limits, Logger: log.Named("bot")}
+		PublicURL: cfg.PublicURL, Priority: limits, Logger: log.Named("bot"), Metrics: cfg.Metrics}
 	admitter := &bot.Admitter{Store: deps.Store, Platforms: limits, Clock: deps.Clock, Logger: log.Named("admit")}
-	river.AddWorker(workers, &ReconcileWorker{Reconciler: reconciler, Store: deps.Store})
-	river.AddWorker(workers, runOnceWorker[AdmitArgs](admitter.RunOnce))
-	river.AddWorker(workers, runOnceWorker[ResyncArgs](func(ctx context.Context) (int, error) {
+	m := cfg.Metrics
+	river.AddWorker(workers, &ReconcileWorker{Reconciler: reconciler, Store: deps.Store, Metrics: m})
+	river.AddWorker(workers, runOnceWorker[AdmitArgs](m, "admit", admitter.RunOnce))
+	river.AddWorker(workers, runOnceWorker[ResyncArgs](m, "resync", func(ctx context.Context) (int, error) {
 		return deps.Store.EnqueueDue(ctx, deps.Clock.Now(), 10_000)
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[ObserveArgs]) error {
-		return runFor(ctx, observers, job.Args.Platform)
+		return observed(m, "observer", func() error { return runFor(ctx, observers, job.Args.Platform) })
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[GCArgs]) error {
-		return runFor(ctx, collectors, job.Args.Platform)
+		return observed(m, "gc", func() error { return runFor(ctx, collectors, job.Args.Platform) })
 	}))
 	if cfg.Pool != nil {
-		river.AddWorker(workers, runOnceWorker[PoolSyncArgs](cfg.Pool.RunOnce))
+		river.AddWorker(workers, runOnceWorker[PoolSyncArgs](m, "pool", cfg.Pool.RunOnce))
 	}
-	river.AddWorker(workers, &WebhookWorker{Config: cfg.Webhooks, Events: deps.Store, Clock: deps.Clock})
+	river.AddWorker(workers, &WebhookWorker{Config: cfg.Webhooks, Events: deps.Store, Clock: deps.Clock, Metrics: m})
 	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
+		ID: cfg.ReplicaID,
 		Queues: map[string]river.QueueConfig{
 			QueueReconcile: {MaxWorkers: cfg.ReconcileWorker},
 			QueueControl:   {MaxWorkers: 4},
@@ -203,6 +211,14 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	}
 	deps.Enqueuer.SetClient(client)
 	return &Manager{client: client, logger: log}, nil
+}
+
+// observed runs one pass of controller and counts it.
+func observed(m *metrics.Metrics, controller string, pass func() error) error {
+	start := time.Now()
+	err := pass()
+	m.ObserveReconcile(controller, start, err)
+	return err
 }
 
 // Runner is a background service's single pass.

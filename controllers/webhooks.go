@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/webhook"
 )
@@ -119,9 +120,10 @@ type EventRecorder interface {
 // bytes cannot change its answer.
 type WebhookWorker struct {
 	river.WorkerDefaults[WebhookArgs]
-	Config WebhookConfig
-	Events EventRecorder
-	Clock  interface{ Now() time.Time }
+	Config  WebhookConfig
+	Events  EventRecorder
+	Clock   interface{ Now() time.Time }
+	Metrics *metrics.Metrics
 }
 
 // Work implements river.Worker.
@@ -141,6 +143,7 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	if res.Error != "" {
 		data["error"] = res.Error
 	}
+	w.Metrics.WebhookDelivery(job.Args.Target, outcome)
 	if err := w.Events.AddBotEvent(ctx, job.Args.BotID, "WEBHOOK_DELIVERY", data, now); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/pkg/metrics"
 )
 
 // BotReconciler is the one-method reconciler the worker drives.
@@ -33,6 +34,7 @@ type ReconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
 	Reconciler BotReconciler
 	Store      RevisionStore
+	Metrics    *metrics.Metrics
 }
 
 // Work implements river.Worker.
@@ -41,7 +43,10 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 	if err != nil || !found {
 		return err
 	}
-	if _, err := w.Reconciler.Reconcile(ctx, job.Args.BotID); err != nil {
+	start := time.Now()
+	_, err = w.Reconciler.Reconcile(ctx, job.Args.BotID)
+	w.Metrics.ObserveReconcile("bot", start, err)
+	if err != nil {
 		return err
 	}
 	changed, err := w.Store.CompleteIfUnchanged(ctx, job.Args.BotID, rev, func(tx pgx.Tx) error {
@@ -64,10 +69,13 @@ func (w *ReconcileWorker) NextRetry(job *river.Job[ReconcileArgs]) time.Time {
 	return time.Now().Add(backoff/2 + rand.N(backoff/2+1))
 }
 
-// runOnceWorker adapts a service's RunOnce to a River worker.
-func runOnceWorker[T river.JobArgs](run func(ctx context.Context) (int, error)) river.Worker[T] {
+// runOnceWorker adapts a service's RunOnce to a River worker, counted as
+// one pass of controller.
+func runOnceWorker[T river.JobArgs](m *metrics.Metrics, controller string, run func(ctx context.Context) (int, error)) river.Worker[T] {
 	return river.WorkFunc(func(ctx context.Context, _ *river.Job[T]) error {
+		start := time.Now()
 		_, err := run(ctx)
+		m.ObserveReconcile(controller, start, err)
 		return err
 	})
 }

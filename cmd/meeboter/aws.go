@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"go.uber.org/zap"
@@ -10,12 +11,13 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform/ecs"
 )
 
 // buildAWS builds the ECS platform: credentials from the SDK's default
 // chain, the endpoint from AWS_ENDPOINT_URL_ECS when set (a simulator).
-func buildAWS(ctx context.Context, cfg config.Config, _ *zap.Logger) (platforms, error) {
+func buildAWS(ctx context.Context, cfg config.Config, _ *zap.Logger, m *metrics.Metrics) (platforms, error) {
 	a := cfg.AWS
 	client, err := ecs.NewClient(ctx, a.Region, "")
 	if err != nil {
@@ -30,9 +32,20 @@ func buildAWS(ctx context.Context, cfg config.Config, _ *zap.Logger) (platforms,
 		AssignPublicIP: a.AssignPublicIP,
 		ModifyRate:     rate.Limit(a.ModifyRate), ModifyBurst: a.ModifyBurst,
 		ReadRate: rate.Limit(a.ReadRate), ReadBurst: a.ReadBurst,
-		LaunchRate: rate.Limit(a.LaunchRate), LaunchBurst: a.LaunchBurst})
+		LaunchRate: rate.Limit(a.LaunchRate), LaunchBurst: a.LaunchBurst,
+		OnRequest: ecsRequests(m)})
 	if err != nil {
 		return platforms{}, fmt.Errorf("ECS_CLUSTER: %w", err)
 	}
 	return platforms{list: []controllers.PlatformConfig{{Platform: p, Limit: a.BotLimit}}}, nil
+}
+
+// ecsRequests records the ECS platform's API calls. ECS throttles with a
+// 400, so throttling is read from the error code (ecs.StatusOf), not the
+// status.
+func ecsRequests(m *metrics.Metrics) func(op string, err error, d time.Duration) {
+	return func(op string, err error, d time.Duration) {
+		status, throttled := ecs.StatusOf(err)
+		m.PlatformRequest(ecs.Name, op, status, d, throttled)
+	}
 }

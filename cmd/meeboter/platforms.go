@@ -13,6 +13,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform/coolify"
 	"github.com/meeboter/meeboter/pkg/platform/local"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -28,18 +29,19 @@ type platforms struct {
 
 // buildPlatforms builds the configured platforms, in priority order. mgr is
 // set once the manager exists; platforms use it to ask for an observation or
-// a pool pass.
+// a pool pass. m counts their API calls and the pool's corrections (nil:
+// nothing is recorded).
 func buildPlatforms(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger,
-	mgr *atomic.Pointer[controllers.Manager]) (platforms, error) {
+	mgr *atomic.Pointer[controllers.Manager], m *metrics.Metrics) (platforms, error) {
 	var all platforms
 	for _, name := range cfg.Platforms {
 		var one platforms
 		var err error
 		switch name {
 		case config.PlatformCoolify:
-			one, err = buildCoolify(ctx, cfg, st, log, mgr)
+			one, err = buildCoolify(ctx, cfg, st, log, mgr, m)
 		case config.PlatformAWS:
-			one, err = buildAWS(ctx, cfg, log)
+			one, err = buildAWS(ctx, cfg, log, m)
 		default:
 			one, err = buildLocal(ctx, cfg, log, mgr)
 		}
@@ -68,9 +70,10 @@ func buildLocal(ctx context.Context, cfg config.Config, log *zap.Logger, mgr *at
 }
 
 func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger,
-	mgr *atomic.Pointer[controllers.Manager]) (platforms, error) {
+	mgr *atomic.Pointer[controllers.Manager], m *metrics.Metrics) (platforms, error) {
 	c := cfg.Coolify
-	client, err := coolify.NewClient(coolify.Config{BaseURL: c.APIURL, Token: c.Token, RatePerMinute: c.RateLimit})
+	client, err := coolify.NewClient(coolify.Config{BaseURL: c.APIURL, Token: c.Token, RatePerMinute: c.RateLimit,
+		OnRequest: coolifyRequests(m)})
 	if err != nil {
 		return platforms{}, fmt.Errorf("COOLIFY_API_URL: %w", err)
 	}
@@ -90,6 +93,7 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 		hashes[mp] = s.Hash()
 	}
 	ctl := &pool.Pool{Apps: &coolify.SlotApps{Client: client, Base: base}, Store: st, Clock: wallClock{}, Logger: log.Named("pool"),
+		Metrics: m,
 		Config: pool.Config{Specs: specs, MinIdle: c.PoolMinIdle, MaxSlots: c.PoolMaxSlots, IdleTTL: c.PoolIdleTTL,
 			MaxConcurrentStarts: c.MaxConcurrentDeploys, StartTimeout: c.StartTimeout, StopTimeout: 2 * time.Minute,
 			DeleteTimeout: 5 * time.Minute, OrphanGrace: cfg.GCGrace, MaxErrors: 3,
@@ -107,6 +111,15 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 		}}
 	return platforms{list: []controllers.PlatformConfig{{Platform: pp, Limit: c.BotLimit}}, pool: ctl,
 		poolPlatform: coolify.PlatformName}, nil
+}
+
+// coolifyRequests records the Coolify client's API calls, every attempt
+// (retries included) with its status; PlatformRequest counts a 429 as
+// throttled on its own.
+func coolifyRequests(m *metrics.Metrics) func(op string, status int, d time.Duration) {
+	return func(op string, status int, d time.Duration) {
+		m.PlatformRequest(coolify.PlatformName, op, status, d, false)
+	}
 }
 
 // limits are the platforms' names and limits, in priority order.

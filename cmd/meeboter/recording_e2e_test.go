@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -77,7 +78,8 @@ func TestRecordingAndWebhooksEndToEnd(t *testing.T) {
 	receiver := httptest.NewServer(hooks)
 	t.Cleanup(receiver.Close)
 	s := newSystem(t, "S3_ENDPOINT="+s3.Endpoint(), "MINIO_ACCESS_KEY="+s3.AccessKey(), "MINIO_SECRET_KEY="+s3.SecretKey(),
-		"S3_BUCKET_NAME=e2e-recordings", "S3_REGION="+s3.Region(), "WEBHOOK_SECRET="+e2eWebhookSecret)
+		"S3_BUCKET_NAME=e2e-recordings", "S3_REGION="+s3.Region(), "WEBHOOK_SECRET="+e2eWebhookSecret,
+		"LOG_LEVEL=debug") // the most the controller ever logs
 	addr := freeAddr(t)
 	logs := &lockedBuffer{}
 	c := s.start(addr, logs)
@@ -89,7 +91,7 @@ func TestRecordingAndWebhooksEndToEnd(t *testing.T) {
 	b := s.createBot(addr, body)
 
 	s.waitStatus(addr, b.ID, 30*time.Second, "IN_CALL")
-	requireNoSecretsInBotEnv(t, s, b.ID, s3.AccessKey(), s3.SecretKey(), e2eWebhookSecret)
+	botToken := requireNoSecretsInBotEnv(t, s, b.ID, s3.AccessKey(), s3.SecretKey(), e2eWebhookSecret)
 	done := s.waitStatus(addr, b.ID, 60*time.Second, "DONE", "FATAL")
 	require.Equal(t, "DONE", done.Status)
 	require.Equal(t, "completed", *done.StatusReason)
@@ -127,18 +129,34 @@ func TestRecordingAndWebhooksEndToEnd(t *testing.T) {
 	t.Logf("webhook delivery delay (occurred_at to arrival) over %d events: median %s, max %s",
 		len(delays), delays[len(delays)/2].Round(time.Millisecond), delays[len(delays)-1].Round(time.Millisecond))
 
-	for _, secret := range []string{s3.SecretKey(), e2eWebhookSecret} {
-		require.NotContains(t, logs.String(), secret, "a secret reached the controller's logs")
-	}
 	c.stop(t)
+	// Nothing secret in any log: the controller's (at debug level) and the
+	// bot's own. The bot's token and the API key were used on every call.
+	botLogs, err := filepath.Glob(filepath.Join(s.stateDir, "*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, botLogs)
+	all := []string{logs.String()}
+	for _, path := range botLogs {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		all = append(all, string(b))
+	}
+	require.Contains(t, logs.String(), `"bot reported status"`, "the controller did log")
+	for _, secret := range []string{s.apiKey, botToken, s3.AccessKey(), s3.SecretKey(), e2eWebhookSecret, s.dbURL} {
+		require.NotEmpty(t, secret)
+		for i, text := range all {
+			require.NotContains(t, text, secret, "a secret reached log %d", i)
+		}
+	}
 }
 
-// requireNoSecretsInBotEnv reads the bot process's environment from /proc.
-func requireNoSecretsInBotEnv(t *testing.T, s *system, botID string, secrets ...string) {
+// requireNoSecretsInBotEnv reads the bot process's environment from /proc;
+// it returns the bot's own token.
+func requireNoSecretsInBotEnv(t *testing.T, s *system, botID string, secrets ...string) string {
 	t.Helper()
 	listed, err := s.view.List(t.Context())
 	require.NoError(t, err)
-	found := false
+	token := ""
 	for _, l := range listed {
 		if botOf(l.Name) != botID {
 			continue
@@ -147,12 +165,16 @@ func requireNoSecretsInBotEnv(t *testing.T, s *system, botID string, secrets ...
 		if err != nil {
 			continue // exited meanwhile
 		}
-		found = true
-		require.Contains(t, string(environ), "MILO_AUTH_TOKEN=", "the bot has its own token")
+		for _, kv := range strings.Split(string(environ), "\x00") {
+			if v, ok := strings.CutPrefix(kv, "MILO_AUTH_TOKEN="); ok {
+				token = v
+			}
+		}
 		for _, secret := range secrets {
 			require.NotContains(t, string(environ), secret)
 		}
 		require.NotContains(t, strings.ToUpper(string(environ)), "S3_", "no S3 setting reaches a bot")
 	}
-	require.True(t, found, "the bot's process was found")
+	require.NotEmpty(t, token, "the bot's process was found, with its own token")
+	return token
 }

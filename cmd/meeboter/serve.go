@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/recording"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/version"
@@ -90,55 +92,113 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 		return err
 	}
 	st := store.New(pool, enq)
+	met := metrics.New(metrics.Options{State: st, StateTTL: cfg.MetricsCacheTTL, Platforms: cfg.Platforms})
 	var mgr atomic.Pointer[controllers.Manager]
-	plats, err := buildPlatforms(ctx, cfg, st, log, &mgr)
+	plats, err := buildPlatforms(ctx, cfg, st, log, &mgr, met)
 	if err != nil {
 		return err
 	}
-	m, err := controllers.New(managerConfig(cfg, plats), controllers.Deps{Pool: pool, Store: st, Enqueuer: enq,
-		Clock: wallClock{}, Logger: log})
+	mcfg := managerConfig(cfg, plats)
+	mcfg.Metrics = met
+	m, err := controllers.New(mcfg, controllers.Deps{Pool: pool, Store: st, Enqueuer: enq, Clock: wallClock{}, Logger: log})
 	if err != nil {
 		return err
 	}
 	mgr.Store(m)
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("HTTP_ADDR: %w", err)
-	}
-	var running atomic.Bool
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"),
-		Recordings: recordings,
+	met.SetReplicaID(m.Client().ID())
+	apiServer := &api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"), Recordings: recordings, Metrics: met,
 		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval,
 			PoolPlatform: plats.poolPlatform, Platforms: plats.limits()},
-		Ready: func(ctx context.Context) error {
-			if !running.Load() {
-				return errors.New("controller not running")
-			}
-			return pool.Ping(ctx)
-		}}).Handler()}
+		Ready: func(ctx context.Context) error { return ready(ctx, m, pool) }}
+	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(log.Named("metrics"))})
+	if cfg.MetricsAddr == "" {
+		apiServer.MetricsHandler = metricsHandler
+	}
+	servers, err := listen(cfg, apiServer.Handler(), metricsHandler)
+	if err != nil {
+		return err
+	}
 	if err := m.Start(ctx); err != nil {
 		return fmt.Errorf("start controller: %w", err)
 	}
-	running.Store(true)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("serving", zap.String("api", "http://"+ln.Addr().String()), zap.String("public_url", cfg.PublicURL))
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-	}
-	running.Store(false)
+	err = servers.serve(ctx, log.With(zap.String("public_url", cfg.PublicURL)))
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
+	servers.shutdown(shutdownCtx)
 	if stopErr := m.Stop(shutdownCtx); stopErr != nil {
 		log.Warn("controller stop", zap.Error(stopErr))
 	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
 	return err
+}
+
+// ready is /readyz: the database answers and River is running.
+func ready(ctx context.Context, m *controllers.Manager, pool *pgxpool.Pool) error {
+	select {
+	case <-m.Client().Stopped():
+		return errors.New("the controller (River) is not running")
+	default:
+	}
+	return pool.Ping(ctx)
+}
+
+// listeners are the API's and, with METRICS_ADDR, the metrics' servers.
+type listeners struct {
+	servers []*http.Server
+	lns     []net.Listener
+}
+
+func listen(cfg config.Config, apiHandler, metricsHandler http.Handler) (*listeners, error) {
+	l := &listeners{}
+	add := func(name, addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			l.close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		l.lns = append(l.lns, ln)
+		l.servers = append(l.servers, &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: h})
+		return nil
+	}
+	if err := add("HTTP_ADDR", cfg.HTTPAddr, apiHandler); err != nil {
+		return nil, err
+	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		if err := add("METRICS_ADDR", cfg.MetricsAddr, mux); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func (l *listeners) close() {
+	for _, ln := range l.lns {
+		_ = ln.Close()
+	}
+}
+
+// serve runs every server until ctx ends or one fails.
+func (l *listeners) serve(ctx context.Context, log *zap.Logger) error {
+	errs := make(chan error, len(l.servers))
+	for i, srv := range l.servers {
+		go func() { errs <- srv.Serve(l.lns[i]) }()
+	}
+	log.Info("serving", zap.String("api", "http://"+l.lns[0].Addr().String()),
+		zap.String("metrics", "http://"+l.lns[len(l.lns)-1].Addr().String()+"/metrics"))
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errs:
+		return err
+	}
+}
+
+func (l *listeners) shutdown(ctx context.Context) {
+	for _, srv := range l.servers {
+		_ = srv.Shutdown(ctx)
+	}
 }
 
 func managerConfig(cfg config.Config, plats platforms) controllers.Config {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
 )
@@ -51,6 +52,8 @@ type Reconciler struct {
 	// platform has no capacity.
 	Priority []PlatformLimit
 	Logger   *zap.Logger
+	// Metrics counts the terminal transitions this reconciler makes.
+	Metrics *metrics.Metrics
 }
 
 // capacityRetry is how soon a bot asks a full platform again.
@@ -106,6 +109,7 @@ func sameTime(a, b *time.Time) bool {
 func (r *Reconciler) act(ctx context.Context, b store.Bot, d *store.Deployment, a Action, now time.Time) (Result, bool, error) {
 	switch a.Kind {
 	case ActQueue:
+		r.log(b, d).Info("bot queued", zap.String("status", string(store.StatusQueued)))
 		return Result{}, false, r.Store.QueueBot(ctx, b.ID, now)
 	case ActCreate:
 		return r.create(ctx, b, *d, now)
@@ -125,13 +129,20 @@ func (r *Reconciler) act(ctx context.Context, b store.Bot, d *store.Deployment, 
 		_, err = r.Store.RetryAttempt(ctx, b.ID, d.Attempt, now)
 		return Result{}, false, err
 	case ActFinish:
-		finished, err := r.Store.FinishBot(ctx, b.ID, a.Status, a.Reason, now)
-		if finished {
-			r.log(b, d).Info("bot finished", zap.String("status", string(a.Status)), zap.String("reason", a.Reason))
-		}
-		return Result{}, false, err
+		return Result{}, false, r.finish(ctx, b, d, a.Status, a.Reason, now)
 	}
 	return Result{}, true, fmt.Errorf("bot: unknown action %v", a.Kind)
+}
+
+// finish ends the bot (absorbing: a bot already ended is left alone) and
+// logs and counts the transition when it was this call that made it.
+func (r *Reconciler) finish(ctx context.Context, b store.Bot, d *store.Deployment, status store.Status, reason string, now time.Time) error {
+	finished, err := r.Store.FinishBot(ctx, b.ID, status, reason, now)
+	if finished {
+		r.log(b, d).Info("bot finished", zap.String("status", string(status)), zap.String("reason", reason))
+		r.Metrics.BotFinished(string(status), reason)
+	}
+	return err
 }
 
 func (r *Reconciler) platformOf(d store.Deployment) (platform.Platform, error) {
@@ -192,8 +203,7 @@ func (r *Reconciler) createFailed(ctx context.Context, b store.Bot, d store.Depl
 	}
 	r.log(b, &d).Warn("create failed", zap.Int("errors", n), zap.Error(cause))
 	if n >= r.Config.MaxCreateErrors {
-		_, err := r.Store.FinishBot(ctx, b.ID, store.StatusFatal, store.ReasonPlatformError, now)
-		return Result{}, false, err
+		return Result{}, false, r.finish(ctx, b, &d, store.StatusFatal, store.ReasonPlatformError, now)
 	}
 	backoff := min(time.Second<<min(n, 6), time.Minute)
 	at := now.Add(backoff/2 + rand.N(backoff/2))

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
 )
@@ -28,6 +29,8 @@ type Collector struct {
 	// Grace is the minimum age of a workload before it may be collected.
 	Grace  time.Duration
 	Logger *zap.Logger
+	// Metrics counts the orphans collected; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // RunOnce stops every orphan older than the grace age; it returns how many.
@@ -66,8 +69,12 @@ func (c *Collector) RunOnce(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("stop %s: %w", l.Name, err)) // one stuck orphan must not shield the others
 			continue
 		}
+		// An exited orphan's Stop only cleans up its record (ECS lists a
+		// stopped task for an hour, and every pass sees it again): only a
+		// live one is counted, in the result and in the metric alike.
 		if l.Phase != platform.PhaseExited {
 			c.Logger.Info("orphan workload stopped", zap.String("workload", l.Name), zap.String("external_id", l.ExternalID))
+			c.Metrics.OrphanCollected(c.Platform.Name())
 			collected++
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/gc"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -40,6 +42,7 @@ type testBundle struct {
 	store     *store.Store
 	platform  *platformtest.Fake
 	clock     *fakeClock
+	metrics   *metrics.Metrics
 	collector *gc.Collector
 }
 
@@ -49,9 +52,15 @@ func setup(t *testing.T) *testBundle {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
-	b := &testBundle{store: st, platform: &platformtest.Fake{}, clock: &fakeClock{now: t0}}
-	b.collector = &gc.Collector{Store: st, Platform: b.platform, Clock: b.clock, Grace: grace, Logger: zap.NewNop()}
+	b := &testBundle{store: st, platform: &platformtest.Fake{}, clock: &fakeClock{now: t0}, metrics: metrics.New(metrics.Options{})}
+	b.collector = &gc.Collector{Store: st, Platform: b.platform, Clock: b.clock, Grace: grace, Logger: zap.NewNop(),
+		Metrics: b.metrics}
 	return b
+}
+
+// orphansCounted is the collector's meeboter_orphans_collected_total.
+func (b *testBundle) orphansCounted() float64 {
+	return testutil.ToFloat64(b.metrics.OrphansCollected.WithLabelValues(b.platform.Name()))
 }
 
 func render(b store.Bot) ([]byte, error) { return json.Marshal(map[string]any{"id": b.ID}) }
@@ -126,6 +135,7 @@ func TestOrphanOlderThanGraceIsStopped(t *testing.T) {
 		{Name: "meeboter-old-1", ExternalID: "ext-meeboter-old-1"},
 		{Name: "meeboter-old-2", ExternalID: "ext-meeboter-old-2"},
 	}, b.platform.Stopped())
+	require.InDelta(t, 2, b.orphansCounted(), 0, "every collected orphan is counted")
 }
 
 func TestGoneDeploymentsWorkloadIsCollected(t *testing.T) {
@@ -173,6 +183,7 @@ func TestExitedOrphanIsCleanedUpButNotCounted(t *testing.T) {
 	n, err := b.collector.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "only the live orphan counts as collected")
+	require.InDelta(t, 1, b.orphansCounted(), 0, "in the metric too")
 	require.ElementsMatch(t, []platformtest.StopCall{
 		{Name: "meeboter-exited-1", ExternalID: "ext-meeboter-exited-1"},
 		{Name: "meeboter-running-1", ExternalID: "ext-meeboter-running-1"},
@@ -190,6 +201,7 @@ func TestStopErrorIsReturned(t *testing.T) {
 	n, err := b.collector.RunOnce(context.Background())
 	require.ErrorIs(t, err, stopErr)
 	require.Zero(t, n)
+	require.Zero(t, b.orphansCounted(), "a failed stop collected nothing")
 }
 
 // ECS drops a stopped task's tags: a nameless workload is owned through its

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -22,6 +23,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/api/apitest"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/coolify"
 	"github.com/meeboter/meeboter/pkg/platform/coolify/coolifysim"
@@ -50,6 +52,7 @@ type testBundle struct {
 	store       *store.Store
 	sim         *coolifysim.Sim
 	ctl         *pool.Pool
+	metrics     *metrics.Metrics // the pool controller's
 }
 
 type opts struct {
@@ -80,7 +83,7 @@ func defaultOpts() opts {
 func setup(t *testing.T, o opts) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	b := &testBundle{pool: storetest.NewPool(t)}
+	b := &testBundle{pool: storetest.NewPool(t), metrics: metrics.New(metrics.Options{})}
 	enq := &controllers.Enqueuer{}
 	b.store = store.New(b.pool, enq)
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
@@ -116,7 +119,7 @@ func setup(t *testing.T, o opts) *testBundle {
 			return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token, botproto.EnvCallbackURL: apiSrv.URL}
 		}},
 		Apps:  slotApps,
-		Store: b.store, Clock: wallClock{}, Logger: log.Named("pool")}
+		Store: b.store, Clock: wallClock{}, Logger: log.Named("pool"), Metrics: b.metrics}
 	hashes := map[string]string{}
 	for _, s := range specs {
 		hashes[s.MeetingPlatform] = s.Hash()
@@ -182,6 +185,16 @@ const (
 	meetURL = "https://meet.google.com/abc-defg-hij"
 	zoomURL = "https://zoom.us/j/1234567890"
 )
+
+// drift is the pool's meeboter_drift_corrections_total of one kind.
+func (b *testBundle) drift(kind string) float64 {
+	return testutil.ToFloat64(b.metrics.DriftCorrections.WithLabelValues(coolify.PlatformName, kind))
+}
+
+// orphans is the pool's meeboter_orphans_collected_total.
+func (b *testBundle) orphans() float64 {
+	return testutil.ToFloat64(b.metrics.OrphansCollected.WithLabelValues(coolify.PlatformName))
+}
 
 func (b *testBundle) appExists(appUUID string) bool {
 	for _, a := range b.sim.Apps() {

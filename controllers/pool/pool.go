@@ -9,7 +9,21 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// platformName labels the pool's metrics: it is the coolify platform's name
+// (coolify.PlatformName, which this package cannot import: coolify imports it).
+const platformName = "coolify"
+
+// Kinds of drift correction, the kind label of
+// meeboter_drift_corrections_total.
+const (
+	DriftSpec          = "spec"           // an idle slot converged to the current spec
+	DriftStopReissued  = "stop_reissued"  // a stop re-issued: the container was not seen exited in time
+	DriftVanished      = "vanished"       // a slot whose application vanished, replaced
+	DriftErrorReplaced = "error_replaced" // an ERROR slot that kept failing, replaced
 )
 
 // App is a Coolify application as the pool sees it.
@@ -91,8 +105,9 @@ type Pool struct {
 	Store  Store
 	Clock  Clock
 	Logger *zap.Logger
-	// OnDrift, OnOrphan count corrections (metrics come later).
-	OnDrift, OnOrphan func()
+	// Metrics counts drift corrections and orphans deleted; nil records
+	// nothing.
+	Metrics *metrics.Metrics
 }
 
 // pass is one run's view: the listed applications and the specs.

@@ -169,6 +169,9 @@ func TestRateLimitStormAndServerErrorsBackOff(t *testing.T) {
 	t.Parallel()
 	b := setup(t, defaultOpts())
 	b.sim.Storm429(2 * time.Second)
+	// A pass now meets the storm for sure, however slow the machine (the
+	// client waits out the 429s' Retry-After, so the pass may well succeed).
+	_, _ = b.ctl.RunOnce(context.Background())
 	b.sim.SetErrorRate(0.2)
 	ids := []uuid.UUID{}
 	for range 5 {
@@ -222,6 +225,7 @@ func TestGCDuringSlotCreationKeepsTheNewSlot(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, b.appExists(created), "a pass right after creation deleted the new slot's application")
 	require.True(t, b.appExists(orphan), "an unknown application younger than the grace age is left alone")
+	require.Zero(t, b.orphans())
 	slots := b.slots(t)
 	require.Len(t, slots, 1)
 	require.Equal(t, created, *slots[0].AppUUID, "the slot adopted its application by name")
@@ -230,6 +234,7 @@ func TestGCDuringSlotCreationKeepsTheNewSlot(t *testing.T) {
 	_, err = b.ctl.RunOnce(ctx)
 	require.NoError(t, err)
 	require.True(t, b.appExists(created))
+	require.InDelta(t, 1, b.orphans(), 0, "the orphan's delete is counted")
 	require.Eventually(t, func() bool { return !b.appExists(orphan) }, 5*time.Second, 20*time.Millisecond,
 		"the orphan was not deleted")
 }

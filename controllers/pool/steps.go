@@ -110,9 +110,7 @@ func (p *Pool) idle(ctx context.Context, ps *pass, slot store.PoolSlot, app App,
 		if err := p.Apps.Update(ctx, app.UUID, as); err != nil {
 			return false, err
 		}
-		if p.OnDrift != nil {
-			p.OnDrift()
-		}
+		p.Metrics.DriftCorrected(platformName, DriftSpec)
 		p.Logger.Info("slot spec converged", zap.String("slot", slot.Name), zap.String("spec", spec.Hash()))
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle, SpecHash: ptr(spec.Hash())})
 	}
@@ -154,6 +152,9 @@ func (p *Pool) stopping(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 		if err := p.Apps.Stop(ctx, app.UUID); err != nil {
 			return false, err
 		}
+		if slot.StopRequestedAt != nil { // the first stop is the plan; a second one corrects
+			p.Metrics.DriftCorrected(platformName, DriftStopReissued)
+		}
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStopping, StopRequested: true})
 	}
 	// Exited counts once seen after the stop request (the status lags), or,
@@ -172,12 +173,27 @@ func (p *Pool) failed(ctx context.Context, ps *pass, slot store.PoolSlot, app Ap
 		return false, nil // its bot sees the workload gone and releases it
 	}
 	if !listed || slot.ErrorCount >= p.Config.MaxErrors {
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotDeleting})
+		ok, err := p.move(ctx, slot, store.SlotUpdate{To: store.SlotDeleting})
+		if ok { // counted once: a slot that moved meanwhile is not replaced by this pass
+			p.Metrics.DriftCorrected(platformName, replaceKind(slot, listed))
+		}
+		return ok, err
 	}
 	if app.State() != "exited" {
 		return true, p.Apps.Stop(ctx, app.UUID)
 	}
 	return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle})
+}
+
+// replaceKind says why an ERROR slot is replaced. Each replaced slot counts
+// under one kind: vanished when the application it had is gone (however the
+// slot got to ERROR), error_replaced when it kept failing — a slot that
+// never got an application only failed to create one.
+func replaceKind(slot store.PoolSlot, listed bool) string {
+	if !listed && slot.AppUUID != nil {
+		return DriftVanished
+	}
+	return DriftErrorReplaced
 }
 
 // deleting deletes the application (asynchronous on Coolify's side) and the
@@ -222,9 +238,7 @@ func (p *Pool) collectOrphans(ctx context.Context, ps *pass, slots []store.PoolS
 			return n, err
 		}
 		p.Logger.Info("orphan slot application deleted", zap.String("app", a.Name), zap.String("uuid", a.UUID))
-		if p.OnOrphan != nil {
-			p.OnOrphan()
-		}
+		p.Metrics.OrphanCollected(platformName)
 		n++
 	}
 	return n, nil

@@ -25,6 +25,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform/ecs"
 	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -45,6 +46,7 @@ type harness struct {
 	store   *store.Store
 	startup time.Duration
 	hooks   *webhookReceiver
+	metrics *metrics.Metrics
 }
 
 func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger) (*harness, error) {
@@ -53,13 +55,15 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger)
 	// Every status change of every bot goes to one healthy receiver.
 	enq := &controllers.Enqueuer{Webhooks: controllers.WebhookTargets{URL: h.hooks.srv.URL, Render: api.RenderBot}}
 	h.store = store.New(pool, enq)
+	// A cache longer than the run: the load is measured, not the scrapes.
+	h.metrics = metrics.New(metrics.Options{State: h.store, StateTTL: time.Minute, Platforms: []string{"aws"}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	h.apiURL = "http://" + ln.Addr().String()
 	h.apiSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: h.store, Clock: wallClock{},
-		Logger: log, Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler()}
+		Logger: log, Metrics: h.metrics, Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler()}
 	go func() { _ = h.apiSrv.Serve(ln) }()
 
 	shared := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 30 * time.Second}
@@ -83,7 +87,11 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger)
 	var ecsCalls atomic.Int64
 	p, err := ecs.New(client, ecs.Config{Cluster: "bots", Subnets: []string{"subnet-1"},
 		TaskDefinitions: map[string]string{"google-meet": "meeboter-google-meet-bot:1"},
-		OnRequest:       func(string, error, time.Duration) { ecsCalls.Add(1) }})
+		OnRequest: func(op string, err error, d time.Duration) {
+			ecsCalls.Add(1)
+			status, throttled := ecs.StatusOf(err)
+			h.metrics.PlatformRequest("aws", op, status, d, throttled)
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +101,7 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger)
 		PublicURL: h.apiURL, Platforms: []controllers.PlatformConfig{{Platform: p, Limit: n + 100}},
 		ReconcileWorker: 100, AdmitInterval: time.Second, ResyncInterval: 2 * time.Second, ObserveInterval: 2 * time.Second,
 		GCInterval: 15 * time.Second, GCGrace: time.Minute, JobTimeout: time.Minute,
-		Webhooks: controllers.WebhookConfig{Sender: &webhook.Sender{Secret: secret}}},
+		Webhooks: controllers.WebhookConfig{Sender: &webhook.Sender{Secret: secret}}, Metrics: h.metrics},
 		controllers.Deps{Pool: pool, Store: h.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ const (
 var (
 	apiCreates  int
 	uploadBytes int64
+	metricsBots int
 )
 
 // Result is what the bench measures.
@@ -52,6 +53,7 @@ type Result struct {
 	API                    APIResult      `json:"api"`
 	Webhooks               WebhookResult  `json:"webhooks"`
 	RecordingUpload        UploadResult   `json:"recording_upload"`
+	Metrics                MetricsResult  `json:"metrics"`
 }
 
 func main() {
@@ -59,6 +61,7 @@ func main() {
 	flag.IntVar(&apiCreates, "creates", 10000, "bots to create through the API in the API benchmark")
 	out := flag.String("out", "bench.json", "where to write the figures")
 	flag.Int64Var(&uploadBytes, "upload-bytes", 500_000_000, "size of the simulated recording uploaded through a presigned PUT")
+	flag.IntVar(&metricsBots, "metrics-bots", 10_000, "bots added to the database before timing a /metrics scrape")
 	flag.Parse()
 	if err := run(*bots, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -96,6 +99,11 @@ func run(n int, out string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "recording upload: %d bytes in %.2f s = %.0f MB/s\n", uploadBytes, res.RecordingUpload.Seconds, res.RecordingUpload.MBPerSecond)
+	if res.Metrics, err = measureMetrics(ctx, pool, metricsBots, h.metrics); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "/metrics with %d bots in the database: %d series, %d bytes, scrape %.1f ms (database read), %.1f ms (cached)\n",
+		res.Metrics.Bots, res.Metrics.Series, res.Metrics.Bytes, res.Metrics.ColdScrapeMillis, res.Metrics.WarmScrapeMillis)
 	if res.API, err = measureAPI(ctx, pool, apiCreates, 10*time.Second); err != nil {
 		return err
 	}

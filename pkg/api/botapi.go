@@ -2,12 +2,14 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -126,7 +128,8 @@ func (s *Server) botStatus(w http.ResponseWriter, r *http.Request, auth store.Bo
 		writeProblem(w, http.StatusUnprocessableEntity, "invalid reason", FieldError{"reason", "must match [a-z0-9_]{1,64}"})
 		return
 	}
-	b, err := s.Store.ReportStatus(r.Context(), auth, to, req.Reason, s.Clock.Now())
+	now := s.Clock.Now()
+	b, err := s.Store.ReportStatus(r.Context(), auth, to, req.Reason, now)
 	switch {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrStaleAttempt):
 		writeProblem(w, http.StatusConflict, err.Error())
@@ -136,8 +139,51 @@ func (s *Server) botStatus(w http.ResponseWriter, r *http.Request, auth store.Bo
 		return
 	}
 	s.Logger.Info("bot reported status", zap.String("bot_id", b.ID.String()), zap.Int("attempt", auth.Attempt),
-		zap.String("status", string(b.Status)), zap.String("reason", req.Reason))
+		zap.String("platform", deref(b.Platform)), zap.String("status", string(b.Status)), zap.String("reason", deref(b.StatusReason)),
+		zap.String("reported_reason", req.Reason))
+	s.observeStatus(r.Context(), auth, b, to, now)
 	writeJSON(w, http.StatusOK, botproto.StatusResponse{Status: botproto.Status(b.Status)})
+}
+
+// observeStatus feeds the latency histograms and finish counters with what
+// this report changed (a repeated report changes nothing, and counts nothing).
+func (s *Server) observeStatus(ctx context.Context, auth store.BotAuth, b store.Bot, reported store.Status, now time.Time) {
+	// Postgres keeps microseconds (pgx truncates): that is how "now" reads back.
+	now = now.Truncate(time.Microsecond)
+	changed := b.UpdatedAt.Equal(now)
+	switch {
+	case s.Metrics == nil || !changed:
+		return
+	case b.Status.Terminal():
+		s.Metrics.BotFinished(string(b.Status), deref(b.StatusReason))
+		return
+	case b.Status != reported || (reported != store.StatusJoiningCall && reported != store.StatusInCall):
+		return
+	}
+	createdAt, warm, err := s.Store.AttemptStart(ctx, auth)
+	if err != nil {
+		s.Logger.Warn("metrics: attempt start", zap.Error(err))
+		return
+	}
+	platform := deref(b.Platform)
+	if reported == store.StatusJoiningCall {
+		s.Metrics.ObserveDeploy(platform, warm, now.Sub(createdAt))
+		return
+	}
+	if b.JoinedAt != nil && b.JoinedAt.Equal(now) {
+		from := b.CreatedAt
+		if b.JoinAt != nil && b.JoinAt.After(from) {
+			from = *b.JoinAt
+		}
+		s.Metrics.ObserveInCall(platform, warm, now.Sub(from))
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 var eventType = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)

@@ -115,6 +115,7 @@ func (s *Server) botRecordingComplete(w http.ResponseWriter, r *http.Request, au
 		s.internal(w, err)
 		return
 	}
+	s.Metrics.RecordingStored(obj.Size)
 	s.Logger.Info("recording stored", zap.String("bot_id", b.ID.String()), zap.Int("attempt", auth.Attempt),
 		zap.String("key", req.Key), zap.Int64("size_bytes", obj.Size))
 	writeJSON(w, http.StatusOK, botproto.RecordingStored{Key: req.Key, SizeBytes: obj.Size})

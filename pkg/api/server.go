@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
@@ -30,6 +31,7 @@ type Store interface {
 	ReportStatus(ctx context.Context, auth store.BotAuth, to store.Status, reason string, now time.Time) (store.Bot, error)
 	AddEvents(ctx context.Context, auth store.BotAuth, events []store.NewEvent, now time.Time) error
 	RecordingUploaded(ctx context.Context, auth store.BotAuth, key string, size int64, now time.Time) (store.Bot, error)
+	AttemptStart(ctx context.Context, auth store.BotAuth) (time.Time, bool, error)
 
 	SlotAssignment(ctx context.Context, appUUID, slotToken string, attemptTokenHash []byte) (store.BotAuth, bool, error)
 	PoolStats(ctx context.Context, platform string) ([]store.PoolStats, error)
@@ -59,6 +61,10 @@ type Server struct {
 	Logger *zap.Logger
 	// Recordings is the recordings bucket; nil refuses bots that record.
 	Recordings Recordings
+	// Metrics records API requests and what bots report; nil records
+	// nothing. MetricsHandler, when set, is served at GET /metrics.
+	Metrics        *metrics.Metrics
+	MetricsHandler http.Handler
 	// Ready reports whether the controller can serve (database, River).
 	Ready func(ctx context.Context) error
 }
@@ -94,6 +100,9 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.MetricsHandler != nil {
+		mux.Handle("GET /metrics", s.MetricsHandler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeProblem(w, http.StatusNotFound, "no such endpoint") })
 	return s.logRequests(s.limitBody(mux))
 }
@@ -133,6 +142,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		// The mux set r.Pattern: a route, never a raw path, so labels stay few.
+		s.Metrics.HTTPRequest(cmpOr(r.Pattern, "unmatched"), rec.status, time.Since(start))
 		level := zap.DebugLevel
 		if rec.status >= 500 {
 			level = zap.ErrorLevel

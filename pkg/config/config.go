@@ -63,6 +63,11 @@ type Config struct {
 
 	LogFormat string
 	LogLevel  string
+
+	// MetricsAddr, when set, serves /metrics on its own listener instead of
+	// HTTP_ADDR's; MetricsCacheTTL is how long database gauges are reused.
+	MetricsAddr     string
+	MetricsCacheTTL time.Duration
 }
 
 // Load reads the configuration from getenv (os.Getenv in production).
@@ -88,6 +93,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LocalStateDir:        r.str("LOCAL_STATE_DIR", filepath.Join(os.TempDir(), "meeboter-local")),
 		LogFormat:            r.oneOf("LOG_FORMAT", "json", "json", "console"),
 		LogLevel:             r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		MetricsAddr:          r.str("METRICS_ADDR", ""),
+		MetricsCacheTTL:      r.dur("METRICS_CACHE_TTL", 5*time.Second),
 	}
 	c.PublicURL = r.publicURL(c.HTTPAddr)
 	c.Coolify, c.AWS = r.coolify(), r.aws()
@@ -100,6 +107,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		r.fail("HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		r.fail("METRICS_ADDR", "want host:port, got %q", c.MetricsAddr)
 	}
 	return c, errors.Join(r.errs...)
 }

@@ -72,7 +72,8 @@ func TestLoadDefaults(t *testing.T) {
 		AWS: config.AWS{ContainerName: "bot", AssignPublicIP: true, LaunchType: "FARGATE", BotLimit: 50,
 			ModifyRate: 40, ModifyBurst: 100, ReadRate: 20, ReadBurst: 100, LaunchRate: 20, LaunchBurst: 100,
 			TaskDefinitions: map[string]string{}},
-		S3: config.S3{Bucket: "meeboter-recordings", Region: "us-east-1", UploadURLTTL: time.Hour, DownloadURLTTL: time.Hour},
+		MetricsCacheTTL: 5 * time.Second,
+		S3:              config.S3{Bucket: "meeboter-recordings", Region: "us-east-1", UploadURLTTL: time.Hour, DownloadURLTTL: time.Hour},
 		Webhooks: config.Webhooks{Timeout: 10 * time.Second, RetryWindow: 24 * time.Hour, RetryBase: 10 * time.Second,
 			Workers: 20},
 	}, c)

@@ -198,3 +198,11 @@ func (s *Store) AddEvents(ctx context.Context, auth BotAuth, events []NewEvent, 
 		auth.BotID, types, datas, times, now)
 	return wrap("add events", err)
 }
+
+// AttemptStart says how an attempt started: when its deployment was created
+// and whether it was warm (an idle pool slot reused).
+func (s *Store) AttemptStart(ctx context.Context, auth BotAuth) (createdAt time.Time, warm bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT created_at, warm FROM deployments WHERE bot_id = $1 AND attempt = $2`,
+		auth.BotID, auth.Attempt).Scan(&createdAt, &warm)
+	return createdAt, warm, notFound(err)
+}

@@ -83,6 +83,10 @@ func claimSlotTx(ctx context.Context, tx pgx.Tx, deployment, meetingPlatform, sp
 			ORDER BY state = 'CREATING', last_used_at NULLS FIRST, id LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING *`, deployment, meetingPlatform, specHash, now)
 	if slot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[PoolSlot]); !errors.Is(err, pgx.ErrNoRows) {
+		if err == nil && slot.State == SlotStarting {
+			// It was IDLE: an existing application, image pulled — a warm start.
+			_, err = tx.Exec(ctx, `UPDATE deployments SET warm = true WHERE name = $1`, deployment)
+		}
 		return slot, err
 	}
 	return reserveSlotTx(ctx, tx, &deployment, meetingPlatform, specHash, maxSlots, now)

@@ -166,6 +166,8 @@ type Deployment struct {
 	ErrorCount int             `db:"error_count"`
 	CreatedAt  time.Time       `db:"created_at"`
 	UpdatedAt  time.Time       `db:"updated_at"`
+	// Warm is an attempt placed on an existing idle pool slot.
+	Warm bool `db:"warm"`
 }
 
 // Live reports whether the deployment may still have a workload.
