@@ -58,8 +58,12 @@ func findSubcommand(subs []subcommand, name string) *subcommand {
 // commandName is how run names a failing command: "bots get", not just
 // "bots", so the message says which call failed.
 func commandName(args []string) string {
-	if len(args) > 1 && args[0] == "bots" && findSubcommand(botsSubcommands, args[1]) != nil {
-		return "bots " + args[1]
+	if len(args) > 1 {
+		switch {
+		case args[0] == "bots" && findSubcommand(botsSubcommands, args[1]) != nil,
+			args[0] == "jobs" && findSubcommand(jobsSubcommands, args[1]) != nil:
+			return args[0] + " " + args[1]
+		}
 	}
 	return args[0]
 }

@@ -36,12 +36,19 @@ commands:
   bots cancel <id>                     stop a bot at once
   bots create --meeting-url URL [--platform P] [--name N] [--join-at T] [--metadata JSON]
                                        create a bot
+  jobs [--state S,...] [--queue Q,...] [--kind K,...] [--limit N]
+                                       River's jobs, newest first (default: all but completed)
+  jobs summary                         jobs by queue and state; the oldest available job's age
+  jobs get <id>                        show a job and its error history
+  jobs retry <id>                      make a discarded, cancelled or retryable job available now
+  jobs cancel <id>                     cancel a job (a running one is asked to stop)
   pool                                 pool slots by state, queue and oldest wait per meeting platform
   platforms                            deployment platforms: limit, used, capacity; the queue
   version                              print the version
 
 bots, pool and platforms call a running API: MEEBOTER_URL (default http://127.0.0.1:8080),
 MEEBOTER_API_KEY (required). They take --output table|json (-o; default table).
+migrate, apikey and jobs use the database: DATABASE_URL (required); jobs takes --output too.
 `
 
 // run dispatches a command; it returns the process exit code: 0, 1 when
@@ -62,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = apikey(ctx, args[1:], getenv, stdout)
 	case "bots":
 		err = botsCommand(ctx, env, args[1:])
+	case "jobs":
+		err = jobsCommand(ctx, env, args[1:])
 	case "pool":
 		err = runSubcommand(ctx, env, "pool", &poolSubcommand, args[1:])
 	case "platforms":

@@ -37,7 +37,9 @@ func (a *Admitter) RunOnce(ctx context.Context) (int, error) {
 			return total, err
 		}
 		for _, id := range ids {
-			a.Logger.Info("bot admitted", zap.String("bot_id", id.String()), zap.String("platform", p.Platform))
+			// Admission starts attempt 1: a bot is queued only once.
+			a.Logger.Info("bot admitted", zap.String("bot_id", id.String()), zap.Int("attempt", 1),
+				zap.String("platform", p.Platform), zap.String("status", string(store.StatusDeploying)))
 		}
 		total += len(ids)
 	}

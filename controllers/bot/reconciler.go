@@ -116,7 +116,8 @@ func (r *Reconciler) act(ctx context.Context, b store.Bot, d *store.Deployment, 
 	case ActStop:
 		return Result{}, false, r.stop(ctx, b, *d, now)
 	case ActRetry:
-		r.log(b, d).Info("workload exited before the call; new attempt", zap.Intp("exit_code", d.ExitCode))
+		r.log(b, d).Info("workload exited before the call; new attempt", zap.Intp("exit_code", d.ExitCode),
+			zap.String("status", string(store.StatusDeploying)), zap.String("reason", store.ReasonContainerExited))
 		// The exited workload may still hold something (files, an
 		// application): clean it up before its row goes.
 		p, err := r.platformOf(*d)
@@ -245,11 +246,10 @@ func (r *Reconciler) botEnv(b store.Bot, token string) map[string]string {
 }
 
 func (r *Reconciler) log(b store.Bot, d *store.Deployment) *zap.Logger {
-	l := r.Logger.With(zap.String("bot_id", b.ID.String()))
 	if d != nil {
-		l = l.With(zap.Int("attempt", d.Attempt), zap.String("platform", d.Platform))
+		return r.Logger.With(zap.String("bot_id", b.ID.String()), zap.Int("attempt", d.Attempt), zap.String("platform", d.Platform))
 	}
-	return l
+	return r.Logger.With(zap.String("bot_id", b.ID.String()), zap.Int("attempt", b.CurrentAttempt), zap.String("platform", deref(b.Platform)))
 }
 
 func deref(s *string) string {

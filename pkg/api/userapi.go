@@ -155,8 +155,8 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string)
 		writeReplay(w, res.Response)
 		return
 	}
-	s.Logger.Info("bot created", zap.String("bot_id", res.Bot.ID.String()), zap.String("owner", owner),
-		zap.String("status", string(res.Bot.Status)))
+	s.Logger.Info("bot created", zap.String("bot_id", res.Bot.ID.String()), zap.Int("attempt", 0), zap.String("platform", ""),
+		zap.String("owner", owner), zap.String("status", string(res.Bot.Status)))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(append(res.Response, '\n'))
