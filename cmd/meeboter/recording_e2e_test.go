@@ -77,7 +77,8 @@ func TestRecordingAndWebhooksEndToEnd(t *testing.T) {
 	hooks := &hookReceiver{t: t}
 	receiver := httptest.NewServer(hooks)
 	t.Cleanup(receiver.Close)
-	s := newSystem(t, "S3_ENDPOINT="+s3.Endpoint(), "MINIO_ACCESS_KEY="+s3.AccessKey(), "MINIO_SECRET_KEY="+s3.SecretKey(),
+	metricsAddr := freeAddr(t)
+	s := newSystem(t, "METRICS_ADDR="+metricsAddr, "S3_ENDPOINT="+s3.Endpoint(), "MINIO_ACCESS_KEY="+s3.AccessKey(), "MINIO_SECRET_KEY="+s3.SecretKey(),
 		"S3_BUCKET_NAME=e2e-recordings", "S3_REGION="+s3.Region(), "WEBHOOK_SECRET="+e2eWebhookSecret,
 		"LOG_LEVEL=debug") // the most the controller ever logs
 	addr := freeAddr(t)
@@ -129,6 +130,11 @@ func TestRecordingAndWebhooksEndToEnd(t *testing.T) {
 	t.Logf("webhook delivery delay (occurred_at to arrival) over %d events: median %s, max %s",
 		len(delays), delays[len(delays)/2].Round(time.Millisecond), delays[len(delays)-1].Round(time.Millisecond))
 
+	// METRICS_ADDR moves /metrics off the API's port.
+	require.InDelta(t, 1, scrape(t, metricsAddr)[`meeboter_recordings_stored_total{}`], 0)
+	code, err = s.api(addr, http.MethodGet, "/metrics", nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, code)
 	c.stop(t)
 	// Nothing secret in any log: the controller's (at debug level) and the
 	// bot's own. The bot's token and the API key were used on every call.
