@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,31 +57,23 @@ type PlatformConfig struct {
 }
 
 func (c *Config) defaults() {
-	c.ReconcileWorker = cmpOr(c.ReconcileWorker, 50)
-	c.AdmitInterval = cmpOr(c.AdmitInterval, 2*time.Second)
-	c.ResyncInterval = cmpOr(c.ResyncInterval, 5*time.Second)
-	c.ObserveInterval = cmpOr(c.ObserveInterval, 2*time.Second)
-	c.GCInterval = cmpOr(c.GCInterval, 15*time.Second)
-	c.GCGrace = cmpOr(c.GCGrace, 30*time.Second)
-	c.JobTimeout = cmpOr(c.JobTimeout, 30*time.Second)
-	c.PoolSyncInterval = cmpOr(c.PoolSyncInterval, 5*time.Second)
+	c.ReconcileWorker = cmp.Or(c.ReconcileWorker, 50)
+	c.AdmitInterval = cmp.Or(c.AdmitInterval, 2*time.Second)
+	c.ResyncInterval = cmp.Or(c.ResyncInterval, 5*time.Second)
+	c.ObserveInterval = cmp.Or(c.ObserveInterval, 2*time.Second)
+	c.GCInterval = cmp.Or(c.GCInterval, 15*time.Second)
+	c.GCGrace = cmp.Or(c.GCGrace, 30*time.Second)
+	c.JobTimeout = cmp.Or(c.JobTimeout, 30*time.Second)
+	c.PoolSyncInterval = cmp.Or(c.PoolSyncInterval, 5*time.Second)
 	if c.Webhooks.Sender == nil {
 		c.Webhooks.Sender = &webhook.Sender{}
 	}
-	c.Webhooks.Sender.Timeout = cmpOr(c.Webhooks.Sender.Timeout, webhook.DefaultTimeout)
-	c.Webhooks.Window = cmpOr(c.Webhooks.Window, webhook.DefaultWindow)
-	c.Webhooks.RetryBase = cmpOr(c.Webhooks.RetryBase, webhook.DefaultBackoffBase)
-	c.Webhooks.Workers = cmpOr(c.Webhooks.Workers, 20)
-	c.Bot.MissingGrace = cmpOr(c.Bot.MissingGrace, 10*time.Second)
-	c.Bot.MaxCreateErrors = cmpOr(c.Bot.MaxCreateErrors, 5)
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
+	c.Webhooks.Sender.Timeout = cmp.Or(c.Webhooks.Sender.Timeout, webhook.DefaultTimeout)
+	c.Webhooks.Window = cmp.Or(c.Webhooks.Window, webhook.DefaultWindow)
+	c.Webhooks.RetryBase = cmp.Or(c.Webhooks.RetryBase, webhook.DefaultBackoffBase)
+	c.Webhooks.Workers = cmp.Or(c.Webhooks.Workers, 20)
+	c.Bot.MissingGrace = cmp.Or(c.Bot.MissingGrace, 10*time.Second)
+	c.Bot.MaxCreateErrors = cmp.Or(c.Bot.MaxCreateErrors, 5)
 }
 
 // Enqueuer implements store.Enqueuer on the River client; it exists before

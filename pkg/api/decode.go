@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,7 +93,7 @@ func DecodeCreateBot(body []byte, owner string, now time.Time) (store.NewBot, []
 	validateJoinAt(req.JoinAt, now, add)
 	nb.AutomaticLeave = automaticLeave(req.AutomaticLeave, add)
 	if req.Recording != nil && req.Recording.Enabled {
-		nb.Recording = store.Recording{Enabled: true, Mode: cmpOr(req.Recording.Mode, "video")}
+		nb.Recording = store.Recording{Enabled: true, Mode: cmp.Or(req.Recording.Mode, "video")}
 		if nb.Recording.Mode != "audio" && nb.Recording.Mode != "video" {
 			add("recording.mode", "must be audio or video")
 		}
@@ -100,13 +101,6 @@ func DecodeCreateBot(body []byte, owner string, now time.Time) (store.NewBot, []
 	nb.Metadata = validateMetadata(req.Metadata, add)
 	nb.CallbackURL = validateCallback(req.CallbackURL, add)
 	return nb, fe, nil
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 func validateMeeting(req CreateBotRequest, add func(string, string, ...any)) (string, string) {

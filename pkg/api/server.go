@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"time"
@@ -143,7 +144,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		// The mux set r.Pattern: a route, never a raw path, so labels stay few.
-		s.Metrics.HTTPRequest(cmpOr(r.Pattern, "unmatched"), rec.status, time.Since(start))
+		s.Metrics.HTTPRequest(cmp.Or(r.Pattern, "unmatched"), rec.status, time.Since(start))
 		level := zap.DebugLevel
 		if rec.status >= 500 {
 			level = zap.ErrorLevel

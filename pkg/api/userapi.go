@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -318,7 +319,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, owner string
 		return
 	}
 	q := r.URL.Query()
-	after, aerr := strconv.ParseInt(cmpOr(q.Get("after"), "0"), 10, 64)
+	after, aerr := strconv.ParseInt(cmp.Or(q.Get("after"), "0"), 10, 64)
 	limit, lerr := queryInt(q.Get("limit"), 100, 1, 1000)
 	if aerr != nil || after < 0 || lerr != nil {
 		writeProblem(w, http.StatusBadRequest, "after must be a non-negative event id and limit 1 to 1000")

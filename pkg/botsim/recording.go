@@ -1,6 +1,7 @@
 package botsim
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -84,7 +85,7 @@ func UploadRecording(ctx context.Context, client *http.Client, up *botproto.Reco
 		client = http.DefaultClient
 	}
 	body := io.LimitReader(rand.NewChaCha8(seedBytes(seed)), size)
-	req, err := http.NewRequestWithContext(ctx, cmpOr(up.Method, http.MethodPut), up.URL, body)
+	req, err := http.NewRequestWithContext(ctx, cmp.Or(up.Method, http.MethodPut), up.URL, body)
 	if err != nil {
 		return err
 	}
@@ -115,11 +116,4 @@ func seedBytes(seed uint64) [32]byte {
 	var b [32]byte
 	binary.LittleEndian.PutUint64(b[:], seed)
 	return b
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
