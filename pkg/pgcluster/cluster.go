@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/meeboter/meeboter/pkg/proctail"
 )
 
 // Options configures Start.
@@ -77,7 +79,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Credential, opts Options) error {
-	log := &logTail{also: opts.Log}
+	log := &proctail.Tail{Also: opts.Log}
 	if err := c.prepare(ctx, binDir, cred, log); err != nil {
 		return err
 	}
@@ -121,7 +123,7 @@ const shmAttempts = 50
 
 // prepare makes the data directory ready to start a server from: a fresh
 // cluster, or a kept one the server user can still reach.
-func (c *Cluster) prepare(ctx context.Context, binDir string, cred *syscall.Credential, log *logTail) error {
+func (c *Cluster) prepare(ctx context.Context, binDir string, cred *syscall.Credential, log *proctail.Tail) error {
 	if !initialized(c.dataDir) {
 		return initdb(ctx, binDir, c.dataDir, cred, log)
 	}
@@ -133,7 +135,7 @@ func (c *Cluster) prepare(ctx context.Context, binDir string, cred *syscall.Cred
 	return clearStalePID(ctx, c.dataDir)
 }
 
-func initdb(ctx context.Context, binDir, dataDir string, cred *syscall.Credential, log *logTail) error {
+func initdb(ctx context.Context, binDir, dataDir string, cred *syscall.Credential, log *proctail.Tail) error {
 	if err := makeDataDir(dataDir, cred); err != nil {
 		return err
 	}

@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/meeboter/meeboter/pkg/proctail"
 )
 
 const (
@@ -28,7 +28,7 @@ const (
 // server is one running postmaster process.
 type server struct {
 	cmd     *exec.Cmd
-	log     *logTail
+	log     *proctail.Tail
 	exited  chan struct{} // closed once cmd.Wait has returned
 	waitErr error         // valid after exited is closed
 }
@@ -53,7 +53,7 @@ func serverArgs(dataDir string, port int) []string {
 }
 
 // launch starts postgres without waiting for it to accept connections.
-func launch(binDir, dataDir string, port int, cred *syscall.Credential, log *logTail) (*server, error) {
+func launch(binDir, dataDir string, port int, cred *syscall.Credential, log *proctail.Tail) (*server, error) {
 	cmd := exec.Command(filepath.Join(binDir, "postgres"), serverArgs(dataDir, port)...)
 	cmd.Dir = dataDir // our own cwd may be unreadable for the server user.
 	cmd.Stdout, cmd.Stderr = log, log
@@ -149,36 +149,4 @@ func (s *server) shutdown(sig syscall.Signal, timeout time.Duration) error {
 	_ = s.cmd.Process.Kill()
 	<-s.exited
 	return errors.New("pgcluster: postgres ignored shutdown request and was killed")
-}
-
-// logTail keeps the end of the server's output for error messages and copies
-// everything to an optional writer.
-type logTail struct {
-	mu   sync.Mutex
-	buf  []byte
-	also io.Writer
-}
-
-const logTailSize = 16 << 10
-
-func (l *logTail) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	if len(l.buf) > logTailSize {
-		l.buf = l.buf[len(l.buf)-logTailSize:]
-	}
-	if l.also != nil {
-		// A failing log sink must not stall the server: an error here
-		// would stop os/exec copying its output, and postgres would block
-		// writing to a full pipe.
-		_, _ = l.also.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *logTail) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.buf)
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/meeboter/meeboter/pkg/proctail"
 )
 
 const (
@@ -57,7 +59,7 @@ type Config struct {
 // Server is a running versitygw process.
 type Server struct {
 	cmd       *exec.Cmd
-	log       *logTail
+	log       *proctail.Tail
 	exited    chan struct{} // closed once cmd.Wait has returned
 	waitErr   error         // valid after exited is closed
 	hostPort  string
@@ -153,7 +155,7 @@ func start(ctx context.Context, cfg Config, addr, dialHost string) (*Server, err
 	// user can read in ps.
 	cmd.Env = append(serverEnviron(),
 		"ROOT_ACCESS_KEY_ID="+cfg.AccessKey, "ROOT_SECRET_ACCESS_KEY="+cfg.SecretKey)
-	log := &logTail{also: cfg.Log}
+	log := &proctail.Tail{Also: cfg.Log}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.WaitDelay = stopTimeout // do not hang on output pipes after it exits.
@@ -332,33 +334,4 @@ func connectHost(host string) string {
 		return "::1"
 	}
 	return host
-}
-
-// logTail keeps the end of the server's output for error messages and copies
-// everything to the configured writer.
-type logTail struct {
-	mu   sync.Mutex
-	buf  []byte
-	also io.Writer
-}
-
-const logTailSize = 16 << 10
-
-func (l *logTail) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	if len(l.buf) > logTailSize {
-		l.buf = l.buf[len(l.buf)-logTailSize:]
-	}
-	// A failing sink must not stall the server: an error here would stop
-	// os/exec copying its output, and versitygw would block on a full pipe.
-	_, _ = l.also.Write(p)
-	return len(p), nil
-}
-
-func (l *logTail) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.buf)
 }
