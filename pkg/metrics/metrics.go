@@ -52,8 +52,6 @@ type Options struct {
 	// Platforms are the configured deployment platforms: their bot gauges
 	// exist (as 0) before the first bot.
 	Platforms []string
-	// ReplicaID is this replica's River client id, to tell whether it leads.
-	ReplicaID string
 }
 
 var durationBuckets = []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200}
@@ -107,7 +105,8 @@ func New(opts Options) *Metrics {
 	return m
 }
 
-// SetReplicaID names this replica's River client once it exists.
+// SetReplicaID names this replica's River client once it exists, to tell
+// whether this replica leads.
 func (m *Metrics) SetReplicaID(id string) {
 	if m == nil {
 		return

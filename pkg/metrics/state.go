@@ -67,7 +67,7 @@ func newStateCollector(opts Options) *stateCollector {
 	if opts.StateTTL <= 0 {
 		opts.StateTTL = 5 * time.Second
 	}
-	return &stateCollector{source: opts.State, ttl: opts.StateTTL, platforms: opts.Platforms, replicaID: opts.ReplicaID,
+	return &stateCollector{source: opts.State, ttl: opts.StateTTL, platforms: opts.Platforms,
 		bots:   prometheus.NewDesc("meeboter_bots", "Bots by status and deployment platform (none before deploy).", []string{"status", "platform"}, nil),
 		slots:  prometheus.NewDesc("meeboter_pool_slots", "Coolify pool slots by state and meeting platform.", []string{"state", "meeting_platform"}, nil),
 		queue:  prometheus.NewDesc("meeboter_queue_length", "Bots waiting in QUEUED for capacity.", nil, nil),

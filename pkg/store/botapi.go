@@ -111,13 +111,9 @@ func CheckTransition(from, to Status) error {
 func (s *Store) ReportStatus(ctx context.Context, auth BotAuth, to Status, reason string, now time.Time) (Bot, error) {
 	var bot Bot
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT * FROM bots WHERE id = $1 FOR UPDATE`, auth.BotID)
 		var err error
-		if bot, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot]); err != nil {
-			return notFound(err)
-		}
-		if bot.CurrentAttempt != auth.Attempt {
-			return ErrStaleAttempt
+		if bot, err = lockAttemptBotTx(ctx, tx, auth); err != nil {
+			return err
 		}
 		if bot.Status == to {
 			return nil
@@ -139,6 +135,20 @@ func (s *Store) ReportStatus(ctx context.Context, auth BotAuth, to Status, reaso
 		return err
 	})
 	return bot, err
+}
+
+// lockAttemptBotTx locks the bot of an authenticated attempt for a write the
+// attempt makes; an attempt that is no longer current is ErrStaleAttempt.
+func lockAttemptBotTx(ctx context.Context, tx pgx.Tx, auth BotAuth) (Bot, error) {
+	rows, _ := tx.Query(ctx, `SELECT * FROM bots WHERE id = $1 FOR UPDATE`, auth.BotID)
+	bot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+	switch {
+	case err != nil:
+		return bot, notFound(err)
+	case bot.CurrentAttempt != auth.Attempt:
+		return bot, ErrStaleAttempt
+	}
+	return bot, nil
 }
 
 func (s *Store) progressTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, reason string, now time.Time) error {

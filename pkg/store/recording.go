@@ -15,14 +15,11 @@ import (
 func (s *Store) RecordingUploaded(ctx context.Context, auth BotAuth, key string, size int64, now time.Time) (Bot, error) {
 	var bot Bot
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT * FROM bots WHERE id = $1 FOR UPDATE`, auth.BotID)
 		var err error
-		if bot, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot]); err != nil {
-			return notFound(err)
+		if bot, err = lockAttemptBotTx(ctx, tx, auth); err != nil {
+			return err
 		}
 		switch {
-		case bot.CurrentAttempt != auth.Attempt:
-			return ErrStaleAttempt
 		case bot.RecordingKey != nil && *bot.RecordingKey == key:
 			return nil
 		case bot.Status.Terminal():
