@@ -222,34 +222,35 @@ func getBotTx(ctx context.Context, tx pgx.Tx, owner string, id uuid.UUID) (Bot, 
 }
 
 func addEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, typ string, data any, now time.Time) error {
-	_, err := insertEvent(ctx, tx, id, typ, data, now)
-	return err
-}
-
-func insertEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, typ string, data any, now time.Time) (int64, error) {
 	if data == nil {
 		data = map[string]any{}
 	}
-	var eventID int64
-	err := tx.QueryRow(ctx, `INSERT INTO bot_events (bot_id, type, data, occurred_at, created_at)
-		VALUES ($1, $2, $3, $4, $4) RETURNING id`, id, typ, data, now).Scan(&eventID)
-	return eventID, err
+	_, err := tx.Exec(ctx, `INSERT INTO bot_events (bot_id, type, data, occurred_at, created_at) VALUES ($1, $2, $3, $4, $4)`,
+		id, typ, data, now)
+	return err
 }
 
 // statusChangedTx records that bot id has just moved to status: the timeline
 // event and, in the same transaction, its webhooks. Every status write goes
 // through here, so no change is ever reported twice or lost.
 func (s *Store) statusChangedTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status Status, data any, now time.Time) error {
-	eventID, err := insertEvent(ctx, tx, id, string(status), data, now)
+	if data == nil {
+		data = map[string]any{}
+	}
+	// One round trip: the event, and the bot as it is after the change.
+	rows, _ := tx.Query(ctx, `WITH e AS (
+			INSERT INTO bot_events (bot_id, type, data, occurred_at, created_at) VALUES ($1, $2, $3, $4, $4) RETURNING id)
+		SELECT e.id AS event_id, b.* FROM e, bots b WHERE b.id = $1`, id, string(status), data, now)
+	changed, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[statusChangeRow])
 	if err != nil {
 		return err
 	}
-	rows, _ := tx.Query(ctx, `SELECT * FROM bots WHERE id = $1`, id)
-	bot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
-	if err != nil {
-		return err
-	}
-	return s.enq.EnqueueStatusChangeTx(ctx, tx, StatusChange{EventID: eventID, Bot: bot, OccurredAt: now})
+	return s.enq.EnqueueStatusChangeTx(ctx, tx, StatusChange{EventID: changed.EventID, Bot: changed.Bot, OccurredAt: now})
+}
+
+type statusChangeRow struct {
+	EventID int64 `db:"event_id"`
+	Bot
 }
 
 // AddBotEvent appends one controller-side event (a webhook delivery, say)
