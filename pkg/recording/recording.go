@@ -107,25 +107,6 @@ func RetentionRule(days int) *lifecycle.Configuration {
 	return cfg
 }
 
-// Retention reads back the bucket's retention in days (0 when there is no
-// rule of ours).
-func (s *Storage) Retention(ctx context.Context) (int, error) {
-	cfg, err := s.client.GetBucketLifecycle(ctx, s.cfg.Bucket)
-	if err != nil {
-		var resp minio.ErrorResponse
-		if errors.As(err, &resp) && resp.Code == "NoSuchLifecycleConfiguration" {
-			return 0, nil
-		}
-		return 0, err
-	}
-	for _, r := range cfg.Rules {
-		if r.ID == "meeboter-recording-retention" {
-			return int(r.Expiration.Days), nil
-		}
-	}
-	return 0, nil
-}
-
 // KeyPrefix is where every recording lives.
 const KeyPrefix = "bots/"
 
