@@ -57,35 +57,37 @@ type WebhookTargets struct {
 // EnqueueStatusChangeTx implements store.Enqueuer: one delivery job per
 // receiver, in the transaction of the change itself.
 func (e *Enqueuer) EnqueueStatusChangeTx(ctx context.Context, tx pgx.Tx, ch store.StatusChange) error {
-	targets := e.webhookTargets(ch.Bot)
-	if len(targets) == 0 {
+	jobs := e.webhookJobs(ch.Bot)
+	if len(jobs) == 0 {
 		return nil
 	}
 	body, err := e.webhookBody(ch)
 	if err != nil {
 		return err
 	}
-	params := make([]river.InsertManyParams, 0, len(targets))
-	for _, t := range targets {
-		params = append(params, river.InsertManyParams{Args: WebhookArgs{EventID: ch.EventID, BotID: ch.Bot.ID,
-			Target: t[0], URL: t[1], Body: body}})
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, job := range jobs {
+		job.EventID, job.BotID, job.Body = ch.EventID, ch.Bot.ID, body
+		params[i] = river.InsertManyParams{Args: job}
 	}
 	_, err = e.mustClient().InsertManyTx(ctx, tx, params)
 	return err
 }
 
-func (e *Enqueuer) webhookTargets(b store.Bot) [][2]string {
+// webhookJobs are the receivers of b's changes: its callback_url, and
+// WEBHOOK_URL.
+func (e *Enqueuer) webhookJobs(b store.Bot) []WebhookArgs {
 	if e.Webhooks.Render == nil {
 		return nil
 	}
-	var targets [][2]string
+	var jobs []WebhookArgs
 	if b.CallbackURL != nil && *b.CallbackURL != "" {
-		targets = append(targets, [2]string{TargetCallback, *b.CallbackURL})
+		jobs = append(jobs, WebhookArgs{Target: TargetCallback, URL: *b.CallbackURL})
 	}
 	if e.Webhooks.URL != "" {
-		targets = append(targets, [2]string{TargetGlobal, e.Webhooks.URL})
+		jobs = append(jobs, WebhookArgs{Target: TargetGlobal, URL: e.Webhooks.URL})
 	}
-	return targets
+	return jobs
 }
 
 func (e *Enqueuer) webhookBody(ch store.StatusChange) ([]byte, error) {
