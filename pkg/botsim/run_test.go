@@ -3,6 +3,7 @@ package botsim
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
 // syncBuffer is a log sink safe for the goroutines of one bot.
@@ -108,6 +110,33 @@ func TestRunWithEnvStopsPromptlyOnCancel(t *testing.T) {
 	require.Equal(t, 0, within(t, exited, 2*time.Second))
 	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())
 	require.Equal(t, "signal", f.leavingReason())
+}
+
+// A simulated container killed (a crash, an OOM kill) is a process gone at
+// once: no goodbye, exit 137, as Docker reports a SIGKILL.
+func TestRunWithEnvKilledSaysNothingMore(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	inCallReached := make(chan struct{})
+	f.onStatus = func(s botproto.Status) {
+		if s == inCall {
+			close(inCallReached)
+		}
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	ctx, kill := context.WithCancelCause(context.Background())
+	defer kill(nil)
+	exited := goRun(ctx, botEnv(srv.URL, testBotID, testToken), Settings{CallDuration: time.Hour})
+	select {
+	case <-inCallReached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("meeting did not start")
+	}
+	kill(fmt.Errorf("container crashed: %w", simcontainer.ErrKilled))
+
+	require.Equal(t, 137, within(t, exited, 2*time.Second))
+	require.Equal(t, []botproto.Status{joining, inCall}, f.statusList())
 }
 
 func TestRunWithEnvIdleSlotStopsPromptlyOnCancel(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
 // API is the part of *botproto.Client the simulator needs.
@@ -279,6 +280,11 @@ func (s *Simulator) exitCode(ctx context.Context, err error, set Settings) int {
 	case botproto.IsStatus(err, 409):
 		s.Log.Info("controller refused the transition; stopping", "err", err)
 		return 0
+	case errors.Is(context.Cause(ctx), simcontainer.ErrKilled):
+		// Killed, not stopped (an OOM kill, a crash): a process says nothing
+		// more. Docker reports 137 for a SIGKILL.
+		s.Log.Error("killed", "cause", context.Cause(ctx))
+		return 137
 	case ctx.Err() != nil:
 		s.shutdown(ctx)
 		return 0
