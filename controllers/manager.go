@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,15 +40,20 @@ type Config struct {
 	GCInterval      time.Duration    // default 15 s
 	GCGrace         time.Duration    // default 30 s
 	JobTimeout      time.Duration    // default 30 s
+	// SweepInterval is how often the leader requeues the running jobs of
+	// replicas that ended (default 1 s).
+	SweepInterval time.Duration
 	// Pool, when set, is the Coolify slot pool, run every PoolSyncInterval
 	// (default 5 s) and whenever a slot is claimed or released.
 	Pool             Runner
 	PoolSyncInterval time.Duration
 	Webhooks         WebhookConfig
+	// Leader configures the election.
+	Leader LeaderConfig
 	// Metrics instruments every controller; nil records nothing.
 	Metrics *metrics.Metrics
-	// ReplicaID names this replica's River client (default: River's own),
-	// which the leader gauge compares with the elected leader.
+	// ReplicaID names this replica (default: the host name); its River
+	// client and database session are named ClientID(ReplicaID).
 	ReplicaID string
 }
 
@@ -64,7 +71,12 @@ func (c *Config) defaults() {
 	c.GCInterval = cmp.Or(c.GCInterval, 15*time.Second)
 	c.GCGrace = cmp.Or(c.GCGrace, 30*time.Second)
 	c.JobTimeout = cmp.Or(c.JobTimeout, 30*time.Second)
+	c.SweepInterval = cmp.Or(c.SweepInterval, time.Second)
 	c.PoolSyncInterval = cmp.Or(c.PoolSyncInterval, 5*time.Second)
+	if c.ReplicaID == "" {
+		c.ReplicaID, _ = os.Hostname()
+		c.ReplicaID = cmp.Or(c.ReplicaID, "meeboter")
+	}
 	if c.Webhooks.Sender == nil {
 		c.Webhooks.Sender = &webhook.Sender{}
 	}
@@ -74,6 +86,7 @@ func (c *Config) defaults() {
 	c.Webhooks.Workers = cmp.Or(c.Webhooks.Workers, 20)
 	c.Bot.MissingGrace = cmp.Or(c.Bot.MissingGrace, 10*time.Second)
 	c.Bot.MaxCreateErrors = cmp.Or(c.Bot.MaxCreateErrors, 5)
+	c.Bot.StopRecheck = cmp.Or(c.Bot.StopRecheck, time.Minute)
 }
 
 // Enqueuer implements store.Enqueuer on the River client; it exists before
@@ -111,12 +124,6 @@ func (e *Enqueuer) EnqueueReconcileTx(ctx context.Context, tx pgx.Tx, ids ...uui
 	return err
 }
 
-// EnqueueAdmitTx implements store.Enqueuer.
-func (e *Enqueuer) EnqueueAdmitTx(ctx context.Context, tx pgx.Tx) error {
-	_, err := e.mustClient().InsertTx(ctx, tx, AdmitArgs{}, nil)
-	return err
-}
-
 func (e *Enqueuer) mustClient() *river.Client[pgx.Tx] {
 	c := e.client.Load()
 	if c == nil {
@@ -125,10 +132,17 @@ func (e *Enqueuer) mustClient() *river.Client[pgx.Tx] {
 	return c
 }
 
-// Manager owns the River client and the controllers it runs.
+// Manager owns the River client, the replica's database session and the
+// leader election, and the controllers they run.
 type Manager struct {
-	client *river.Client[pgx.Tx]
-	logger *zap.Logger
+	client   *river.Client[pgx.Tx]
+	session  *store.Session
+	elector  *Elector
+	logger   *zap.Logger
+	clientID string
+
+	stopLeading, closeSession context.CancelFunc
+	leading, sessionDone    sync.WaitGroup
 }
 
 // Deps are the manager's collaborators.
@@ -140,56 +154,42 @@ type Deps struct {
 	Logger   *zap.Logger
 }
 
-// New builds the River client with every worker and periodic job.
+// New builds the River client (reconcile and webhook workers), the session
+// and the elector with every leader-only loop.
 func New(cfg Config, deps Deps) (*Manager, error) {
 	cfg.defaults()
 	if len(cfg.Platforms) == 0 {
 		return nil, errors.New("controllers: no platform configured")
 	}
 	log := deps.Logger
-	workers := river.NewWorkers()
+	m := &Manager{logger: log, clientID: ClientID(cfg.ReplicaID)}
+	session, err := store.NewSession(store.SessionConfig{Conn: deps.Pool.Config().ConnConfig, Identity: m.clientID,
+		OnError: func(err error) { log.Warn("database session", zap.Error(err)) }})
+	if err != nil {
+		return nil, err
+	}
+	m.session = session
 	platforms := map[string]platform.Platform{}
 	var limits []bot.PlatformLimit
-	observers := map[string]*observer.Observer{}
-	collectors := map[string]*gc.Collector{}
 	for _, pc := range cfg.Platforms {
-		name := pc.Platform.Name()
-		platforms[name] = pc.Platform
-		limits = append(limits, bot.PlatformLimit{Platform: name, Limit: pc.Limit})
-		observers[name] = &observer.Observer{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
-			CreateGrace: cfg.Bot.MissingGrace, Logger: log.Named("observer")}
-		collectors[name] = &gc.Collector{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
-			Grace: cfg.GCGrace, Logger: log.Named("gc"), Metrics: cfg.Metrics}
+		platforms[pc.Platform.Name()] = pc.Platform
+		limits = append(limits, bot.PlatformLimit{Platform: pc.Platform.Name(), Limit: pc.Limit})
 	}
 	reconciler := &bot.Reconciler{Store: deps.Store, Platforms: platforms, Clock: deps.Clock, Config: cfg.Bot,
 		PublicURL: cfg.PublicURL, Priority: limits, Logger: log.Named("bot"), Metrics: cfg.Metrics}
-	admitter := &bot.Admitter{Store: deps.Store, Platforms: limits, Clock: deps.Clock, Logger: log.Named("admit")}
-	m := cfg.Metrics
-	river.AddWorker(workers, &ReconcileWorker{Reconciler: reconciler, Store: deps.Store, Metrics: m})
-	river.AddWorker(workers, runOnceWorker[AdmitArgs](m, "admit", admitter.RunOnce))
-	river.AddWorker(workers, runOnceWorker[ResyncArgs](m, "resync", func(ctx context.Context) (int, error) {
-		return deps.Store.EnqueueDue(ctx, deps.Clock.Now(), 10_000)
-	}))
-	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[ObserveArgs]) error {
-		return observed(m, "observer", func() error { return runFor(ctx, observers, job.Args.Platform) })
-	}))
-	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[GCArgs]) error {
-		return observed(m, "gc", func() error { return runFor(ctx, collectors, job.Args.Platform) })
-	}))
-	if cfg.Pool != nil {
-		river.AddWorker(workers, runOnceWorker[PoolSyncArgs](m, "pool", cfg.Pool.RunOnce))
-	}
-	river.AddWorker(workers, &WebhookWorker{Config: cfg.Webhooks, Events: deps.Store, Clock: deps.Clock, Metrics: m})
-	client, err := river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
-		ID: cfg.ReplicaID,
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &ReconcileWorker{Reconciler: reconciler, Store: deps.Store, Locks: session, Metrics: cfg.Metrics})
+	river.AddWorker(workers, &WebhookWorker{Config: cfg.Webhooks, Events: deps.Store, Clock: deps.Clock, Metrics: cfg.Metrics})
+	m.client, err = river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
+		ID: m.clientID,
 		Queues: map[string]river.QueueConfig{
 			QueueReconcile: {MaxWorkers: cfg.ReconcileWorker},
-			QueueControl:   {MaxWorkers: 4},
 			QueueWebhook:   {MaxWorkers: cfg.Webhooks.Workers},
 		},
-		Workers:                     workers,
-		PeriodicJobs:                periodicJobs(cfg),
-		JobTimeout:                  cfg.JobTimeout,
+		Workers:    workers,
+		JobTimeout: cfg.JobTimeout,
+		// The leader's sweeper frees a dead replica's jobs within seconds;
+		// River's rescuer stays as the last backstop.
 		RescueStuckJobsAfter:        cfg.JobTimeout + 15*time.Second,
 		CompletedJobRetentionPeriod: 15 * time.Minute,
 		// River's default 100 ms cooldown is also its insert-notification
@@ -202,16 +202,50 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	deps.Enqueuer.SetClient(client)
-	return &Manager{client: client, logger: log}, nil
+	deps.Enqueuer.SetClient(m.client)
+	connCfg := deps.Pool.Config().ConnConfig
+	m.elector = &Elector{Config: cfg.Leader, Locks: session, Loops: leaderLoops(cfg, deps, limits), Metrics: cfg.Metrics,
+		Logger: log.Named("leader"),
+		Listen: func(ctx context.Context, fn func(string)) error { return store.Listen(ctx, connCfg, fn) }}
+	return m, nil
 }
 
-// observed runs one pass of controller and counts it.
-func observed(m *metrics.Metrics, controller string, pass func() error) error {
-	start := time.Now()
-	err := pass()
-	m.ObserveReconcile(controller, start, err)
-	return err
+// leaderLoops are the controllers only the leader runs: admission, the
+// resync backstop, each platform's observer and garbage collector, the pool,
+// and the sweeper of dead replicas' jobs.
+func leaderLoops(cfg Config, deps Deps, limits []bot.PlatformLimit) []*Loop {
+	log := deps.Logger
+	admitter := &bot.Admitter{Store: deps.Store, Platforms: limits, Clock: deps.Clock, Logger: log.Named("admit")}
+	sweeper := &JobSweeper{Store: deps.Store, Clock: deps.Clock, Logger: log.Named("sweep")}
+	loops := []*Loop{
+		NewLoop("admit", store.WakeAdmit, cfg.AdmitInterval, pass(admitter.RunOnce)),
+		NewLoop("resync", "", cfg.ResyncInterval, func(ctx context.Context) error {
+			_, err := deps.Store.EnqueueDue(ctx, deps.Clock.Now(), 10_000)
+			return err
+		}),
+		NewLoop("sweep", "", cfg.SweepInterval, pass(sweeper.RunOnce)),
+	}
+	for _, pc := range cfg.Platforms {
+		name := pc.Platform.Name()
+		o := &observer.Observer{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
+			CreateGrace: cfg.Bot.MissingGrace, ProgressRefresh: cfg.Bot.DeployTimeout / 4, Logger: log.Named("observer")}
+		c := &gc.Collector{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
+			Grace: cfg.GCGrace, Logger: log.Named("gc"), Metrics: cfg.Metrics}
+		loops = append(loops, NewLoop("observer", store.WakeObserve(name), cfg.ObserveInterval, pass(o.RunOnce)),
+			NewLoop("gc", "", cfg.GCInterval, pass(c.RunOnce)))
+	}
+	if cfg.Pool != nil {
+		loops = append(loops, NewLoop("pool", store.WakePool, cfg.PoolSyncInterval, pass(cfg.Pool.RunOnce)))
+	}
+	return loops
+}
+
+// pass adapts a service's RunOnce to a loop.
+func pass(run func(context.Context) (int, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := run(ctx)
+		return err
+	}
 }
 
 // Runner is a background service's single pass.
@@ -219,54 +253,50 @@ type Runner interface {
 	RunOnce(ctx context.Context) (int, error)
 }
 
-func runFor[R Runner](ctx context.Context, services map[string]R, name string) error {
-	s, ok := services[name]
-	if !ok {
-		return fmt.Errorf("controllers: unknown platform %q", name)
+// Start connects the session (its identity must be held before any job is
+// worked, so the sweeper can tell this replica is alive), then starts
+// working jobs and contending for the leadership.
+func (m *Manager) Start(ctx context.Context) error {
+	sessionCtx, closeSession := context.WithCancel(context.WithoutCancel(ctx))
+	m.closeSession = closeSession
+	m.sessionDone.Go(func() { m.session.Run(sessionCtx) })
+	select {
+	case <-m.session.Ready():
+	case <-ctx.Done():
+		closeSession()
+		return ctx.Err()
 	}
-	_, err := s.RunOnce(ctx)
+	if err := m.client.Start(ctx); err != nil {
+		closeSession()
+		return err
+	}
+	leaderCtx, stopLeading := context.WithCancel(sessionCtx)
+	m.stopLeading = stopLeading
+	m.leading.Go(func() { m.elector.Start(leaderCtx) })
+	m.logger.Info("controller started", zap.String("client_id", m.clientID))
+	return nil
+}
+
+// Stop hands the leadership on, stops fetching jobs and waits for running
+// ones to finish (or ctx), then closes the session, releasing its locks.
+func (m *Manager) Stop(ctx context.Context) error {
+	if m.stopLeading != nil {
+		m.stopLeading()
+		m.leading.Wait()
+	}
+	err := m.client.Stop(ctx)
+	if m.closeSession != nil {
+		m.closeSession()
+		m.sessionDone.Wait()
+	}
 	return err
 }
 
-// periodicJobs are the leader-only backstops: River enqueues periodic jobs on
-// the elected leader only.
-func periodicJobs(cfg Config) []*river.PeriodicJob {
-	every := func(d time.Duration, args river.JobArgs) *river.PeriodicJob {
-		return river.NewPeriodicJob(river.PeriodicInterval(d), func() (river.JobArgs, *river.InsertOpts) {
-			return args, nil
-		}, &river.PeriodicJobOpts{RunOnStart: true})
-	}
-	jobs := []*river.PeriodicJob{every(cfg.AdmitInterval, AdmitArgs{}), every(cfg.ResyncInterval, ResyncArgs{})}
-	for _, pc := range cfg.Platforms {
-		jobs = append(jobs, every(cfg.ObserveInterval, ObserveArgs{Platform: pc.Platform.Name()}),
-			every(cfg.GCInterval, GCArgs{Platform: pc.Platform.Name()}))
-	}
-	if cfg.Pool != nil {
-		jobs = append(jobs, every(cfg.PoolSyncInterval, PoolSyncArgs{}))
-	}
-	return jobs
-}
+// Leading reports whether this replica leads now.
+func (m *Manager) Leading() bool { return m.elector.Leading() }
 
-// Start starts working jobs.
-func (m *Manager) Start(ctx context.Context) error { return m.client.Start(ctx) }
-
-// Stop stops fetching new jobs and waits for running ones to finish (or ctx).
-func (m *Manager) Stop(ctx context.Context) error { return m.client.Stop(ctx) }
-
-// NotifyObserve asks for an observation of platform now (e.g. a local child
-// exited), instead of at the next period.
-func (m *Manager) NotifyObserve(ctx context.Context, name string) {
-	if _, err := m.client.Insert(ctx, ObserveArgs{Platform: name}, nil); err != nil {
-		m.logger.Warn("cannot enqueue observe", zap.Error(err))
-	}
-}
-
-// NotifyPool asks for a pool pass now (a slot was claimed or released).
-func (m *Manager) NotifyPool(ctx context.Context) {
-	if _, err := m.client.Insert(ctx, PoolSyncArgs{}, nil); err != nil {
-		m.logger.Warn("cannot enqueue pool sync", zap.Error(err))
-	}
-}
+// ClientID is this run's River client ID and session identity.
+func (m *Manager) ClientID() string { return m.clientID }
 
 // Client returns the River client (for health checks and tests).
 func (m *Manager) Client() *river.Client[pgx.Tx] { return m.client }

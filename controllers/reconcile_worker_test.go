@@ -9,14 +9,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // recordingReconciler counts concurrent reconciles per bot and lets a test
@@ -24,6 +20,7 @@ import (
 type recordingReconciler struct {
 	mu         sync.Mutex
 	running    map[uuid.UUID]int
+	done       map[uuid.UUID]int
 	maxRunning int
 	calls      atomic.Int32
 	hold       chan struct{} // when set, the first reconcile blocks until it is closed
@@ -45,29 +42,24 @@ func (r *recordingReconciler) Reconcile(_ context.Context, id uuid.UUID) (bot.Re
 	time.Sleep(r.delay)
 	r.mu.Lock()
 	r.running[id]--
+	if r.done == nil {
+		r.done = map[uuid.UUID]int{}
+	}
+	r.done[id]++
 	r.mu.Unlock()
 	return bot.Result{}, nil
 }
 
+// count is how many reconciles of id finished.
+func (r *recordingReconciler) count(id uuid.UUID) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done[id]
+}
+
 func startWorker(t *testing.T, rec *recordingReconciler) *store.Store {
 	t.Helper()
-	pool := storetest.NewPool(t)
-	enq := &controllers.Enqueuer{}
-	st := store.New(pool, enq)
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st})
-	river.AddWorker(workers, river.WorkFunc(func(context.Context, *river.Job[controllers.AdmitArgs]) error { return nil }))
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:        map[string]river.QueueConfig{controllers.QueueReconcile: {MaxWorkers: 20}, controllers.QueueControl: {MaxWorkers: 1}},
-		Workers:       workers,
-		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
-		TestOnly: true,
-	})
-	require.NoError(t, err)
-	enq.SetClient(client)
-	ctx := context.Background()
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() { _ = client.Stop(context.WithoutCancel(ctx)) })
+	st, _ := startWorkerOn(t, rec)
 	return st
 }
 

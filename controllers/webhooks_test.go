@@ -112,11 +112,11 @@ func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig
 		cfg.Sender = &webhook.Sender{Secret: webhookSecret, Timeout: 2 * time.Second}
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st})
-	river.AddWorker(workers, river.WorkFunc(func(context.Context, *river.Job[controllers.AdmitArgs]) error { return nil }))
+	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st,
+		Locks: storetest.NewSession(t, pool, controllers.ClientID("webhooks-test"))})
 	river.AddWorker(workers, &controllers.WebhookWorker{Config: cfg, Events: st, Clock: wallClock{}})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues: map[string]river.QueueConfig{controllers.QueueReconcile: {MaxWorkers: 5}, controllers.QueueControl: {MaxWorkers: 1},
+		Queues: map[string]river.QueueConfig{controllers.QueueReconcile: {MaxWorkers: 5},
 			controllers.QueueWebhook: {MaxWorkers: cfg.Workers}},
 		Workers:       workers,
 		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond,

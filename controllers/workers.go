@@ -25,31 +25,66 @@ type RevisionStore interface {
 	CompleteIfUnchanged(ctx context.Context, id uuid.UUID, revision int64, complete func(pgx.Tx) error) (bool, error)
 }
 
-// ReconcileWorker runs a bot's reconciler. Unique jobs (running included)
-// mean two reconciles of one bot never overlap; an event that arrived while
-// this one ran was skipped as a duplicate, so before completing the worker
-// checks, in the same transaction as the completion, that the bot's revision
-// did not move, and otherwise runs again at once.
+// lockBusyDelay is how soon a reconcile whose bot is locked by another one
+// (on a replica that is alive, or whose session has not been reaped yet)
+// tries again.
+const lockBusyDelay = 250 * time.Millisecond
+
+// maxReconcileBackoff caps the wait before a failed reconcile runs again. It
+// stays below River's scheduler interval (5 s), so a retry never waits for
+// River's leader, which may be the replica that just died.
+const maxReconcileBackoff = 4 * time.Second
+
+// ReconcileWorker runs a bot's reconciler. The reconcile holds the bot's
+// advisory lock on this replica's session, so two reconciles of one bot never
+// overlap, and the lock dies with the replica: a reconcile requeued from a
+// dead replica can run at once. (River's unique jobs keep one job per bot in
+// flight too, but a job a dead replica left running is only freed by the
+// leader's sweeper, which cannot tell a dead replica from one that merely
+// lost its session.) An event that arrived while this reconcile ran was
+// skipped as a duplicate, so before completing, the worker checks, in the
+// same transaction as the completion, that the bot's revision did not move,
+// and otherwise runs again at once.
 type ReconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
 	Reconciler BotReconciler
 	Store      RevisionStore
+	Locks      Locker
 	Metrics    *metrics.Metrics
 }
 
 // Work implements river.Worker.
 func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
-	rev, found, err := w.Store.BotRevision(ctx, job.Args.BotID)
+	id := job.Args.BotID
+	lock, ok, err := w.Locks.TryLock("meeboter-bot:" + id.String())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return river.JobSnooze(lockBusyDelay/2 + rand.N(lockBusyDelay))
+	}
+	defer lock.Release()
+	// Losing the session loses the lock: stop acting for the bot at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-lock.Lost():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	rev, found, err := w.Store.BotRevision(ctx, id)
 	if err != nil || !found {
 		return err
 	}
 	start := time.Now()
-	_, err = w.Reconciler.Reconcile(ctx, job.Args.BotID)
+	_, err = w.Reconciler.Reconcile(ctx, id)
 	w.Metrics.ObserveReconcile("bot", start, err)
 	if err != nil {
 		return err
 	}
-	changed, err := w.Store.CompleteIfUnchanged(ctx, job.Args.BotID, rev, func(tx pgx.Tx) error {
+	changed, err := w.Store.CompleteIfUnchanged(ctx, id, rev, func(tx pgx.Tx) error {
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err
 	})
@@ -63,19 +98,9 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 }
 
 // NextRetry backs a failing reconcile off exponentially with jitter, capped
-// at 30 s: a bot must not wait River's default hours-long backoff.
+// at maxReconcileBackoff: a bot must not wait River's default hours-long
+// backoff.
 func (w *ReconcileWorker) NextRetry(job *river.Job[ReconcileArgs]) time.Time {
-	backoff := min(250*time.Millisecond<<min(job.Attempt, 8), 30*time.Second)
+	backoff := min(250*time.Millisecond<<min(job.Attempt, 8), maxReconcileBackoff)
 	return time.Now().Add(backoff/2 + rand.N(backoff/2+1))
-}
-
-// runOnceWorker adapts a service's RunOnce to a River worker, counted as
-// one pass of controller.
-func runOnceWorker[T river.JobArgs](m *metrics.Metrics, controller string, run func(ctx context.Context) (int, error)) river.Worker[T] {
-	return river.WorkFunc(func(ctx context.Context, _ *river.Job[T]) error {
-		start := time.Now()
-		_, err := run(ctx)
-		m.ObserveReconcile(controller, start, err)
-		return err
-	})
 }

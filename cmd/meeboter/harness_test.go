@@ -197,7 +197,7 @@ func (s *system) botProcesses() map[string]int {
 func (s *system) killBots() {
 	listed, _ := s.view.List(context.Background())
 	for _, l := range listed {
-		_ = s.view.Stop(context.Background(), l.Name, l.ExternalID)
+		_, _ = s.view.Stop(context.Background(), l.Name, l.ExternalID)
 	}
 }
 

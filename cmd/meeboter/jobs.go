@@ -473,7 +473,7 @@ type queueSummary struct {
 
 // jobQueues are Meeboter's queues, shown even when empty: an empty queue is
 // news too.
-var jobQueues = []string{controllers.QueueReconcile, controllers.QueueControl, controllers.QueueWebhook}
+var jobQueues = []string{controllers.QueueReconcile, controllers.QueueWebhook}
 
 // summarySQL counts river_job by queue and state; ages use the database's
 // clock, the one River writes scheduled_at with.

@@ -60,12 +60,13 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 
 	f.discarded = f.insert(t, controllers.ReconcileArgs{BotID: f.bot}, nil)
 	f.available = f.insert(t, controllers.ReconcileArgs{BotID: uuid.New()}, nil)
-	f.completed = f.insert(t, controllers.AdmitArgs{}, nil)
-	f.scheduled = f.insert(t, controllers.GCArgs{Platform: "local"}, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
-	f.running = f.insert(t, controllers.ObserveArgs{Platform: "local"}, nil)
+	f.completed = f.insert(t, controllers.ReconcileArgs{BotID: uuid.New()}, nil)
+	f.scheduled = f.insert(t, controllers.ReconcileArgs{BotID: uuid.New()}, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+	f.running = f.insert(t, controllers.ReconcileArgs{BotID: uuid.New()}, nil)
 	f.retryableHook = f.insert(t, controllers.WebhookArgs{EventID: 7, BotID: f.bot, Target: controllers.TargetCallback,
 		URL: jobsHookURL, Body: jobsHookBody}, nil)
-	f.toCancel = f.insert(t, controllers.PoolSyncArgs{}, nil)
+	f.toCancel = f.insert(t, controllers.WebhookArgs{EventID: 8, BotID: f.bot, Target: controllers.TargetCallback,
+		URL: jobsHookURL, Body: jobsHookBody}, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Minute)})
 
 	f.setState(t, f.discarded, rivertype.JobStateDiscarded, "store: boom 1", "store: boom 2")
 	f.setState(t, f.completed, rivertype.JobStateCompleted)
@@ -188,10 +189,11 @@ func TestJobsList(t *testing.T) {
 	})
 	t.Run("--queue, --kind, --limit", func(t *testing.T) {
 		t.Parallel()
-		require.Equal(t, []string{id(f.retryableHook)}, firstCells(f.ok(t, "jobs", "--queue", "webhook")))
-		require.Equal(t, []string{id(f.available), id(f.discarded)}, firstCells(f.ok(t, "jobs", "--kind", "reconcile_bot")))
-		require.Equal(t, []string{id(f.toCancel), id(f.running), id(f.scheduled)},
-			firstCells(f.ok(t, "jobs", "--queue", "control,reconcile", "--kind", "gc,observe,pool_sync")))
+		require.Equal(t, []string{id(f.toCancel), id(f.retryableHook)}, firstCells(f.ok(t, "jobs", "--queue", "webhook")))
+		require.Equal(t, []string{id(f.running), id(f.scheduled), id(f.available), id(f.discarded)},
+			firstCells(f.ok(t, "jobs", "--kind", "reconcile_bot")))
+		require.Equal(t, []string{id(f.retryableHook)},
+			firstCells(f.ok(t, "jobs", "--queue", "webhook,reconcile", "--kind", "webhook,test_kind", "--state", "retryable,running")))
 
 		code, out, errOut := runEnv(t, f.env, "jobs", "--limit", "2")
 		require.Equal(t, 0, code, errOut)
@@ -224,7 +226,7 @@ func TestJobsWebhookSecretsNeverShown(t *testing.T) {
 	f.ok(t, "jobs", "--state", "retryable", "--limit", "10000")
 
 	var page jobsPage
-	require.NoError(t, json.Unmarshal([]byte(f.ok(t, "jobs", "-o", "json", "--queue", "webhook")), &page))
+	require.NoError(t, json.Unmarshal([]byte(f.ok(t, "jobs", "-o", "json", "--queue", "webhook", "--state", "retryable")), &page))
 	require.Len(t, page.Jobs, 1)
 	require.Equal(t, map[string]any{"event_id": float64(7), "bot_id": f.bot.String(), "target": "callback"},
 		page.Jobs[0].Args, "only what says which delivery it is")
@@ -251,28 +253,26 @@ func TestJobsSummary(t *testing.T) {
 	out := f.ok(t, "jobs", "summary")
 	require.Equal(t, []string{"QUEUE", "AVAILABLE", "SCHEDULED", "RUNNING", "RETRYABLE", "PENDING", "DISCARDED",
 		"CANCELLED", "COMPLETED", "TOTAL", "OLDEST_AVAILABLE"}, tableRows(out)[0])
-	require.Equal(t, []string{"reconcile", "control", "webhook", "other"}, firstCells(out), "Meeboter's queues first")
+	require.Equal(t, []string{"reconcile", "webhook", "other"}, firstCells(out), "Meeboter's queues first")
 	reconcile := rowOf(t, out, "reconcile")
-	require.Equal(t, []string{"1", "0", "0", "0", "0", "1", "0", "0", "2"}, reconcile[1:10])
+	require.Equal(t, []string{"1", "1", "1", "0", "0", "1", "0", "1", "5"}, reconcile[1:10])
 	require.True(t, strings.HasPrefix(reconcile[10], "5m"), reconcile[10])
-	require.Equal(t, []string{"control", "1", "1", "1", "0", "0", "0", "0", "1", "4"}, rowOf(t, out, "control")[:10])
-	require.Regexp(t, `^(\d+m)?\d+s$`, rowOf(t, out, "control")[10], "pool_sync was queued a moment ago")
-	require.Equal(t, []string{"webhook", "0", "0", "0", "1", "0", "0", "0", "0", "1", "-"}, rowOf(t, out, "webhook"))
+	require.Equal(t, []string{"webhook", "0", "1", "0", "1", "0", "0", "0", "0", "2", "-"}, rowOf(t, out, "webhook"))
 	require.Equal(t, "1", rowOf(t, out, "other")[1])
 
 	var view struct {
 		Queues []queueSummary `json:"queues"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(f.ok(t, "jobs", "summary", "-o", "json")), &view))
-	require.Len(t, view.Queues, 4)
+	require.Len(t, view.Queues, 3)
 	q := view.Queues[0]
 	require.Equal(t, "reconcile", q.Queue)
-	require.Equal(t, int64(2), q.Total)
+	require.Equal(t, int64(5), q.Total)
 	require.Equal(t, int64(1), q.States[rivertype.JobStateDiscarded])
 	require.Equal(t, int64(0), q.States[rivertype.JobStateCompleted], "every state, zero too")
 	require.NotNil(t, q.OldestAvailableAgeSeconds)
 	require.InDelta(t, 300, *q.OldestAvailableAgeSeconds, 60)
-	require.Nil(t, view.Queues[2].OldestAvailableAgeSeconds, "webhook has no available job")
+	require.Nil(t, view.Queues[1].OldestAvailableAgeSeconds, "webhook has no available job")
 }
 
 // testArgs is a job of a kind Meeboter does not have, in a queue it does

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,23 +26,21 @@ type platforms struct {
 	poolPlatform string
 }
 
-// buildPlatforms builds the configured platforms, in priority order. mgr is
-// set once the manager exists; platforms use it to ask for an observation or
-// a pool pass. m counts their API calls and the pool's corrections (nil:
-// nothing is recorded).
-func buildPlatforms(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger,
-	mgr *atomic.Pointer[controllers.Manager], m *metrics.Metrics) (platforms, error) {
+// buildPlatforms builds the configured platforms, in priority order. They ask
+// the leader for an observation or a pool pass through st.Wake. m counts
+// their API calls and the pool's corrections (nil: nothing is recorded).
+func buildPlatforms(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger, m *metrics.Metrics) (platforms, error) {
 	var all platforms
 	for _, name := range cfg.Platforms {
 		var one platforms
 		var err error
 		switch name {
 		case config.PlatformCoolify:
-			one, err = buildCoolify(ctx, cfg, st, log, mgr, m)
+			one, err = buildCoolify(ctx, cfg, st, log, m)
 		case config.PlatformAWS:
 			one, err = buildAWS(ctx, cfg, log, m)
 		default:
-			one, err = buildLocal(ctx, cfg, log, mgr)
+			one, err = buildLocal(ctx, cfg, st, log)
 		}
 		if err != nil {
 			return platforms{}, err
@@ -56,21 +53,27 @@ func buildPlatforms(ctx context.Context, cfg config.Config, st *store.Store, log
 	return all, nil
 }
 
-func buildLocal(ctx context.Context, cfg config.Config, log *zap.Logger, mgr *atomic.Pointer[controllers.Manager]) (platforms, error) {
+// wake sends a wake-up to the leader; a lost one only delays the work to the
+// loop's next period.
+func wake(ctx context.Context, st *store.Store, log *zap.Logger, what string) func() {
+	return func() {
+		if err := st.Wake(context.WithoutCancel(ctx), what); err != nil {
+			log.Warn("cannot wake the leader", zap.String("what", what), zap.Error(err))
+		}
+	}
+}
+
+func buildLocal(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger) (platforms, error) {
+	observe := wake(ctx, st, log, store.WakeObserve(local.Name))
 	lp, err := local.New(local.Config{StateDir: cfg.LocalStateDir, Command: cfg.BotCommand, Logger: log.Named("local"),
-		OnExit: func(string) {
-			if m := mgr.Load(); m != nil {
-				m.NotifyObserve(context.WithoutCancel(ctx), local.Name)
-			}
-		}})
+		OnExit: func(string) { observe() }})
 	if err != nil {
 		return platforms{}, fmt.Errorf("LOCAL_STATE_DIR: %w", err)
 	}
 	return platforms{list: []controllers.PlatformConfig{{Platform: lp, Limit: cfg.LocalBotLimit}}}, nil
 }
 
-func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger,
-	mgr *atomic.Pointer[controllers.Manager], m *metrics.Metrics) (platforms, error) {
+func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger, m *metrics.Metrics) (platforms, error) {
 	c := cfg.Coolify
 	client, err := coolify.NewClient(coolify.Config{BaseURL: c.APIURL, Token: c.Token, RatePerMinute: c.RateLimit,
 		OnRequest: coolifyRequests(m)})
@@ -104,11 +107,7 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 			}}}
 	pp := &coolify.PoolPlatform{Store: st, MaxSlots: c.PoolMaxSlots, Clock: time.Now,
 		SpecHash: func(mp string) (string, bool) { h, ok := hashes[mp]; return h, ok },
-		Notify: func() {
-			if m := mgr.Load(); m != nil {
-				m.NotifyPool(context.WithoutCancel(ctx))
-			}
-		}}
+		Notify:   wake(ctx, st, log, store.WakePool)}
 	return platforms{list: []controllers.PlatformConfig{{Platform: pp, Limit: c.BotLimit}}, pool: ctl,
 		poolPlatform: coolify.PlatformName}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -93,8 +92,7 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	}
 	st := store.New(pool, enq)
 	met := metrics.New(metrics.Options{State: st, StateTTL: cfg.MetricsCacheTTL, Platforms: cfg.Platforms})
-	var mgr atomic.Pointer[controllers.Manager]
-	plats, err := buildPlatforms(ctx, cfg, st, log, &mgr, met)
+	plats, err := buildPlatforms(ctx, cfg, st, log, met)
 	if err != nil {
 		return err
 	}
@@ -104,8 +102,7 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	if err != nil {
 		return err
 	}
-	mgr.Store(m)
-	met.SetReplicaID(m.Client().ID())
+	met.SetLeading(m.Leading)
 	apiServer := &api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"), Recordings: recordings, Metrics: met,
 		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval,
 			PoolPlatform: plats.poolPlatform, Platforms: plats.limits()},
@@ -215,6 +212,7 @@ func managerConfig(cfg config.Config, plats platforms) controllers.Config {
 		GCInterval:       cfg.GCInterval,
 		GCGrace:          cfg.GCGrace,
 		JobTimeout:       cfg.JobTimeout,
+		ReplicaID:        cfg.ReplicaID,
 		Webhooks: controllers.WebhookConfig{
 			Sender: &webhook.Sender{Secret: []byte(cfg.Webhooks.Secret), Timeout: cfg.Webhooks.Timeout},
 			Window: cfg.Webhooks.RetryWindow, RetryBase: cfg.Webhooks.RetryBase, Workers: cfg.Webhooks.Workers,

@@ -19,8 +19,12 @@ type Config struct {
 	MissingGrace time.Duration
 	// MaxAttempts bounds attempts when a container exits before IN_CALL.
 	MaxAttempts int
-	// MaxCreateErrors bounds failed create calls of one attempt.
+	// MaxCreateErrors bounds create calls of one attempt that fail for good
+	// (platform.ErrPermanent); transient failures are retried until the
+	// deploy deadline.
 	MaxCreateErrors int
+	// StopRecheck is how long a stop may take before it is asked again.
+	StopRecheck time.Duration
 }
 
 // ActionKind is the one step a reconcile takes next.
@@ -34,10 +38,11 @@ const (
 	ActStop                     // stop the live workload
 	ActRetry                    // replace an attempt that exited before the call with a new one
 	ActFinish                   // end the bot with Status and Reason
+	ActForget                   // the stopped workload is gone: release its capacity
 )
 
 func (k ActionKind) String() string {
-	return [...]string{"wait", "queue", "create", "stop", "retry", "finish"}[k]
+	return [...]string{"wait", "queue", "create", "stop", "retry", "finish", "forget"}[k]
 }
 
 // Action is what Decide asks for.
@@ -61,7 +66,7 @@ func Decide(b store.Bot, d *store.Deployment, now time.Time, cfg Config) Action 
 	switch {
 	case b.Status.Terminal():
 		if live {
-			return Action{Kind: ActStop}
+			return decideStop(*d, now, cfg)
 		}
 		return wait(nil)
 	case b.Desired == store.DesiredStopped:
@@ -111,6 +116,41 @@ func decideStopped(b store.Bot, d *store.Deployment, now time.Time, cfg Config) 
 	return wait(&deadline)
 }
 
+// decideStop stops a live workload of a bot that has ended, and keeps its
+// capacity claimed until the platform reports the workload gone (an ECS
+// task takes up to its stop timeout); a stop that has not taken by
+// StopRecheck is asked again.
+func decideStop(d store.Deployment, now time.Time, cfg Config) Action {
+	if d.State != store.DeploymentStopping || d.StopRequestedAt == nil {
+		return Action{Kind: ActStop}
+	}
+	if d.Observed != nil && (*d.Observed == store.ObservedExited || *d.Observed == store.ObservedMissing) {
+		return Action{Kind: ActForget}
+	}
+	again := d.StopRequestedAt.Add(cfg.StopRecheck)
+	if !now.Before(again) {
+		return Action{Kind: ActStop}
+	}
+	return wait(&again)
+}
+
+// decideCreate creates the attempt's workload, waiting out a failed or
+// capacity-refused try's backoff, within the deploy deadline.
+func decideCreate(d store.Deployment, now time.Time, cfg Config) Action {
+	deadline := deployDeadline(d, cfg)
+	if !now.Before(deadline) {
+		if d.ErrorCount > 0 {
+			return finish(store.StatusFatal, store.ReasonPlatformError)
+		}
+		return finish(store.StatusFatal, store.ReasonDeployTimeout) // no capacity in time
+	}
+	if d.RetryAt != nil && now.Before(*d.RetryAt) {
+		next := earliest(*d.RetryAt, deadline)
+		return wait(&next)
+	}
+	return Action{Kind: ActCreate}
+}
+
 func decideDeployed(b store.Bot, d store.Deployment, now time.Time, cfg Config) Action {
 	lifetime := b.DeployStartedAt.Add(cfg.MaxBotLifetime + cfg.LeaveTimeout)
 	if !now.Before(lifetime) {
@@ -118,7 +158,7 @@ func decideDeployed(b store.Bot, d store.Deployment, now time.Time, cfg Config) 
 	}
 	switch d.State {
 	case store.DeploymentPending, store.DeploymentCreating:
-		return Action{Kind: ActCreate}
+		return decideCreate(d, now, cfg)
 	case store.DeploymentStopping:
 		return Action{Kind: ActStop}
 	}
@@ -148,14 +188,14 @@ func decideDeployed(b store.Bot, d store.Deployment, now time.Time, cfg Config) 
 	return wait(&next)
 }
 
-// exited reports whether the workload is gone: seen exited, or missing from
-// complete lists for longer than the grace period.
+// exited reports whether the workload has ended for the bot: seen exited or
+// ending, or missing from complete lists for longer than the grace period.
 func exited(d store.Deployment, now time.Time, cfg Config) bool {
 	if d.Observed == nil {
 		return false
 	}
 	switch *d.Observed {
-	case store.ObservedExited:
+	case store.ObservedExited, store.ObservedStopping:
 		return true
 	case store.ObservedMissing:
 		return d.ObservedAt != nil && !now.Before(d.ObservedAt.Add(cfg.MissingGrace))
@@ -164,11 +204,12 @@ func exited(d store.Deployment, now time.Time, cfg Config) bool {
 }
 
 // deployDeadline runs from the attempt's start, extended while the platform
-// reports progress (a cold image pull can take minutes).
+// reports progress (a cold image pull can take minutes): from the last
+// progress the observers saw.
 func deployDeadline(d store.Deployment, cfg Config) time.Time {
 	start := d.CreatedAt
-	if d.Observed != nil && *d.Observed == store.ObservedPending && d.ObservedAt != nil && d.ObservedAt.After(start) {
-		start = *d.ObservedAt
+	if d.ProgressAt != nil && d.ProgressAt.After(start) {
+		start = *d.ProgressAt
 	}
 	return start.Add(cfg.DeployTimeout)
 }

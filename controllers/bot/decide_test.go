@@ -21,6 +21,7 @@ var testConfig = Config{
 	JoinLeadTime:     30 * time.Second,
 	MissingGrace:     10 * time.Second,
 	MaxAttempts:      3,
+	StopRecheck:      time.Minute,
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -86,6 +87,62 @@ func TestDecideDeadlines(t *testing.T) {
 			require.Equal(t, tt.want, Decide(b, d, t0.Add(tt.at), testConfig))
 		})
 	}
+}
+
+// A slow deploy lives as long as the platform reports progress (issue 10:
+// healthy cold pulls were killed at DEPLOY_TIMEOUT).
+func TestDecideDeployDeadlineMovesWithProgress(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusDeploying)
+	d.Observed, d.ProgressAt = ptr(store.ObservedPending), ptr(t0.Add(8*time.Minute))
+	require.Equal(t, wait(ptr(t0.Add(18*time.Minute))), Decide(b, d, t0.Add(12*time.Minute), testConfig))
+	require.Equal(t, finish(store.StatusFatal, store.ReasonDeployTimeout), Decide(b, d, t0.Add(18*time.Minute), testConfig))
+}
+
+// A failed or capacity-refused create waits out its backoff and is retried
+// until the deploy deadline; only then does the bot end, with the reason
+// that says which it was.
+func TestDecideCreateRetriesWithinTheDeployDeadline(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusDeploying)
+	d.State, d.Observed, d.RetryAt = store.DeploymentCreating, nil, ptr(t0.Add(5*time.Second))
+	require.Equal(t, wait(ptr(t0.Add(5*time.Second))), Decide(b, d, t0.Add(time.Second), testConfig))
+	require.Equal(t, ActCreate, Decide(b, d, t0.Add(5*time.Second), testConfig).Kind)
+
+	d.RetryAt = ptr(t0.Add(11 * time.Minute))
+	require.Equal(t, wait(ptr(t0.Add(10*time.Minute))), Decide(b, d, t0.Add(9*time.Minute), testConfig),
+		"a backoff never outlasts the deadline")
+	require.Equal(t, finish(store.StatusFatal, store.ReasonDeployTimeout), Decide(b, d, t0.Add(10*time.Minute), testConfig),
+		"no capacity in time")
+	d.ErrorCount = 7
+	require.Equal(t, finish(store.StatusFatal, store.ReasonPlatformError), Decide(b, d, t0.Add(10*time.Minute), testConfig),
+		"the platform kept failing")
+}
+
+// A stop holds the attempt's capacity until the platform shows the workload
+// gone (issue 10: ECS tasks still stopping were not counted), and is asked
+// again when it does not take.
+func TestDecideStopWaitsForTheWorkloadToGo(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusDone)
+	require.Equal(t, ActStop, Decide(b, d, t0, testConfig).Kind)
+	d.State, d.StopRequestedAt = store.DeploymentStopping, ptr(t0)
+	for _, o := range []string{store.ObservedRunning, store.ObservedStopping, store.ObservedPending} {
+		d.Observed = ptr(o)
+		require.Equal(t, wait(ptr(t0.Add(time.Minute))), Decide(b, d, t0.Add(time.Second), testConfig), o)
+	}
+	require.Equal(t, ActStop, Decide(b, d, t0.Add(time.Minute), testConfig).Kind, "asked again")
+	for _, o := range []string{store.ObservedExited, store.ObservedMissing} {
+		d.Observed = ptr(o)
+		require.Equal(t, ActForget, Decide(b, d, t0.Add(time.Second), testConfig).Kind, o)
+	}
+}
+
+func TestDecideStoppingWorkloadHasEndedForTheBot(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusJoiningCall)
+	d.Observed = ptr(store.ObservedStopping) // a Spot interruption, say
+	require.Equal(t, ActRetry, Decide(b, d, t0.Add(time.Minute), testConfig).Kind)
 }
 
 func TestDecideMaxLifetime(t *testing.T) {

@@ -24,9 +24,10 @@ type Clock interface{ Now() time.Time }
 type Store interface {
 	LoadBot(ctx context.Context, id uuid.UUID) (store.Bot, *store.Deployment, error)
 	QueueBot(ctx context.Context, id uuid.UUID, now time.Time) error
-	BeginCreate(ctx context.Context, id uuid.UUID, attempt int, tokenHash []byte, now time.Time) error
+	BeginCreate(ctx context.Context, id uuid.UUID, attempt int, token string, now time.Time) (store.Creation, error)
 	MarkRunning(ctx context.Context, id uuid.UUID, attempt int, externalID string, now time.Time) error
-	RecordDeployError(ctx context.Context, id uuid.UUID, attempt int, msg string, now time.Time) (int, error)
+	RecordDeployError(ctx context.Context, id uuid.UUID, attempt int, msg string, retryAt, now time.Time) (int, error)
+	RecordCapacityWait(ctx context.Context, id uuid.UUID, attempt int, msg string, retryAt, now time.Time) error
 	MarkStopping(ctx context.Context, id uuid.UUID, attempt int, now time.Time) error
 	MarkGone(ctx context.Context, id uuid.UUID, attempt int, now time.Time) error
 	RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now time.Time) (bool, error)
@@ -58,6 +59,9 @@ type Reconciler struct {
 
 // capacityRetry is how soon a bot asks a full platform again.
 const capacityRetry = 2 * time.Second
+
+// maxCreateBackoff caps the wait between failed creates of one attempt.
+const maxCreateBackoff = 15 * time.Second
 
 // maxSteps bounds one reconcile; each step changes a row, so a bot needs at
 // most a handful (e.g. finish → stop → wait).
@@ -122,7 +126,7 @@ func (r *Reconciler) act(ctx context.Context, b store.Bot, d *store.Deployment, 
 		// application): clean it up before its row goes.
 		p, err := r.platformOf(*d)
 		if err == nil {
-			err = p.Stop(ctx, d.Name, deref(d.ExternalID))
+			_, err = p.Stop(ctx, d.Name, deref(d.ExternalID))
 		}
 		if err != nil {
 			return Result{}, true, fmt.Errorf("clean up exited workload %s: %w", d.Name, err)
@@ -131,6 +135,9 @@ func (r *Reconciler) act(ctx context.Context, b store.Bot, d *store.Deployment, 
 		return Result{}, false, err
 	case ActFinish:
 		return Result{}, false, r.finish(ctx, b, d, a.Status, a.Reason, now)
+	case ActForget:
+		r.log(b, d).Info("workload gone")
+		return Result{}, false, r.Store.MarkGone(ctx, b.ID, d.Attempt, now)
 	}
 	return Result{}, true, fmt.Errorf("bot: unknown action %v", a.Kind)
 }
@@ -154,40 +161,24 @@ func (r *Reconciler) platformOf(d store.Deployment) (platform.Platform, error) {
 	return p, nil
 }
 
-// create creates the attempt's workload, or adopts it by name after a crash.
-// The token's hash is written before the workload learns the token.
+// create creates the attempt's workload. Every try of one attempt sends the
+// same name, token and environment, so a try that failed ambiguously (the
+// platform acted, the answer was lost) is adopted by the next, and its
+// workload holds a token that works. The token's hash is written before the
+// workload learns the token.
 func (r *Reconciler) create(ctx context.Context, b store.Bot, d store.Deployment, now time.Time) (Result, bool, error) {
 	p, err := r.platformOf(d)
 	if err != nil {
 		return Result{}, true, err
 	}
-	if d.State == store.DeploymentCreating {
-		l, found, err := p.Lookup(ctx, d.Name)
-		if err != nil {
-			return r.createFailed(ctx, b, d, err, now)
-		}
-		if found {
-			r.log(b, &d).Info("adopted workload", zap.String("external_id", l.ExternalID))
-			return Result{}, false, r.Store.MarkRunning(ctx, b.ID, d.Attempt, l.ExternalID, now)
-		}
-	}
-	token := "mbt_" + crand.Text()
-	if err := r.Store.BeginCreate(ctx, b.ID, d.Attempt, store.HashSecret(token), now); err != nil {
+	c, err := r.Store.BeginCreate(ctx, b.ID, d.Attempt, "mbt_"+crand.Text(), now)
+	if err != nil {
 		return Result{}, true, err
 	}
 	ext, err := p.Create(ctx, platform.Workload{Name: d.Name, BotID: b.ID.String(), Attempt: d.Attempt,
-		MeetingPlatform: b.MeetingPlatform, Env: r.botEnv(b, token)})
+		MeetingPlatform: b.MeetingPlatform, Env: r.botEnv(b, c.Token), Try: c.Try})
 	if errors.Is(err, platform.ErrCapacity) {
-		// Not a failure: the attempt moves to the next platform with room,
-		// or waits (bounded by its deploy deadline).
-		moved, merr := r.Store.MoveAttempt(ctx, b.ID, d.Attempt, r.Priority, now)
-		if merr != nil || moved != "" {
-			r.log(b, &d).Info("no capacity; attempt moved", zap.String("to", moved), zap.Error(err))
-			return Result{}, merr != nil, merr
-		}
-		at := now.Add(capacityRetry/2 + rand.N(capacityRetry/2))
-		r.log(b, &d).Debug("no capacity on the platform yet; waiting")
-		return Result{RequeueAt: at}, true, r.Store.SetNextCheck(ctx, b.ID, &at)
+		return r.noCapacity(ctx, b, d, err, now)
 	}
 	if err != nil {
 		return r.createFailed(ctx, b, d, err, now)
@@ -196,22 +187,39 @@ func (r *Reconciler) create(ctx context.Context, b store.Bot, d store.Deployment
 	return Result{}, false, r.Store.MarkRunning(ctx, b.ID, d.Attempt, ext, now)
 }
 
-// createFailed backs off with jitter, and ends the bot after too many errors.
+// noCapacity is not a failure: the platform created nothing. The attempt
+// moves to the next platform with room, or waits and asks again (a new
+// create try), within its deploy deadline.
+func (r *Reconciler) noCapacity(ctx context.Context, b store.Bot, d store.Deployment, cause error, now time.Time) (Result, bool, error) {
+	moved, err := r.Store.MoveAttempt(ctx, b.ID, d.Attempt, r.Priority, now)
+	if err != nil || moved != "" {
+		r.log(b, &d).Info("no capacity; attempt moved", zap.String("to", moved), zap.Error(cause))
+		return Result{}, err != nil, err
+	}
+	r.log(b, &d).Debug("no capacity on the platform yet; waiting", zap.Error(cause))
+	at := now.Add(capacityRetry/2 + rand.N(capacityRetry/2))
+	return Result{}, false, r.Store.RecordCapacityWait(ctx, b.ID, d.Attempt, cause.Error(), at, now)
+}
+
+// createFailed records the failure and backs off with jitter. A transient
+// failure is retried until the deploy deadline (Decide ends the bot then);
+// a permanent one ends the bot after MaxCreateErrors.
 func (r *Reconciler) createFailed(ctx context.Context, b store.Bot, d store.Deployment, cause error, now time.Time) (Result, bool, error) {
-	n, err := r.Store.RecordDeployError(ctx, b.ID, d.Attempt, cause.Error(), now)
+	backoff := min(time.Second<<min(d.ErrorCount+1, 5), maxCreateBackoff)
+	n, err := r.Store.RecordDeployError(ctx, b.ID, d.Attempt, cause.Error(), now.Add(backoff/2+rand.N(backoff/2)), now)
 	if err != nil {
 		return Result{}, true, err
 	}
-	r.log(b, &d).Warn("create failed", zap.Int("errors", n), zap.Error(cause))
-	if n >= r.Config.MaxCreateErrors {
+	r.log(b, &d).Warn("create failed", zap.Int("errors", n), zap.Bool("permanent", errors.Is(cause, platform.ErrPermanent)), zap.Error(cause))
+	if errors.Is(cause, platform.ErrPermanent) && n >= r.Config.MaxCreateErrors {
 		return Result{}, false, r.finish(ctx, b, &d, store.StatusFatal, store.ReasonPlatformError, now)
 	}
-	backoff := min(time.Second<<min(n, 6), time.Minute)
-	at := now.Add(backoff/2 + rand.N(backoff/2))
-	return Result{RequeueAt: at}, true, r.Store.SetNextCheck(ctx, b.ID, &at)
+	return Result{}, false, nil
 }
 
-// stop stops the live workload; the intent is recorded first.
+// stop stops the live workload; the intent is recorded first. The capacity
+// is released (GONE) when the platform says nothing is left, else once the
+// observer sees the workload exited or absent.
 func (r *Reconciler) stop(ctx context.Context, b store.Bot, d store.Deployment, now time.Time) error {
 	p, err := r.platformOf(d)
 	if err != nil {
@@ -220,8 +228,13 @@ func (r *Reconciler) stop(ctx context.Context, b store.Bot, d store.Deployment, 
 	if err := r.Store.MarkStopping(ctx, b.ID, d.Attempt, now); err != nil {
 		return err
 	}
-	if err := p.Stop(ctx, d.Name, deref(d.ExternalID)); err != nil {
+	gone, err := p.Stop(ctx, d.Name, deref(d.ExternalID))
+	if err != nil {
 		return fmt.Errorf("stop %s: %w", d.Name, err)
+	}
+	if !gone {
+		r.log(b, &d).Info("workload stopping")
+		return nil
 	}
 	r.log(b, &d).Info("workload stopped")
 	return r.Store.MarkGone(ctx, b.ID, d.Attempt, r.Clock.Now())

@@ -65,7 +65,7 @@ func (c *Collector) RunOnce(ctx context.Context) (int, error) {
 			now.Sub(l.CreatedAt) < c.Grace {
 			continue
 		}
-		if err := c.Platform.Stop(ctx, l.Name, l.ExternalID); err != nil {
+		if _, err := c.Platform.Stop(ctx, l.Name, l.ExternalID); err != nil {
 			errs = append(errs, fmt.Errorf("stop %s: %w", l.Name, err)) // one stuck orphan must not shield the others
 			continue
 		}

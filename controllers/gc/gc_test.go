@@ -77,7 +77,7 @@ func (b *testBundle) running(t *testing.T) (uuid.UUID, string) {
 	admitted, err := b.store.Admit(ctx, b.platform.Name(), 100, t0)
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{id}, admitted)
-	require.NoError(t, b.store.BeginCreate(ctx, id, 1, store.HashSecret("t-"+id.String()), t0))
+	storetest.BeginCreate(t, b.store, id, 1, "t-"+id.String(), t0)
 	require.NoError(t, b.store.MarkRunning(ctx, id, 1, "ext-"+id.String(), t0))
 	return id, store.DeploymentName(id, 1)
 }

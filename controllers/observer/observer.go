@@ -16,7 +16,7 @@ type Clock interface{ Now() time.Time }
 // Store is what the observer needs of the database.
 type Store interface {
 	LiveDeployments(ctx context.Context, platform string) ([]store.Deployment, error)
-	RecordObservation(ctx context.Context, d store.Deployment, observed string, exitCode *int, now time.Time) (bool, error)
+	RecordObservation(ctx context.Context, d store.Deployment, o store.Observation, refresh time.Duration, now time.Time) (bool, error)
 }
 
 // Observer observes one platform.
@@ -27,7 +27,12 @@ type Observer struct {
 	// CreateGrace is how long a just-created workload may be absent from the
 	// list before it is reported missing (eventual consistency).
 	CreateGrace time.Duration
-	Logger      *zap.Logger
+	// ProgressRefresh is how often a workload the platform keeps reporting
+	// pending or starting has its progress time (and so its deploy
+	// deadline) moved on: a quarter of the deploy timeout keeps a healthy
+	// slow deploy alive at one write per period.
+	ProgressRefresh time.Duration
+	Logger          *zap.Logger
 }
 
 // RunOnce lists the platform once and records every change; it returns how
@@ -59,15 +64,15 @@ func (o *Observer) RunOnce(ctx context.Context) (int, error) {
 		if d.State == store.DeploymentPending {
 			continue // nothing created yet
 		}
-		observed, code := o.classify(d, byName, now)
-		ok, err := o.Store.RecordObservation(ctx, d, observed, code, now)
+		obs := o.classify(d, byName, now)
+		ok, err := o.Store.RecordObservation(ctx, d, obs, o.ProgressRefresh, now)
 		if err != nil {
 			return changed, err
 		}
 		if ok {
 			changed++
 			o.Logger.Debug("workload observed", zap.String("bot_id", d.BotID.String()), zap.Int("attempt", d.Attempt),
-				zap.String("observed", observed))
+				zap.String("observed", obs.Observed))
 		}
 	}
 	return changed, nil
@@ -76,20 +81,28 @@ func (o *Observer) RunOnce(ctx context.Context) (int, error) {
 // externalKey keys a workload listed by external id only.
 func externalKey(id string) string { return "\x00" + id }
 
-func (o *Observer) classify(d store.Deployment, byName map[string]platform.Listed, now time.Time) (string, *int) {
+func (o *Observer) classify(d store.Deployment, byName map[string]platform.Listed, now time.Time) store.Observation {
 	l, ok := byName[d.Name]
 	if !ok && d.ExternalID != nil {
 		l, ok = byName[externalKey(*d.ExternalID)]
 	}
 	switch {
+	case !ok && d.State == store.DeploymentStopping:
+		return store.Observation{Observed: store.ObservedMissing} // asked to stop, and gone
 	case !ok && now.Sub(d.UpdatedAt) < o.CreateGrace:
-		return store.ObservedPending, nil
+		return store.Observation{Observed: store.ObservedPending} // just created: not listed yet is no progress either
 	case !ok:
-		return store.ObservedMissing, nil
-	case l.Phase == platform.PhaseExited:
-		return store.ObservedExited, l.ExitCode
-	case l.Phase == platform.PhaseRunning:
-		return store.ObservedRunning, nil
+		return store.Observation{Observed: store.ObservedMissing}
 	}
-	return store.ObservedPending, nil
+	switch l.Phase {
+	case platform.PhaseExited:
+		return store.Observation{Observed: store.ObservedExited, ExitCode: l.ExitCode}
+	case platform.PhaseStopping:
+		return store.Observation{Observed: store.ObservedStopping, ExitCode: l.ExitCode}
+	case platform.PhaseRunning:
+		return store.Observation{Observed: store.ObservedRunning}
+	case platform.PhasePending, platform.PhaseStarting:
+		return store.Observation{Observed: store.ObservedPending, Progress: true}
+	}
+	return store.Observation{Observed: store.ObservedPending}
 }

@@ -77,7 +77,7 @@ func (b *testBundle) admit(t *testing.T, at time.Time) uuid.UUID {
 func (b *testBundle) creating(t *testing.T, at time.Time) uuid.UUID {
 	t.Helper()
 	id := b.admit(t, at)
-	require.NoError(t, b.store.BeginCreate(context.Background(), id, 1, store.HashSecret("t-"+id.String()), at)) // token hashes are unique
+	storetest.BeginCreate(t, b.store, id, 1, "t-"+id.String(), at) // token hashes are unique
 	return id
 }
 
@@ -258,13 +258,16 @@ func TestUnchangedObservationWritesNothing(t *testing.T) {
 	require.Equal(t, rev, b.revision(t, id))
 	require.Zero(t, b.reconcileJobs(t, id))
 
-	// A different exit code is a change.
-	b.platform.Set(listed(id, platform.PhaseExited, ptr(4)))
-	n, err = b.observer.RunOnce(context.Background())
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
-	require.Equal(t, 4, *b.deployment(t, id).ExitCode)
-	require.Equal(t, rev+1, b.revision(t, id))
+	// An ended attempt stays ended: nothing a later list says (another
+	// exit code, a container running again) changes it.
+	for _, l := range []platform.Listed{listed(id, platform.PhaseExited, ptr(4)), listed(id, platform.PhaseRunning, nil)} {
+		b.platform.Set(l)
+		n, err = b.observer.RunOnce(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, n)
+		require.Equal(t, 3, *b.deployment(t, id).ExitCode)
+		require.Equal(t, rev, b.revision(t, id))
+	}
 }
 
 // racingStore marks one CREATING deployment running between the observer's

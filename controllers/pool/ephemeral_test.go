@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/store"
 )
@@ -33,4 +34,33 @@ func TestEphemeralModeAppPerAttempt(t *testing.T) {
 	require.Equal(t, store.ReasonCancelled, *b.WaitStatus(t, v.ID, 20*time.Second, store.StatusDone, store.StatusFatal).StatusReason)
 	require.Eventually(t, func() bool { return !b.appExists(apps[0].UUID) }, 20*time.Second, 50*time.Millisecond,
 		"the attempt's application was not deleted")
+}
+
+// A create whose answer is lost (Coolify made the application, then a 500
+// came back) must not make a second application on retry: Coolify does not
+// make names unique. The retry adopts it by name and finishes its setup
+// with the same token, so its bot can talk to the controller (issue 10).
+func TestEphemeralLostCreateAnswerIsAdopted(t *testing.T) {
+	t.Parallel()
+	o := defaultOpts()
+	o.ephemeral = true
+	b := setup(t, o)
+	b.sim.SetErrorAfterRate(0.3)
+	var ids []api.BotView
+	for range 4 {
+		ids = append(ids, b.CreateBot(t, meetURL, nil))
+	}
+	for _, v := range ids {
+		done := b.WaitStatus(t, v.ID, time.Minute, store.StatusDone, store.StatusFatal)
+		require.Equal(t, store.StatusDone, done.Status, "bot %s: reason %v", v.ID, done.StatusReason)
+	}
+	b.sim.SetErrorAfterRate(0)
+	names := map[string]int{}
+	for _, a := range b.sim.Apps() {
+		names[a.Name]++
+	}
+	for name, n := range names {
+		require.Equal(t, 1, n, "applications named %s", name)
+	}
+	require.Positive(t, b.sim.Stats().InjectedErrors)
 }

@@ -124,10 +124,9 @@ func setup(t *testing.T, o opts) *testBundle {
 	for _, s := range specs {
 		hashes[s.MeetingPlatform] = s.Hash()
 	}
-	var mgr *controllers.Manager
 	pp := &coolify.PoolPlatform{Store: b.store, MaxSlots: o.maxSlots, Clock: time.Now,
 		SpecHash: func(mp string) (string, bool) { h, ok := hashes[mp]; return h, ok },
-		Notify:   func() { mgr.NotifyPool(context.Background()) }}
+		Notify:   func() { require.NoError(t, b.store.Wake(context.Background(), store.WakePool)) }}
 	var background controllers.Runner = b.ctl
 	var plat platform.Platform = pp
 	if o.manualPool {
@@ -141,7 +140,7 @@ func setup(t *testing.T, o opts) *testBundle {
 				return "ghcr.io/meeboter/meeboter-" + mp + "-bot", "latest", true
 			}}
 	}
-	mgr, err = controllers.New(controllers.Config{Bot: o.bot, PublicURL: apiSrv.URL,
+	mgr, err := controllers.New(controllers.Config{Bot: o.bot, PublicURL: apiSrv.URL,
 		Platforms: []controllers.PlatformConfig{{Platform: plat, Limit: 100}},
 		Pool:      background, PoolSyncInterval: 200 * time.Millisecond, AdmitInterval: 200 * time.Millisecond,
 		ResyncInterval: 300 * time.Millisecond, ObserveInterval: 200 * time.Millisecond, GCInterval: time.Second, GCGrace: 3 * time.Second},

@@ -89,12 +89,12 @@ func TestBotFatalWhileStartingOrBusyReturnsSlot(t *testing.T) {
 	t.Run("starting", func(t *testing.T) {
 		t.Parallel()
 		o := defaultOpts()
-		o.sim.ColdStart = 3 * time.Second // still starting when the deploy deadline hits
-		o.bot.DeployTimeout = time.Second
+		o.sim.ColdStart = 5 * time.Second // still starting when the bot's lifetime ends
+		o.bot.MaxBotLifetime, o.bot.LeaveTimeout = time.Second, 500*time.Millisecond
 		b := setup(t, o)
 		v := b.CreateBot(t, meetURL, nil)
 		fatal := b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
-		require.Equal(t, store.ReasonDeployTimeout, *fatal.StatusReason)
+		require.Equal(t, store.ReasonMaxLifetime, *fatal.StatusReason)
 		b.waitAllIdle(t, 30*time.Second)
 	})
 	t.Run("busy", func(t *testing.T) {
@@ -154,11 +154,14 @@ func TestRestartedContainerOfFinishedBotCannotRunMeetingAgain(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, p.Status)
 }
 
+// A cold start is progress: the deploy deadline moves while the slot is
+// starting (issue 10: healthy slow deploys were killed at DEPLOY_TIMEOUT).
 func TestSlowColdStartIsNotKilled(t *testing.T) {
 	t.Parallel()
 	o := defaultOpts()
-	o.sim.ColdStart = 5 * time.Second // the image pull outlasts the heartbeat timeout
+	o.sim.ColdStart = 5 * time.Second // the image pull outlasts the deploy and heartbeat timeouts
 	o.bot.HeartbeatTimeout = 2 * time.Second
+	o.bot.DeployTimeout = 2 * time.Second
 	b := setup(t, o)
 	v := b.CreateBot(t, meetURL, nil)
 	done := b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)

@@ -88,7 +88,7 @@ func runningBots(ctx context.Context, st *store.Store, n int) ([]string, []uuid.
 	tokens := make([]string, len(ids))
 	for i, id := range ids {
 		tokens[i] = "mbt_bench_" + id.String()
-		if err := st.BeginCreate(ctx, id, 1, store.HashSecret(tokens[i]), time.Now()); err != nil {
+		if _, err := st.BeginCreate(ctx, id, 1, tokens[i], time.Now()); err != nil {
 			return nil, nil, err
 		}
 		if err := st.MarkRunning(ctx, id, 1, "bench", time.Now()); err != nil {

@@ -286,7 +286,7 @@ func (b *testBundle) deploy(t *testing.T, bots ...uuid.UUID) []string {
 	tokens := make([]string, len(bots))
 	for i, id := range bots {
 		tokens[i] = rand.Text()
-		require.NoError(t, b.st.BeginCreate(ctx, id, 1, store.HashSecret(tokens[i]), now))
+		storetest.BeginCreate(t, b.st, id, 1, tokens[i], now)
 		require.NoError(t, b.st.MarkRunning(ctx, id, 1, "1", now))
 	}
 	return tokens
@@ -1162,7 +1162,7 @@ func TestBotStaleAttempt(t *testing.T) {
 
 	// The new attempt's token works.
 	newTok := rand.Text()
-	require.NoError(t, b.st.BeginCreate(t.Context(), bot.ID, 2, store.HashSecret(newTok), now))
+	storetest.BeginCreate(t, b.st, bot.ID, 2, newTok, now)
 	r := b.botDo(t, http.MethodGet, botproto.PathConfig, newTok, bot.ID, "")
 	r.requireStatus(t, http.StatusOK)
 	require.Equal(t, 2, decodeJSON[botproto.Config](t, r).Attempt)

@@ -60,12 +60,25 @@ func (s *Server) withBot(h func(http.ResponseWriter, *http.Request, store.BotAut
 }
 
 func (s *Server) botConfig(w http.ResponseWriter, r *http.Request, auth store.BotAuth) {
-	b, err := s.Store.BotForAttempt(r.Context(), auth)
+	b, restarted, err := s.Store.FetchConfig(r.Context(), auth, s.Clock.Now())
 	if err != nil {
 		s.internal(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.configFor(b, auth))
+	cfg := s.configFor(b, auth)
+	if restarted {
+		s.logRestart(b, auth)
+		cfg.ShouldExit, cfg.ExitReason = true, restartedReason
+	}
+	writeJSON(w, http.StatusOK, cfg)
+}
+
+// restartedReason is what a container that started again mid-meeting is told.
+const restartedReason = "this container started again after its meeting had begun; its attempt has ended"
+
+func (s *Server) logRestart(b store.Bot, auth store.BotAuth) {
+	s.Logger.Info("bot container restarted mid-meeting; attempt ended", zap.String("bot_id", b.ID.String()),
+		zap.Int("attempt", auth.Attempt), zap.String("platform", deref(b.Platform)), zap.String("status", string(b.Status)))
 }
 
 // configFor is what a bot attempt is told to do.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/store"
 )
@@ -15,8 +17,10 @@ import (
 const idleRetrySeconds = 5
 
 // assignment tells a pool slot container what to run. The container knows
-// only its slot identity; the per-attempt token is minted here, so config is
-// never pushed through Coolify env (which needs a redeploy to change).
+// only its slot identity; the attempt's token comes with the assignment, so
+// config is never pushed through Coolify env (which needs a redeploy to
+// change). A container that asks after its bot began the meeting has
+// restarted: the attempt is ended and the slot gets nothing.
 func (s *Server) assignment(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	slot := r.Header.Get(botproto.HeaderPoolSlot)
@@ -24,8 +28,7 @@ func (s *Server) assignment(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnauthorized, "send Authorization: Bearer <POOL_SLOT_TOKEN> and X-Pool-Slot: <POOL_SLOT_UUID>")
 		return
 	}
-	attemptToken := "mbt_" + rand.Text()
-	auth, found, err := s.Store.SlotAssignment(r.Context(), slot, token, store.HashSecret(attemptToken))
+	a, err := s.Store.SlotAssignment(r.Context(), slot, token, "mbt_"+rand.Text(), s.Clock.Now())
 	switch {
 	case errors.Is(err, store.ErrUnauthenticated):
 		writeProblem(w, http.StatusUnauthorized, "invalid slot credentials")
@@ -33,17 +36,21 @@ func (s *Server) assignment(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.internal(w, err)
 		return
-	case !found:
+	case !a.Found:
+		if a.Restarted {
+			s.Logger.Info("pool slot container restarted mid-meeting; attempt ended", zap.String("slot", slot),
+				zap.String("bot_id", a.Auth.BotID.String()), zap.Int("attempt", a.Auth.Attempt))
+		}
 		writeJSON(w, http.StatusOK, botproto.Assignment{RetryAfterSeconds: idleRetrySeconds})
 		return
 	}
-	b, err := s.Store.BotForAttempt(r.Context(), auth)
+	b, err := s.Store.BotForAttempt(r.Context(), a.Auth)
 	if err != nil {
 		s.internal(w, err)
 		return
 	}
-	cfg := s.configFor(b, auth)
-	writeJSON(w, http.StatusOK, botproto.Assignment{Assigned: true, BotID: b.ID.String(), Token: attemptToken, Config: &cfg})
+	cfg := s.configFor(b, a.Auth)
+	writeJSON(w, http.StatusOK, botproto.Assignment{Assigned: true, BotID: b.ID.String(), Token: a.Token, Config: &cfg})
 }
 
 // PlatformPool is one meeting platform's slots and queue.

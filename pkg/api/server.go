@@ -28,13 +28,14 @@ type Store interface {
 
 	AuthenticateBot(ctx context.Context, token string, botID uuid.UUID) (store.BotAuth, error)
 	BotForAttempt(ctx context.Context, auth store.BotAuth) (store.Bot, error)
+	FetchConfig(ctx context.Context, auth store.BotAuth, now time.Time) (store.Bot, bool, error)
 	Heartbeat(ctx context.Context, token string, botID uuid.UUID, now time.Time) (store.HeartbeatResult, error)
 	ReportStatus(ctx context.Context, auth store.BotAuth, to store.Status, reason string, now time.Time) (store.Bot, error)
 	AddEvents(ctx context.Context, auth store.BotAuth, events []store.NewEvent, now time.Time) error
 	RecordingUploaded(ctx context.Context, auth store.BotAuth, key string, size int64, now time.Time) (store.Bot, error)
 	AttemptStart(ctx context.Context, auth store.BotAuth) (time.Time, bool, error)
 
-	SlotAssignment(ctx context.Context, appUUID, slotToken string, attemptTokenHash []byte) (store.BotAuth, bool, error)
+	SlotAssignment(ctx context.Context, appUUID, slotToken, newToken string, now time.Time) (store.Assignment, error)
 	PoolStats(ctx context.Context, platform string) ([]store.PoolStats, error)
 	PlatformsUsage(ctx context.Context) (map[string]int, int, error)
 }

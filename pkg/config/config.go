@@ -48,9 +48,11 @@ type Config struct {
 	ObserveInterval time.Duration
 	GCInterval      time.Duration
 	GCGrace         time.Duration
-	// JobTimeout bounds one reconcile; a job left running by a crashed
-	// replica is rescued after JobTimeout + 15 s.
+	// JobTimeout bounds one reconcile.
 	JobTimeout time.Duration
+	// ReplicaID names this replica in logs and in River's attempted_by
+	// (each run adds a suffix of its own); default the host name.
+	ReplicaID string
 
 	Coolify  Coolify
 	AWS      AWS
@@ -89,6 +91,7 @@ func Load(getenv func(string) string) (Config, error) {
 		GCInterval:           r.dur("GC_INTERVAL", 15*time.Second),
 		GCGrace:              r.dur("GC_GRACE", 30*time.Second),
 		JobTimeout:           r.dur("JOB_TIMEOUT", 30*time.Second),
+		ReplicaID:            r.str("REPLICA_ID", ""),
 		LocalBotLimit:        r.int("LOCAL_BOT_LIMIT", 20, 1),
 		LocalStateDir:        r.str("LOCAL_STATE_DIR", filepath.Join(os.TempDir(), "meeboter-local")),
 		LogFormat:            r.oneOf("LOG_FORMAT", "json", "json", "console"),
@@ -110,6 +113,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
 		r.fail("METRICS_ADDR", "want host:port, got %q", c.MetricsAddr)
+	}
+	if len(c.ReplicaID) > 80 || strings.ContainsAny(c.ReplicaID, "@ \t\n") {
+		r.fail("REPLICA_ID", "at most 80 characters, without spaces or @")
 	}
 	return c, errors.Join(r.errs...)
 }

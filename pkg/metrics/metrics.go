@@ -105,14 +105,15 @@ func New(opts Options) *Metrics {
 	return m
 }
 
-// SetReplicaID names this replica's River client once it exists, to tell
-// whether this replica leads.
-func (m *Metrics) SetReplicaID(id string) {
+// SetLeading tells the metrics how to ask whether this replica leads (holds
+// Meeboter's leadership) right now: meeboter_leader is read at each scrape,
+// not from the cached database snapshot.
+func (m *Metrics) SetLeading(leading func() bool) {
 	if m == nil {
 		return
 	}
 	m.state.mu.Lock()
-	m.state.replicaID = id
+	m.state.leading = leading
 	m.state.mu.Unlock()
 }
 

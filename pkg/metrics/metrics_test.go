@@ -45,7 +45,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 		m.WebhookDelivery("callback", "delivered")
 		m.RecordingStored(10)
 		m.HTTPRequest("GET /healthz", 200, time.Millisecond)
-		m.SetReplicaID("x")
+		m.SetLeading(func() bool { return true })
 	})
 }
 
@@ -86,11 +86,12 @@ func TestStateIsReadOncePerTTL(t *testing.T) {
 		Bots:        []metrics.BotCount{{Status: "IN_CALL", Platform: "local", N: 3}, {Status: "QUEUED", N: 2}},
 		Slots:       []metrics.SlotCount{{State: "IDLE", MeetingPlatform: "zoom", N: 4}},
 		QueueLength: 2, OldestQueuedAt: &queuedAt,
-		Jobs:     []metrics.JobCount{{Queue: "reconcile", State: "running", N: 5}},
-		LeaderID: "replica-1",
+		Jobs: []metrics.JobCount{{Queue: "reconcile", State: "running", N: 5}},
 	}}
 	m := metrics.New(metrics.Options{State: src, StateTTL: time.Hour, Platforms: []string{"local", "aws"}})
-	m.SetReplicaID("replica-1")
+	var leading atomic.Bool
+	leading.Store(true)
+	m.SetLeading(leading.Load)
 	for range 5 {
 		_, err := m.Registry.Gather()
 		require.NoError(t, err)
@@ -107,8 +108,8 @@ func TestStateIsReadOncePerTTL(t *testing.T) {
 	require.InDelta(t, 5, got[`meeboter_river_jobs{queue="reconcile",state="running"}`], 0)
 	require.Contains(t, got, `meeboter_river_jobs{queue="reconcile",state="discarded"}`)
 	require.InDelta(t, 1, got[`meeboter_leader`], 0)
-	m.SetReplicaID("replica-2")
-	require.InDelta(t, 0, gathered(t, m)[`meeboter_leader`], 0)
+	leading.Store(false)
+	require.InDelta(t, 0, gathered(t, m)[`meeboter_leader`], 0, "read at each scrape, not cached with the snapshot")
 }
 
 func TestStateServesTheLastSnapshotWhenTheDatabaseFails(t *testing.T) {

@@ -15,7 +15,6 @@ type Snapshot struct {
 	QueueLength    int
 	OldestQueuedAt *time.Time
 	Jobs           []JobCount // River jobs by queue and state
-	LeaderID       string     // River's elected leader ("" when none)
 	TakenAt        time.Time
 }
 
@@ -54,10 +53,10 @@ type stateCollector struct {
 	ttl       time.Duration
 	platforms []string
 
-	mu        sync.Mutex
-	replicaID string
-	snap      Snapshot
-	haveSnap  bool
+	mu       sync.Mutex
+	leading  func() bool
+	snap     Snapshot
+	haveSnap bool
 
 	bots, slots, queue, oldest, jobs, leader, age *prometheus.Desc
 	errors                                        prometheus.Counter
@@ -73,7 +72,7 @@ func newStateCollector(opts Options) *stateCollector {
 		queue:  prometheus.NewDesc("meeboter_queue_length", "Bots waiting in QUEUED for capacity.", nil, nil),
 		oldest: prometheus.NewDesc("meeboter_queue_oldest_age_seconds", "Age of the oldest QUEUED bot (0 when none).", nil, nil),
 		jobs:   prometheus.NewDesc("meeboter_river_jobs", "River jobs by queue and state.", []string{"queue", "state"}, nil),
-		leader: prometheus.NewDesc("meeboter_leader", "1 when this replica is River's elected leader (runs the periodic controllers).", nil, nil),
+		leader: prometheus.NewDesc("meeboter_leader", "1 when this replica holds Meeboter's leadership (runs admission, resync, observers, GC and the pool).", nil, nil),
 		age:    prometheus.NewDesc("meeboter_state_age_seconds", "Age of the database snapshot these gauges come from.", nil, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "meeboter_state_refresh_errors_total",
 			Help: "Failed reads of the database snapshot (the previous one is served)."}),
@@ -145,10 +144,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.oldest, oldest)
 	c.collectJobs(snap, gauge)
 	c.mu.Lock()
-	leads := c.replicaID != "" && snap.LeaderID == c.replicaID
+	leading := c.leading
 	c.mu.Unlock()
 	leader := 0.0
-	if leads {
+	if leading != nil && leading() {
 		leader = 1
 	}
 	gauge(c.leader, leader)

@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -14,6 +15,7 @@ const (
 	PhasePending  Phase = "pending"  // accepted, not started yet (image pull, provisioning)
 	PhaseStarting Phase = "starting" // the platform reports progress towards running
 	PhaseRunning  Phase = "running"
+	PhaseStopping Phase = "stopping" // the workload is ending (its container may still be shutting down)
 	PhaseExited   Phase = "exited"
 	PhaseMissing  Phase = "missing" // not found: unknown, not gone, until it stays missing past a grace period
 	PhaseUnknown  Phase = "unknown"
@@ -28,13 +30,18 @@ type Observation struct {
 
 // Workload is what the controller asks a platform to run: one attempt of one
 // bot. Name is deterministic (meeboter-<bot>-<attempt>) and doubles as the
-// idempotency token, so a retried Create adopts instead of duplicating.
+// idempotency token, so a retried Create adopts instead of duplicating; Env
+// is the same on every retry of the attempt.
 type Workload struct {
 	Name            string
 	BotID           string
 	Attempt         int
 	MeetingPlatform string
 	Env             map[string]string
+	// Try counts the definite failures of this attempt's creates that
+	// created nothing (capacity refusals): a platform whose idempotency
+	// tokens remember failures (ECS clientToken) asks afresh with a new one.
+	Try int
 }
 
 // Listed is one workload a platform owns.
@@ -56,14 +63,30 @@ type Platform interface {
 	Create(ctx context.Context, w Workload) (externalID string, err error)
 	// Lookup finds a live workload by name; found is false when there is none.
 	Lookup(ctx context.Context, name string) (l Listed, found bool, err error)
-	// Stop stops and removes the workload; a workload that is not there is not an error.
-	Stop(ctx context.Context, name, externalID string) error
+	// Stop stops and removes the workload; a workload that is not there is
+	// not an error. gone reports that nothing of it is left; false means the
+	// platform is still stopping it (an ECS task's stop timeout), so its
+	// capacity stays claimed until List shows it exited or absent.
+	Stop(ctx context.Context, name, externalID string) (gone bool, err error)
 	// List returns every workload the platform owns, live or recently exited.
 	// It returns an error rather than a partial list: absence is evidence only
 	// in a complete list.
 	List(ctx context.Context) ([]Listed, error)
 }
 
-// ErrCapacity means the platform has no room now; the bot should wait or try
-// the next platform.
+// ErrCapacity means the platform has no room now and created nothing; the
+// bot should wait or try the next platform.
 var ErrCapacity = errors.New("platform: no capacity")
+
+// ErrPermanent marks a failure that retrying cannot fix (a missing task
+// definition or image, a refused parameter, no permission). Any other error
+// is taken as transient and retried until the bot's deploy deadline.
+var ErrPermanent = errors.New("platform: permanent failure")
+
+// Permanent marks err as permanent.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrPermanent, err)
+}

@@ -46,6 +46,51 @@ func (s *Store) BotForAttempt(ctx context.Context, auth BotAuth) (Bot, error) {
 	return bot, notFound(err)
 }
 
+// FetchConfig returns the bot of an attempt whose container asks for its
+// configuration. A container asks once, when it starts: one that asks after
+// its bot began the meeting has started again (Docker's restart policy after
+// a crash), and its meeting session is gone, so the attempt is ended
+// (restarted=true; see attemptRestartedTx) and the container told to exit.
+func (s *Store) FetchConfig(ctx context.Context, auth BotAuth, now time.Time) (Bot, bool, error) {
+	var bot Bot
+	restarted := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if bot, err = lockAttemptBotTx(ctx, tx, auth); err != nil || !bot.Status.Running() {
+			return err
+		}
+		restarted = true
+		return s.attemptRestartedTx(ctx, tx, bot, now)
+	})
+	return bot, restarted, wrap("fetch config", err)
+}
+
+// attemptRestartedTx ends the current attempt of a bot whose container
+// started again after the bot had begun its meeting. A bot already in the
+// call ends FATAL/container_restarted, within the second instead of at its
+// heartbeat deadline; one that had not reached the call sees its workload
+// exited, so its reconciler gives it a new attempt (or ends it when out of
+// attempts) and gives the slot back.
+func (s *Store) attemptRestartedTx(ctx context.Context, tx pgx.Tx, bot Bot, now time.Time) error {
+	data := map[string]any{"attempt": bot.CurrentAttempt, "status": bot.Status}
+	if err := addEvent(ctx, tx, bot.ID, "CONTAINER_RESTARTED", data, now); err != nil {
+		return err
+	}
+	if bot.JoinedAt != nil {
+		_, err := s.finishTx(ctx, tx, bot.ID, StatusFatal, ReasonContainerRestarted, now)
+		return err
+	}
+	// updated_at moves, so an observation read before this one is dropped.
+	if _, err := tx.Exec(ctx, `UPDATE deployments SET observed = 'exited', observed_at = $3, exit_code = NULL, updated_at = $3
+		WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE'`, bot.ID, bot.CurrentAttempt, now); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE bots SET revision = revision + 1, next_check_at = $2 WHERE id = $1`, bot.ID, now); err != nil {
+		return err
+	}
+	return s.enq.EnqueueReconcileTx(ctx, tx, bot.ID)
+}
+
 // HeartbeatResult is what a heartbeat learns about its bot.
 type HeartbeatResult struct {
 	Status          Status
@@ -120,6 +165,14 @@ func (s *Store) ReportStatus(ctx context.Context, auth BotAuth, to Status, reaso
 		}
 		if err := CheckTransition(bot.Status, to); err != nil {
 			return err
+		}
+		if bot.Status == StatusDeploying {
+			// The workload has its token; once its create is recorded too
+			// (not a lost answer being retried), the token is not needed.
+			if _, err := tx.Exec(ctx, `UPDATE deployments SET pending_token = NULL
+				WHERE bot_id = $1 AND attempt = $2 AND state NOT IN ('PENDING', 'CREATING')`, bot.ID, auth.Attempt); err != nil {
+				return err
+			}
 		}
 		if to == StatusDone && bot.Recording.Enabled && bot.RecordingUploaded == nil {
 			to, reason = StatusFatal, ReasonRecordingMissing

@@ -78,7 +78,7 @@ func (s *Store) CreateBot(ctx context.Context, nb NewBot, idem *Idempotency, now
 			return err
 		}
 		res = CreateResult{Bot: bot, Response: body}
-		return s.enq.EnqueueAdmitTx(ctx, tx)
+		return wakeTx(ctx, tx, WakeAdmit)
 	})
 	return res, err
 }

@@ -39,5 +39,5 @@ func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status St
 	if err := s.enq.EnqueueReconcileTx(ctx, tx, id); err != nil {
 		return false, err
 	}
-	return true, s.enq.EnqueueAdmitTx(ctx, tx)
+	return true, wakeTx(ctx, tx, WakeAdmit)
 }

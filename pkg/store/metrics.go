@@ -32,9 +32,6 @@ func (s *Store) MetricsSnapshot(ctx context.Context) (metrics.Snapshot, error) {
 		snap.Jobs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[metrics.JobCount])
 		return err
 	})
-	batch.Queue(`SELECT coalesce((SELECT leader_id FROM river_leader WHERE expires_at > now() LIMIT 1), '')`).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&snap.LeaderID)
-	})
 	err := s.pool.SendBatch(ctx, batch).Close()
 	// The gauges' age is measured on our clock; the queue age on the database's.
 	if err == nil && snap.OldestQueuedAt != nil {

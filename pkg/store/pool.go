@@ -241,15 +241,29 @@ func (s *Store) StartsInFlight(ctx context.Context) (int, error) {
 	return n, wrap("starts in flight", err)
 }
 
+// Assignment is what a slot container asking for work gets.
+type Assignment struct {
+	Auth BotAuth
+	// Token is the attempt's bot token: the same on every ask until the bot
+	// first reports a status, so an answer lost on the way is asked again.
+	Token string
+	// Found is false when the slot has nothing to run.
+	Found bool
+	// Restarted means the container asked again after its meeting had
+	// begun: it started again, and the attempt was ended.
+	Restarted bool
+}
+
 // SlotAssignment answers a slot container asking what to run. A slot token
 // proves the container is that slot; when the slot holds the live current
-// attempt of a running bot, a fresh per-attempt token is minted (its hash
-// replaces the attempt's) and returned with the attempt. Otherwise the slot
-// has nothing to run (found=false): a restarted container of a finished bot
-// never gets its meeting back.
-func (s *Store) SlotAssignment(ctx context.Context, appUUID, slotToken string, attemptTokenHash []byte) (BotAuth, bool, error) {
-	var auth BotAuth
-	found := false
+// attempt of a running bot, the attempt and its token are returned.
+// Otherwise the slot has nothing to run: a restarted container of a finished
+// bot never gets its meeting back, and one that asks after its bot began the
+// meeting has restarted mid-meeting, which ends the attempt (see
+// attemptRestartedTx). newToken becomes the attempt's token if it has none
+// (an attempt created before tokens were kept).
+func (s *Store) SlotAssignment(ctx context.Context, appUUID, slotToken, newToken string, now time.Time) (Assignment, error) {
+	var a Assignment
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var hash []byte
 		err := tx.QueryRow(ctx, `SELECT slot_token_hash FROM pool_slots WHERE app_uuid = $1`, appUUID).Scan(&hash)
@@ -259,19 +273,43 @@ func (s *Store) SlotAssignment(ctx context.Context, appUUID, slotToken string, a
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `UPDATE deployments d SET token_hash = $2
-			FROM pool_slots s, bots b
-			WHERE s.app_uuid = $1 AND s.state IN ('STARTING', 'BUSY') AND d.name = s.assigned_deployment
-			  AND d.state <> 'GONE' AND b.id = d.bot_id AND b.current_attempt = d.attempt
-			  AND b.status NOT IN ('DONE', 'FATAL') AND b.desired = 'RUNNING'
-			RETURNING d.bot_id, d.attempt`, appUUID, attemptTokenHash).Scan(&auth.BotID, &auth.Attempt)
+		type botToken struct {
+			Bot
+			PendingToken *string `db:"pending_token"`
+		}
+		rows, _ := tx.Query(ctx, `SELECT b.*, d.pending_token FROM pool_slots s
+			JOIN deployments d ON d.name = s.assigned_deployment
+			JOIN bots b ON b.id = d.bot_id AND b.current_attempt = d.attempt
+			WHERE s.app_uuid = $1 AND s.state IN ('STARTING', 'BUSY') AND d.state <> 'GONE'
+			  AND b.status NOT IN ('DONE', 'FATAL')
+			FOR UPDATE OF b`, appUUID)
+		bt, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[botToken])
+		bot, token := bt.Bot, bt.PendingToken
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
-		found = err == nil
-		return err
+		if err != nil {
+			return err
+		}
+		a.Auth = BotAuth{BotID: bot.ID, Attempt: bot.CurrentAttempt}
+		if bot.Status.Running() {
+			a.Restarted = true
+			return s.attemptRestartedTx(ctx, tx, bot, now)
+		}
+		if bot.Desired == DesiredStopped {
+			return nil // stopped before it started: nothing to run
+		}
+		if token == nil {
+			if _, err := tx.Exec(ctx, `UPDATE deployments SET pending_token = $3, token_hash = $4
+				WHERE bot_id = $1 AND attempt = $2`, bot.ID, bot.CurrentAttempt, newToken, HashSecret(newToken)); err != nil {
+				return err
+			}
+			token = &newToken
+		}
+		a.Token, a.Found = *token, true
+		return nil
 	})
-	return auth, found, wrap("slot assignment", err)
+	return a, wrap("slot assignment", err)
 }
 
 // PoolStats is one meeting platform's pool.

@@ -112,21 +112,73 @@ func TestSlotAssignment(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 
-	_, _, err = st.SlotAssignment(ctx, "app1", "wrong", store.HashSecret("x"))
+	_, err = st.SlotAssignment(ctx, "app1", "wrong", "unused", t0)
 	require.ErrorIs(t, err, store.ErrUnauthenticated)
-	auth, found, err := st.SlotAssignment(ctx, "app1", "slot-token", store.HashSecret("fresh"))
+	a, err := st.SlotAssignment(ctx, "app1", "slot-token", "unused", t0)
 	require.NoError(t, err)
-	require.True(t, found)
-	require.Equal(t, store.BotAuth{BotID: bot.ID, Attempt: 1}, auth)
-	_, err = st.AuthenticateBot(ctx, "fresh", bot.ID)
-	require.NoError(t, err, "the minted token is the attempt's token now")
-	_, err = st.AuthenticateBot(ctx, "attempt-token", bot.ID)
-	require.ErrorIs(t, err, store.ErrUnauthenticated)
+	require.True(t, a.Found)
+	require.Equal(t, store.BotAuth{BotID: bot.ID, Attempt: 1}, a.Auth)
+	require.Equal(t, "attempt-token", a.Token, "the attempt's own token, minted once")
+	again, err := st.SlotAssignment(ctx, "app1", "slot-token", "unused", t0)
+	require.NoError(t, err)
+	require.Equal(t, a, again, "an answer lost on the way is asked again and gets the same token")
 
 	// Finished: a restarted container of this slot gets nothing to run.
 	_, err = st.FinishBot(ctx, bot.ID, store.StatusDone, store.ReasonCompleted, t0)
 	require.NoError(t, err)
-	_, found, err = st.SlotAssignment(ctx, "app1", "slot-token", store.HashSecret("again"))
+	a, err = st.SlotAssignment(ctx, "app1", "slot-token", "unused", t0)
 	require.NoError(t, err)
-	require.False(t, found)
+	require.False(t, a.Found)
+	require.False(t, a.Restarted)
+}
+
+// slotBot is a bot on a started slot (app uuid app), its attempt's token tok.
+func slotBot(t *testing.T, b *testBundle, app, tok string) store.Bot {
+	t.Helper()
+	ctx := context.Background()
+	bot := b.admitOne(t, tok)
+	name := store.DeploymentName(bot.ID, 1)
+	slot, err := b.store.ClaimSlot(ctx, name, "google-meet", "spec1", 5, t0)
+	require.NoError(t, err)
+	ok, err := b.store.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: slot.State, Assigned: &name, To: store.SlotBusy,
+		AppUUID: ptr(app), TokenHash: store.HashSecret("slot-" + app)}, t0)
+	require.NoError(t, err)
+	require.True(t, ok)
+	return bot
+}
+
+func TestSlotContainerRestartedMidMeetingEndsTheAttempt(t *testing.T) {
+	t.Parallel()
+	st, bundle := setup(t)
+	ctx := context.Background()
+	auth := func(b store.Bot) store.BotAuth { return store.BotAuth{BotID: b.ID, Attempt: 1} }
+
+	// In the call: a container that asks again lost the meeting.
+	inCall := slotBot(t, bundle, "app-in-call", "tok-in-call")
+	_, err := st.ReportStatus(ctx, auth(inCall), store.StatusJoiningCall, "", t0)
+	require.NoError(t, err)
+	_, err = st.ReportStatus(ctx, auth(inCall), store.StatusInCall, "", t0)
+	require.NoError(t, err)
+	a, err := st.SlotAssignment(ctx, "app-in-call", "slot-app-in-call", "unused", t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, store.Assignment{Auth: auth(inCall), Restarted: true}, a)
+	got, err := st.GetBot(ctx, "acme", inCall.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusFatal, got.Status)
+	require.Equal(t, store.ReasonContainerRestarted, *got.StatusReason)
+
+	// Joining, not yet in the call: the workload counts as exited, so the
+	// reconciler gives the bot a new attempt; the bot itself goes on.
+	joining := slotBot(t, bundle, "app-joining", "tok-joining")
+	_, err = st.ReportStatus(ctx, auth(joining), store.StatusJoiningCall, "", t0)
+	require.NoError(t, err)
+	a, err = st.SlotAssignment(ctx, "app-joining", "slot-app-joining", "unused", t0.Add(time.Second))
+	require.NoError(t, err)
+	require.True(t, a.Restarted)
+	require.False(t, a.Found)
+	b, d, err := st.LoadBot(ctx, joining.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusJoiningCall, b.Status)
+	require.Equal(t, store.ObservedExited, *d.Observed)
+	require.Nil(t, d.PendingToken, "the token was cleared at the first status")
 }

@@ -45,7 +45,7 @@ func (s *Store) QueueBot(ctx context.Context, id uuid.UUID, now time.Time) error
 		if err := s.statusChangedTx(ctx, tx, id, StatusQueued, nil, now); err != nil {
 			return err
 		}
-		return s.enq.EnqueueAdmitTx(ctx, tx)
+		return wakeTx(ctx, tx, WakeAdmit)
 	}))
 }
 
@@ -104,38 +104,69 @@ func insertDeployment(ctx context.Context, tx pgx.Tx, id uuid.UUID, attempt int,
 	return err
 }
 
-// BeginCreate records the attempt's token hash and that a workload is about to
-// be created (CREATING), before the platform call.
-func (s *Store) BeginCreate(ctx context.Context, id uuid.UUID, attempt int, tokenHash []byte, now time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE deployments SET state = 'CREATING', token_hash = $3, updated_at = $4
-		WHERE bot_id = $1 AND attempt = $2 AND state IN ('PENDING', 'CREATING')`, id, attempt, tokenHash, now)
-	if err == nil && tag.RowsAffected() == 0 {
-		return ErrConflict
-	}
-	return wrap("begin create", err)
+// Creation is what one create call of an attempt uses: the attempt's token
+// (the same on every retry, so whatever an earlier try created holds a token
+// that works) and the create try (bumped only after a definite failure).
+type Creation struct {
+	Token string
+	Try   int
 }
 
-// MarkRunning records the created (or adopted) workload. Any earlier
+// BeginCreate records that a workload is about to be created (CREATING),
+// before the platform call. The first call stores token (its hash, and the
+// token itself until the workload has surely received it); every later call
+// of the same attempt returns that first token.
+func (s *Store) BeginCreate(ctx context.Context, id uuid.UUID, attempt int, token string, now time.Time) (Creation, error) {
+	var c Creation
+	err := s.pool.QueryRow(ctx, `UPDATE deployments SET state = 'CREATING', updated_at = $5,
+			pending_token = COALESCE(pending_token, $3),
+			token_hash = CASE WHEN pending_token IS NULL THEN $4 ELSE token_hash END
+		WHERE bot_id = $1 AND attempt = $2 AND state IN ('PENDING', 'CREATING')
+		RETURNING pending_token, create_try`, id, attempt, token, HashSecret(token), now).Scan(&c.Token, &c.Try)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrConflict
+	}
+	return c, wrap("begin create", err)
+}
+
+// MarkRunning records the created (or adopted) workload; a workload whose
+// bot has reported already surely has its token, which is then dropped. Any earlier
 // observation is discarded: "missing" seen before the workload existed (a
 // crash between intent and create) must not make the new workload look gone.
+// A create is progress: the deploy deadline runs from now.
 func (s *Store) MarkRunning(ctx context.Context, id uuid.UUID, attempt int, externalID string, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE deployments SET state = 'RUNNING', external_id = $3, error_count = 0,
-			last_error = NULL, observed = 'pending', observed_at = $4, exit_code = NULL, updated_at = $4
+			last_error = NULL, retry_at = NULL, observed = 'pending', observed_at = $4, progress_at = $4,
+			exit_code = NULL, updated_at = $4,
+			pending_token = CASE WHEN EXISTS (SELECT 1 FROM bots WHERE id = $1 AND status <> 'DEPLOYING')
+				THEN NULL ELSE pending_token END
 		WHERE bot_id = $1 AND attempt = $2 AND state = 'CREATING'`, id, attempt, externalID, now)
 	return wrap("mark running", err)
 }
 
-// RecordDeployError counts a failed platform call of an attempt.
-func (s *Store) RecordDeployError(ctx context.Context, id uuid.UUID, attempt int, msg string, now time.Time) (int, error) {
+// RecordDeployError counts a failed create call of an attempt; the next try
+// waits until retryAt.
+func (s *Store) RecordDeployError(ctx context.Context, id uuid.UUID, attempt int, msg string, retryAt, now time.Time) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `UPDATE deployments SET error_count = error_count + 1, last_error = $3, updated_at = $4
-		WHERE bot_id = $1 AND attempt = $2 RETURNING error_count`, id, attempt, msg, now).Scan(&n)
+	err := s.pool.QueryRow(ctx, `UPDATE deployments SET error_count = error_count + 1, last_error = $3,
+			retry_at = $4, updated_at = $5
+		WHERE bot_id = $1 AND attempt = $2 RETURNING error_count`, id, attempt, msg, retryAt, now).Scan(&n)
 	return n, wrap("record deploy error", err)
+}
+
+// RecordCapacityWait records that the platform refused the create for lack
+// of capacity, which created nothing: it is no error, the next try waits
+// until retryAt, and it is a new create try (a fresh idempotency token).
+func (s *Store) RecordCapacityWait(ctx context.Context, id uuid.UUID, attempt int, msg string, retryAt, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deployments SET create_try = create_try + 1, last_error = $3,
+			retry_at = $4, updated_at = $5
+		WHERE bot_id = $1 AND attempt = $2 AND state IN ('PENDING', 'CREATING')`, id, attempt, msg, retryAt, now)
+	return wrap("record capacity wait", err)
 }
 
 // MarkStopping records that the workload is being stopped, before the call.
 func (s *Store) MarkStopping(ctx context.Context, id uuid.UUID, attempt int, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE deployments SET state = 'STOPPING', updated_at = $3
+	_, err := s.pool.Exec(ctx, `UPDATE deployments SET state = 'STOPPING', stop_requested_at = $3, updated_at = $3
 		WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE'`, id, attempt, now)
 	return wrap("mark stopping", err)
 }
@@ -144,12 +175,12 @@ func (s *Store) MarkStopping(ctx context.Context, id uuid.UUID, attempt int, now
 // capacity, so queued bots are admitted.
 func (s *Store) MarkGone(ctx context.Context, id uuid.UUID, attempt int, now time.Time) error {
 	return wrap("mark gone", s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE deployments SET state = 'GONE', updated_at = $3
+		tag, err := tx.Exec(ctx, `UPDATE deployments SET state = 'GONE', pending_token = NULL, updated_at = $3
 			WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE'`, id, attempt, now)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return s.enq.EnqueueAdmitTx(ctx, tx)
+		return wakeTx(ctx, tx, WakeAdmit)
 	}))
 }
 
@@ -172,7 +203,7 @@ func (s *Store) RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE deployments SET state = 'GONE', updated_at = $3
+		if _, err := tx.Exec(ctx, `UPDATE deployments SET state = 'GONE', pending_token = NULL, updated_at = $3
 			WHERE bot_id = $1 AND attempt = $2`, id, attempt, now); err != nil {
 			return err
 		}
@@ -241,28 +272,52 @@ func (s *Store) LiveDeployments(ctx context.Context, platform string) ([]Deploym
 	return ds, wrap("live deployments", err)
 }
 
+// Observation is what an observer saw of one deployment's workload.
+type Observation struct {
+	Observed string
+	ExitCode *int
+	// Progress means the platform reports the workload progressing towards
+	// running (pending, starting): the deploy deadline is extended.
+	Progress bool
+}
+
 // RecordObservation writes what an observer saw of deployment d's workload.
-// Only a change is written (observed_at is the time of the change) and wakes
-// the bot's reconciler. An observation made against a row that changed since
-// it was read (e.g. the workload was just created) is dropped: the next
-// observation will see the new row.
-func (s *Store) RecordObservation(ctx context.Context, d Deployment, observed string, exitCode *int, now time.Time) (bool, error) {
+// A change is written (observed_at is the time of the change) and wakes the
+// bot's reconciler. Progress refreshes progress_at, without waking anyone,
+// once the last refresh is older than refresh: the deploy deadline moves
+// while the platform keeps reporting progress, at one write per refresh
+// period. An exited workload stays exited: an attempt whose container ended
+// (or restarted) never comes back. An observation made against a row that
+// changed since it was read (e.g. the workload was just created) is dropped:
+// the next observation will see the new row.
+func (s *Store) RecordObservation(ctx context.Context, d Deployment, o Observation, refresh time.Duration, now time.Time) (bool, error) {
 	changed := false
 	id := d.BotID
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE deployments SET observed = $3, exit_code = $4, observed_at = $5
+		err := tx.QueryRow(ctx, `UPDATE deployments SET observed = $3, exit_code = $4,
+				observed_at = CASE WHEN observed IS DISTINCT FROM $3 OR exit_code IS DISTINCT FROM $4 THEN $5 ELSE observed_at END,
+				progress_at = CASE WHEN $7 THEN $5 ELSE progress_at END
 			WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE' AND updated_at = $6
-			  AND (observed IS DISTINCT FROM $3 OR exit_code IS DISTINCT FROM $4)`, id, d.Attempt, observed, exitCode, now, d.UpdatedAt)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
+			  AND observed IS DISTINCT FROM 'exited'
+			  AND (observed IS DISTINCT FROM $3 OR exit_code IS DISTINCT FROM $4
+			       OR ($7 AND (progress_at IS NULL OR progress_at <= $5::timestamptz - $8::interval)))
+			RETURNING observed_at = $5`, id, d.Attempt, o.Observed, o.ExitCode, now, d.UpdatedAt, o.Progress, refresh).Scan(&changed)
+		if errors.Is(err, pgx.ErrNoRows) || err != nil || !changed {
+			return ignoreNoRows(err)
 		}
-		changed = true
 		if _, err := tx.Exec(ctx, `UPDATE bots SET revision = revision + 1, next_check_at = $2 WHERE id = $1`, id, now); err != nil {
 			return err
 		}
 		return s.enq.EnqueueReconcileTx(ctx, tx, id)
 	})
 	return changed, wrap("record observation", err)
+}
+
+func ignoreNoRows(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
 }
 
 // BotRevision returns a bot's revision; found is false when it does not exist.
@@ -312,7 +367,8 @@ func (s *Store) MoveAttempt(ctx context.Context, id uuid.UUID, attempt int, cand
 			if used >= c.Limit {
 				continue
 			}
-			if _, err := tx.Exec(ctx, `UPDATE deployments SET platform = $3, state = 'PENDING', updated_at = $4
+			if _, err := tx.Exec(ctx, `UPDATE deployments SET platform = $3, state = 'PENDING', create_try = create_try + 1,
+					retry_at = NULL, updated_at = $4
 				WHERE bot_id = $1 AND attempt = $2`, id, attempt, c.Platform, now); err != nil {
 				return err
 			}

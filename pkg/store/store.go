@@ -16,7 +16,6 @@ import (
 // row change and the job that reacts to it commit or roll back together.
 type Enqueuer interface {
 	EnqueueReconcileTx(ctx context.Context, tx pgx.Tx, botIDs ...uuid.UUID) error
-	EnqueueAdmitTx(ctx context.Context, tx pgx.Tx) error
 	// EnqueueStatusChangeTx schedules the webhooks of a status change.
 	EnqueueStatusChangeTx(ctx context.Context, tx pgx.Tx, change StatusChange) error
 }

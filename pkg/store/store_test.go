@@ -179,7 +179,7 @@ func (b *testBundle) admitOne(t *testing.T, token string) store.Bot {
 	got, err := b.store.Admit(ctx, "local", 1000, t0)
 	require.NoError(t, err)
 	require.Contains(t, got, bot.ID)
-	require.NoError(t, b.store.BeginCreate(ctx, bot.ID, 1, store.HashSecret(token), t0))
+	storetest.BeginCreate(t, b.store, bot.ID, 1, token, t0)
 	require.NoError(t, b.store.MarkRunning(ctx, bot.ID, 1, "123", t0))
 	return bot
 }

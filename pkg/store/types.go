@@ -74,8 +74,11 @@ const (
 	ReasonLeaveTimeout    = "leave_timeout"
 	ReasonMaxLifetime     = "max_lifetime"
 	ReasonContainerExited = "container_exited"
-	ReasonPlatformError   = "platform_error"
-	ReasonBotFatal        = "bot_fatal"
+	// ReasonContainerRestarted ends a bot in the call whose container
+	// started again (Docker's restart policy): its meeting session is gone.
+	ReasonContainerRestarted = "container_restarted"
+	ReasonPlatformError      = "platform_error"
+	ReasonBotFatal           = "bot_fatal"
 	// ReasonRecordingMissing ends a recording bot that reported DONE without
 	// a verified upload: DONE promises the recording exists.
 	ReasonRecordingMissing = "recording_missing"
@@ -95,10 +98,11 @@ const (
 
 // Observed values written by observers onto deployments.observed.
 const (
-	ObservedPending = "pending"
-	ObservedRunning = "running"
-	ObservedExited  = "exited"
-	ObservedMissing = "missing"
+	ObservedPending  = "pending"
+	ObservedRunning  = "running"
+	ObservedStopping = "stopping" // ending; still counts against capacity
+	ObservedExited   = "exited"
+	ObservedMissing  = "missing"
 )
 
 // AutomaticLeave holds the bot's own leave rules, in seconds.
@@ -168,6 +172,18 @@ type Deployment struct {
 	UpdatedAt  time.Time       `db:"updated_at"`
 	// Warm is an attempt placed on an existing idle pool slot.
 	Warm bool `db:"warm"`
+	// PendingToken is the attempt's bot token while the workload may not
+	// have received it yet (every create retry gives the same one).
+	PendingToken *string `db:"pending_token"`
+	// CreateTry is bumped after a definite failure that created nothing.
+	CreateTry int `db:"create_try"`
+	// RetryAt is when a failed or capacity-refused create may run again.
+	RetryAt *time.Time `db:"retry_at"`
+	// ProgressAt is the last time the platform reported the workload
+	// progressing (pending or starting).
+	ProgressAt *time.Time `db:"progress_at"`
+	// StopRequestedAt is when the current stop was asked for.
+	StopRequestedAt *time.Time `db:"stop_requested_at"`
 }
 
 // Live reports whether the deployment may still have a workload.

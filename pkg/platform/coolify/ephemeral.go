@@ -2,6 +2,7 @@ package coolify
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -45,19 +46,32 @@ func deploymentOf(app string) (string, bool) {
 	return "meeboter-" + rest, ok
 }
 
-// Create creates, configures and starts the attempt's application.
+// Create creates, configures and starts the attempt's application, or
+// adopts the one of that name an earlier try created (Coolify does not make
+// names unique: a try whose answer was lost must not make a second one) and
+// finishes what that try may not have done. The environment is the same on
+// every try of an attempt, so setting it again changes nothing.
 func (p *EphemeralPlatform) Create(ctx context.Context, w platform.Workload) (string, error) {
 	image, tag, ok := p.Image(w.MeetingPlatform)
 	if !ok {
-		return "", &APIError{Op: "create_application", Message: "no image for meeting platform " + w.MeetingPlatform}
+		return "", platform.Permanent(errors.New("coolify: no image for meeting platform " + w.MeetingPlatform))
 	}
-	req := p.Base
-	req.Name, req.Description = appName(w.Name), "Meeboter bot "+w.BotID+" attempt "+strconv.Itoa(w.Attempt)
-	req.Image, req.Tag, req.LimitsCPUs, req.LimitsMemory = image, tag, p.LimitsCPUs, p.LimitsMemory
-	req.Tags = []string{EphemeralTag}
-	uuid, err := p.Client.CreateApplication(ctx, req)
+	l, found, err := p.Lookup(ctx, w.Name)
 	if err != nil {
 		return "", err
+	}
+	uuid := l.ExternalID
+	if !found {
+		req := p.Base
+		req.Name, req.Description = appName(w.Name), "Meeboter bot "+w.BotID+" attempt "+strconv.Itoa(w.Attempt)
+		req.Image, req.Tag, req.LimitsCPUs, req.LimitsMemory = image, tag, p.LimitsCPUs, p.LimitsMemory
+		req.Tags = []string{EphemeralTag}
+		if uuid, err = p.Client.CreateApplication(ctx, req); err != nil {
+			return "", err
+		}
+	}
+	if found && l.Phase == platform.PhaseRunning {
+		return uuid, nil
 	}
 	if err := p.Client.SetEnvs(ctx, uuid, w.Env); err != nil {
 		return uuid, err
@@ -80,19 +94,22 @@ func (p *EphemeralPlatform) Lookup(ctx context.Context, name string) (platform.L
 	return platform.Listed{}, false, nil
 }
 
-// Stop deletes the attempt's application (Coolify stops its container first).
-func (p *EphemeralPlatform) Stop(ctx context.Context, name, externalID string) error {
+// Stop deletes the attempt's application (Coolify stops its container
+// first). The delete runs in the background on Coolify's side: the
+// application is gone once no longer listed.
+func (p *EphemeralPlatform) Stop(ctx context.Context, name, externalID string) (bool, error) {
 	if externalID == "" {
 		l, found, err := p.Lookup(ctx, name)
 		if err != nil || !found {
-			return err
+			return err == nil, err
 		}
 		externalID = l.ExternalID
 	}
-	if err := p.Client.DeleteApplication(ctx, externalID); err != nil && !IsNotFound(err) {
-		return err
+	err := p.Client.DeleteApplication(ctx, externalID)
+	if IsNotFound(err) {
+		return true, nil
 	}
-	return nil
+	return false, err
 }
 
 // List returns every per-attempt application with one call.

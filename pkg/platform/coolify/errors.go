@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/meeboter/meeboter/pkg/platform"
 )
 
 // APIError is a non-2xx answer from Coolify.
@@ -55,6 +57,19 @@ func (e *APIError) Error() string {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
 	}
 	return b.String()
+}
+
+// Is makes a refusal that asking again cannot change a platform.ErrPermanent:
+// a 4xx other than 404 (an application deleted meanwhile), 408, 409 and 429.
+func (e *APIError) Is(target error) bool {
+	if target != platform.ErrPermanent {
+		return false
+	}
+	switch e.StatusCode {
+	case http.StatusNotFound, http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests:
+		return false
+	}
+	return e.StatusCode >= 400 && e.StatusCode < 500
 }
 
 func statusOf(err error) int {

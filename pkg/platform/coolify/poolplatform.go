@@ -45,7 +45,7 @@ func (p *PoolPlatform) Name() string { return PlatformName }
 func (p *PoolPlatform) Create(ctx context.Context, w platform.Workload) (string, error) {
 	spec, ok := p.SpecHash(w.MeetingPlatform)
 	if !ok {
-		return "", errors.New("coolify: no slot image configured for meeting platform " + w.MeetingPlatform)
+		return "", platform.Permanent(errors.New("coolify: no slot image configured for meeting platform " + w.MeetingPlatform))
 	}
 	slot, err := p.Store.ClaimSlot(ctx, w.Name, w.MeetingPlatform, spec, p.MaxSlots, p.Clock())
 	if errors.Is(err, store.ErrNoSlot) {
@@ -68,13 +68,14 @@ func (p *PoolPlatform) Lookup(ctx context.Context, name string) (platform.Listed
 }
 
 // Stop releases the attempt's slot; the pool controller stops its container
-// and returns it to IDLE once it is seen exited.
-func (p *PoolPlatform) Stop(ctx context.Context, name, _ string) error {
+// and returns it to IDLE once it is seen exited. The attempt holds nothing
+// more (the slot, STOPPING, is the pool's to count), so it is gone.
+func (p *PoolPlatform) Stop(ctx context.Context, name, _ string) (bool, error) {
 	if err := p.Store.ReleaseSlot(ctx, name, p.Clock()); err != nil {
-		return err
+		return false, err
 	}
 	p.Notify()
-	return nil
+	return true, nil
 }
 
 // List returns the workloads of the attempts that hold a slot. A slot

@@ -1,6 +1,7 @@
 package ecs_test
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -61,6 +62,11 @@ type opts struct {
 	// fallback adds a second platform after aws (PLATFORM_PRIORITY=aws,fake).
 	fallback bool
 	gcGrace  time.Duration
+	// limit is AWS_BOT_LIMIT (default 100).
+	limit int
+	// sdkAttempts bounds the SDK's own retries (default 5): 1 makes every
+	// failed call reach the controller.
+	sdkAttempts int
 }
 
 func defaultOpts() opts {
@@ -111,12 +117,12 @@ func setup(t *testing.T, o opts) *testBundle {
 	b.client = awsecs.New(awsecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(simSrv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 		Retryer: retry.NewStandard(func(so *retry.StandardOptions) {
-			so.RateLimiter, so.MaxBackoff, so.MaxAttempts = ratelimit.None, 50*time.Millisecond, 5
+			so.RateLimiter, so.MaxBackoff, so.MaxAttempts = ratelimit.None, 50*time.Millisecond, cmp.Or(o.sdkAttempts, 5)
 		})})
 	p, err := ecs.New(b.client, ecs.Config{Cluster: cluster, Subnets: []string{"subnet-1"}, SecurityGroups: []string{"sg-1"},
 		TaskDefinitions: map[string]string{"google-meet": "meeboter-google-meet-bot:1", "zoom": "meeboter-zoom-bot:1"}})
 	require.NoError(t, err)
-	platforms := []controllers.PlatformConfig{{Platform: p, Limit: 100}}
+	platforms := []controllers.PlatformConfig{{Platform: p, Limit: cmp.Or(o.limit, 100)}}
 	if o.fallback {
 		b.fallback = &platformtest.Fake{}
 		platforms = append(platforms, controllers.PlatformConfig{Platform: b.fallback, Limit: 100})

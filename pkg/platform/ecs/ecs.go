@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,11 +173,15 @@ func (p *Platform) Create(ctx context.Context, w platform.Workload) (string, err
 		var conflict *types.ConflictException
 		if errors.As(err, &conflict) && len(conflict.ResourceIds) > 0 {
 			// The token was used by an earlier Create of this workload with
-			// other parameters (a rotated attempt token): adopt its task.
+			// other parameters (a controller of another version, say):
+			// adopt its task.
 			return conflict.ResourceIds[0], nil
 		}
 		if isCapacityError(err) {
 			return "", fmt.Errorf("aws: RunTask %s: %w: %w", w.Name, platform.ErrCapacity, err)
+		}
+		if isPermanent(err) {
+			return "", platform.Permanent(fmt.Errorf("aws: RunTask %s: %w", w.Name, err))
 		}
 		return "", fmt.Errorf("aws: RunTask %s: %w", w.Name, err)
 	}
@@ -206,7 +211,7 @@ func (p *Platform) runTaskInput(w platform.Workload) (*ecs.RunTaskInput, error) 
 	}
 	td, ok := p.cfg.TaskDefinitions[w.MeetingPlatform]
 	if !ok || td == "" {
-		return nil, fmt.Errorf("aws: no task definition for meeting platform %q", w.MeetingPlatform)
+		return nil, platform.Permanent(fmt.Errorf("aws: no task definition for meeting platform %q", w.MeetingPlatform))
 	}
 	env := make([]types.KeyValuePair, 0, len(w.Env)+1)
 	for k, v := range w.Env {
@@ -221,7 +226,7 @@ func (p *Platform) runTaskInput(w platform.Workload) (*ecs.RunTaskInput, error) 
 		Cluster:        aws.String(p.cfg.Cluster),
 		TaskDefinition: aws.String(td),
 		Count:          aws.Int32(1),
-		ClientToken:    aws.String(ClientToken(w.Name)),
+		ClientToken:    aws.String(ClientToken(tokenName(w))),
 		StartedBy:      aws.String(p.cfg.StartedBy),
 		Overrides: &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{
 			{Name: aws.String(p.cfg.ContainerName), Environment: env},
@@ -249,6 +254,17 @@ func (p *Platform) runTaskInput(w platform.Workload) (*ecs.RunTaskInput, error) 
 		}}
 	}
 	return in, nil
+}
+
+// tokenName is what a create try's clientToken is made from. ECS answers a
+// reused token with the original result, failures included: after a
+// capacity refusal (which created nothing) the next try needs a new token,
+// while every retry of an ambiguous failure must reuse the old one.
+func tokenName(w platform.Workload) string {
+	if w.Try == 0 {
+		return w.Name
+	}
+	return w.Name + "." + strconv.Itoa(w.Try)
 }
 
 // ClientToken is the RunTask idempotency token of a workload: its name when
@@ -296,6 +312,17 @@ func isCapacityFailure(f types.Failure) bool {
 		hasCapacityMessage(aws.ToString(f.Reason)) || hasCapacityMessage(aws.ToString(f.Detail))
 }
 
+// permanentErrors are the RunTask exceptions retrying cannot fix (a
+// ClientException that is not about capacity is the caller's fault too).
+var permanentErrors = []string{"ClientException", "InvalidParameterException", "ClusterNotFoundException",
+	"AccessDeniedException", "PlatformUnknownException", "PlatformTaskDefinitionIncompatibilityException",
+	"UnsupportedFeatureException", "BlockedException", "UnrecognizedClientException"}
+
+func isPermanent(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && slices.Contains(permanentErrors, api.ErrorCode())
+}
+
 func isCapacityError(err error) bool {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
@@ -329,17 +356,24 @@ func (p *Platform) Lookup(ctx context.Context, name string) (platform.Listed, bo
 	return *found, true, nil
 }
 
-// Stop stops the task; one already stopped or unknown to ECS is not an error.
-func (p *Platform) Stop(ctx context.Context, name, externalID string) error {
+// Stop stops the task; one already stopped or unknown to ECS is not an
+// error. It is gone only when ECS says it stopped: otherwise the task runs
+// down its stop timeout, and the observer sees it STOPPED.
+func (p *Platform) Stop(ctx context.Context, name, externalID string) (bool, error) {
 	if externalID == "" {
+		// A create whose answer was lost: its task may exist and not be
+		// listed yet (eventual consistency), so not finding it proves
+		// nothing; the observer and GC settle it.
 		l, found, err := p.Lookup(ctx, name)
 		if err != nil || !found {
-			return err
+			return false, err
 		}
 		externalID = l.ExternalID
 	}
+	var out *ecs.StopTaskOutput
 	err := p.call(ctx, "StopTask", func(ctx context.Context) error {
-		_, err := p.client.StopTask(ctx, &ecs.StopTaskInput{
+		var err error
+		out, err = p.client.StopTask(ctx, &ecs.StopTaskInput{
 			Cluster: aws.String(p.cfg.Cluster),
 			Task:    aws.String(externalID),
 			Reason:  aws.String(StopReason),
@@ -348,12 +382,12 @@ func (p *Platform) Stop(ctx context.Context, name, externalID string) error {
 	})
 	var invalid *types.InvalidParameterException
 	if errors.As(err, &invalid) && strings.Contains(strings.ToLower(invalid.ErrorMessage()), "not found") {
-		return nil // gone already: stopped more than an hour ago, or never there
+		return true, nil // gone already: stopped more than an hour ago, or never there
 	}
 	if err != nil {
-		return fmt.Errorf("aws: StopTask %s (%s): %w", name, externalID, err)
+		return false, fmt.Errorf("aws: StopTask %s (%s): %w", name, externalID, err)
 	}
-	return nil
+	return out.Task != nil && aws.ToString(out.Task.LastStatus) == string(types.DesiredStatusStopped), nil
 }
 
 // List returns every task of startedBy ECS still reports, running or

@@ -358,17 +358,17 @@ func TestStop(t *testing.T) {
 	})
 	p := newPlatform(t, client, testConfig())
 	ctx := context.Background()
-	if err := p.Stop(ctx, "meeboter-b1-1", arn1); err != nil {
-		t.Fatal(err)
+	if gone, err := p.Stop(ctx, "meeboter-b1-1", arn1); err != nil || gone {
+		t.Fatalf("stop of a running task: gone %v, %v; want it still stopping", gone, err)
 	}
 	req := w.requests("StopTask")[0]
 	if req["cluster"] != "bots" || req["reason"] != StopReason {
 		t.Errorf("StopTask body %v", req)
 	}
-	if err := p.Stop(ctx, "meeboter-b1-1", "gone"); err != nil {
-		t.Errorf("stop of an unknown task: %v", err)
+	if gone, err := p.Stop(ctx, "meeboter-b1-1", "gone"); err != nil || !gone {
+		t.Errorf("stop of an unknown task: gone %v, %v", gone, err)
 	}
-	if err := p.Stop(ctx, "meeboter-b1-1", "other"); err == nil {
+	if _, err := p.Stop(ctx, "meeboter-b1-1", "other"); err == nil {
 		t.Error("ClusterNotFound swallowed")
 	}
 }
@@ -536,13 +536,13 @@ func TestLookupAndStopByName(t *testing.T) {
 	if _, found, err := p.Lookup(ctx, "meeboter-b252-1"); err != nil || found {
 		t.Errorf("Lookup of a stopped task: found %v, %v", found, err)
 	}
-	if err := p.Stop(ctx, "meeboter-b7-1", ""); err != nil {
+	if _, err := p.Stop(ctx, "meeboter-b7-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if reqs := w.requests("StopTask"); len(reqs) != 1 || reqs[0]["task"] != taskARN(7) {
 		t.Errorf("StopTask by name: %v", reqs)
 	}
-	if err := p.Stop(ctx, "meeboter-nobody-1", ""); err != nil {
+	if _, err := p.Stop(ctx, "meeboter-nobody-1", ""); err != nil {
 		t.Errorf("Stop of an unknown name: %v", err)
 	}
 	if n := len(w.requests("StopTask")); n != 1 {
@@ -564,7 +564,7 @@ func TestStopWithoutNameOrID(t *testing.T) {
 	w, client := newWire(t)
 	newFakeTasks(0, 0).install(w)
 	p := newPlatform(t, client, testConfig())
-	if err := p.Stop(context.Background(), "", ""); err != nil {
+	if _, err := p.Stop(context.Background(), "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(w.requests("ListTasks")) + len(w.requests("StopTask")); n != 0 {

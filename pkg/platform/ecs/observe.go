@@ -33,7 +33,10 @@ func observe(task types.Task, container string) platform.Observation {
 		return platform.Observation{Phase: platform.PhaseStarting, Reason: last}
 	case "RUNNING":
 		return platform.Observation{Phase: platform.PhaseRunning, Reason: last}
-	case "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED":
+	case "DEACTIVATING", "STOPPING", "DEPROVISIONING":
+		// Ending, not ended: the task still counts against the bot limit.
+		return platform.Observation{Phase: platform.PhaseStopping, ExitCode: exitCode(task, container), Reason: stopReason(task, container)}
+	case "STOPPED":
 		return platform.Observation{Phase: platform.PhaseExited, ExitCode: exitCode(task, container), Reason: stopReason(task, container)}
 	}
 	if last == "" {

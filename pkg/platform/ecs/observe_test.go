@@ -53,12 +53,12 @@ func TestObserve(t *testing.T) {
 		{"spot interruption while stopping", types.Task{
 			LastStatus: aws.String("STOPPING"), StopCode: types.TaskStopCodeSpotInterruption,
 			StoppedReason: aws.String("Your Spot Task was interrupted."), Containers: []types.Container{bot(nil, "")},
-		}, platform.PhaseExited, nil, "SpotInterruption: Your Spot Task was interrupted."},
+		}, platform.PhaseStopping, nil, "SpotInterruption: Your Spot Task was interrupted."},
 		{"user stop deprovisioning", types.Task{
 			LastStatus: aws.String("DEPROVISIONING"), StopCode: types.TaskStopCodeUserInitiated,
 			StoppedReason: aws.String(StopReason), Containers: []types.Container{bot(aws.Int32(143), "")},
-		}, platform.PhaseExited, ptr(143), "UserInitiated: " + StopReason},
-		{"deactivating without a stop code yet", types.Task{LastStatus: aws.String("DEACTIVATING")}, platform.PhaseExited, nil, "DEACTIVATING"},
+		}, platform.PhaseStopping, ptr(143), "UserInitiated: " + StopReason},
+		{"deactivating without a stop code yet", types.Task{LastStatus: aws.String("DEACTIVATING")}, platform.PhaseStopping, nil, "DEACTIVATING"},
 		{"no status", types.Task{}, platform.PhaseUnknown, nil, "ECS task no lastStatus"},
 		{"new status", types.Task{LastStatus: aws.String("HIBERNATING")}, platform.PhaseUnknown, nil, "ECS task HIBERNATING"},
 	}

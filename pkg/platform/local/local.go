@@ -121,7 +121,7 @@ func (p *Platform) Create(ctx context.Context, w platform.Workload) (string, err
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return "", fmt.Errorf("local: start %s: %w", p.cfg.Command[0], err)
+		return "", platform.Permanent(fmt.Errorf("local: start %s: %w", p.cfg.Command[0], err))
 	}
 	pid := cmd.Process.Pid
 	st, _ := readStat(pid)
@@ -222,31 +222,32 @@ func (p *Platform) List(_ context.Context) ([]platform.Listed, error) {
 }
 
 // Stop terminates the workload's process group (SIGTERM, then SIGKILL after
-// the grace period) and removes its records.
-func (p *Platform) Stop(ctx context.Context, name, _ string) error {
+// the grace period) and removes its records: when it returns, nothing is
+// left.
+func (p *Platform) Stop(ctx context.Context, name, _ string) (bool, error) {
 	defer p.lock(name)()
 	for {
 		l, found, err := p.Lookup(ctx, name)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if !found {
 			break
 		}
 		pid, _ := strconv.Atoi(l.ExternalID)
 		if err := p.kill(ctx, pid); err != nil {
-			return err
+			return false, err
 		}
 	}
 	for _, ext := range []string{".json", ".exit"} {
 		if err := os.Remove(p.path(name, ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+			return false, err
 		}
 	}
 	// A stopped name is never created again (attempt names are unique), so
 	// its lock can go; this keeps the lock table from growing forever.
 	p.locks.Delete(name)
-	return nil
+	return true, nil
 }
 
 func (p *Platform) kill(ctx context.Context, pid int) error {

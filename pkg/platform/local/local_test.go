@@ -255,7 +255,7 @@ func TestRestartedControllerFindsAndStops(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, strconv.Itoa(pid), id)
 
-	require.NoError(t, p2.Stop(context.Background(), w.Name, l.ExternalID))
+	stopGone(t, p2, w.Name, l.ExternalID)
 	require.True(t, gone(pid))
 	h.waitExit(w.Name)
 	_, found, err = p2.Lookup(context.Background(), w.Name)
@@ -288,7 +288,7 @@ func TestStop(t *testing.T) {
 		w := workload("meeboter-stop-term", botRun)
 		pid := h.create(h.p, w)
 		start := time.Now()
-		require.NoError(t, h.p.Stop(context.Background(), w.Name, strconv.Itoa(pid)))
+		stopGone(t, h.p, w.Name, strconv.Itoa(pid))
 		require.Less(t, time.Since(start), 30*time.Second, "a bot that honours SIGTERM is not killed")
 		require.True(t, gone(pid))
 		require.NoFileExists(t, filepath.Join(h.dir, w.Name+".json"))
@@ -300,7 +300,7 @@ func TestStop(t *testing.T) {
 		w := workload("meeboter-stop-kill", botIgnoreTerm)
 		pid := h.create(h.p, w)
 		start := time.Now()
-		require.NoError(t, h.p.Stop(context.Background(), w.Name, strconv.Itoa(pid)))
+		stopGone(t, h.p, w.Name, strconv.Itoa(pid))
 		require.GreaterOrEqual(t, time.Since(start), grace, "SIGKILL only after the grace period")
 		require.True(t, gone(pid))
 		h.waitExit(w.Name)
@@ -308,8 +308,8 @@ func TestStop(t *testing.T) {
 	t.Run("unknown", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, Config{})
-		require.NoError(t, h.p.Stop(context.Background(), "meeboter-nobody-1", ""))
-		require.NoError(t, h.p.Stop(context.Background(), "meeboter-nobody-1", "999999"))
+		stopGone(t, h.p, "meeboter-nobody-1", "")
+		stopGone(t, h.p, "meeboter-nobody-1", "999999")
 	})
 }
 
@@ -338,7 +338,7 @@ func TestUnrecordedProcessIsFound(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, strconv.Itoa(pid), id, "adopted, not duplicated")
 
-	require.NoError(t, p2.Stop(context.Background(), w.Name, got.ExternalID))
+	stopGone(t, p2, w.Name, got.ExternalID)
 	require.True(t, gone(pid))
 }
 
@@ -354,7 +354,7 @@ func TestOtherInstanceIsNotListed(t *testing.T) {
 	_, found, err := b.p.Lookup(context.Background(), w.Name)
 	require.NoError(t, err)
 	require.False(t, found)
-	require.NoError(t, b.p.Stop(context.Background(), w.Name, strconv.Itoa(pid)))
+	stopGone(t, b.p, w.Name, strconv.Itoa(pid))
 	require.False(t, gone(pid), "another instance's Stop leaves it alone")
 	require.Len(t, list(t, a.p)[w.Name], 1)
 }
@@ -375,4 +375,12 @@ func TestBotChildrenAreOneWorkload(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, found)
 	require.Equal(t, strconv.Itoa(pid), got.ExternalID)
+}
+
+// stopGone stops a workload and checks nothing of it is left when Stop returns.
+func stopGone(t *testing.T, p *Platform, name, externalID string) {
+	t.Helper()
+	gone, err := p.Stop(context.Background(), name, externalID)
+	require.NoError(t, err)
+	require.True(t, gone, "a stopped process is gone")
 }

@@ -24,9 +24,11 @@ type Fake struct {
 	listErr   error
 	stopErr   error
 	createErr error
-	stops     []StopCall
-	creates   []platform.Workload
-	lists     int
+	// stopLingers: Stop reports the workload still stopping.
+	stopLingers bool
+	stops       []StopCall
+	creates     []platform.Workload
+	lists       int
 }
 
 var _ platform.Platform = (*Fake)(nil)
@@ -69,15 +71,24 @@ func (p *Fake) Created() []platform.Workload {
 	return append([]platform.Workload(nil), p.creates...)
 }
 
-// Stop records the call, or fails as set by FailStop.
-func (p *Fake) Stop(_ context.Context, name, externalID string) error {
+// Stop records the call, or fails as set by FailStop. The workload is gone
+// at once unless StopLingers was set.
+func (p *Fake) Stop(_ context.Context, name, externalID string) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopErr != nil {
-		return p.stopErr
+		return false, p.stopErr
 	}
 	p.stops = append(p.stops, StopCall{name, externalID})
-	return nil
+	return !p.stopLingers, nil
+}
+
+// StopLingers makes Stop report a workload still stopping (as an ECS task
+// within its stop timeout), until List says otherwise.
+func (p *Fake) StopLingers(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopLingers = on
 }
 
 // List returns what Set gave, or the error FailList gave.

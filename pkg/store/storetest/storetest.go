@@ -6,7 +6,9 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -39,4 +41,37 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// BeginCreate records that an attempt's workload is being created with
+// token, as a reconciler does before its create call.
+func BeginCreate(t testing.TB, st *store.Store, id uuid.UUID, attempt int, token string, now time.Time) {
+	t.Helper()
+	_, err := st.BeginCreate(context.Background(), id, attempt, token, now)
+	require.NoError(t, err)
+}
+
+// NewSession returns a connected session named identity on pool's database,
+// closed after the test.
+func NewSession(t testing.TB, pool *pgxpool.Pool, identity string) *store.Session {
+	t.Helper()
+	s, err := store.NewSession(store.SessionConfig{Conn: pool.Config().ConnConfig, Identity: identity,
+		PingInterval: 100 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		s.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	select {
+	case <-s.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session not ready")
+	}
+	return s
 }
