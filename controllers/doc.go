@@ -1,5 +1,7 @@
-// Package controllers wires the reconcilers to River: the reconcile, admit,
-// resync, observe and gc workers, the periodic (leader-only) jobs, the job
-// enqueuer the store uses inside its transactions, and shutdown. It is the
-// only place that builds a River client.
+// Package controllers wires the reconcilers together: the River client (the
+// reconcile and webhook workers, and the job enqueuer the store uses inside
+// its transactions), the replica's database session, the leader election and
+// the leader's loops (admission, resync, observers, GC, the pool, the sweeper
+// of dead replicas' jobs), and shutdown. It is the only place that builds a
+// River client.
 package controllers

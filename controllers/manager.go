@@ -142,7 +142,7 @@ type Manager struct {
 	clientID string
 
 	stopLeading, closeSession context.CancelFunc
-	leading, sessionDone    sync.WaitGroup
+	leading, sessionDone      sync.WaitGroup
 }
 
 // Deps are the manager's collaborators.

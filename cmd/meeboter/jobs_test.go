@@ -269,7 +269,7 @@ func TestJobsSummary(t *testing.T) {
 	require.Equal(t, "reconcile", q.Queue)
 	require.Equal(t, int64(5), q.Total)
 	require.Equal(t, int64(1), q.States[rivertype.JobStateDiscarded])
-	require.Equal(t, int64(0), q.States[rivertype.JobStateCompleted], "every state, zero too")
+	require.Equal(t, int64(0), q.States[rivertype.JobStateCancelled], "every state, zero too")
 	require.NotNil(t, q.OldestAvailableAgeSeconds)
 	require.InDelta(t, 300, *q.OldestAvailableAgeSeconds, 60)
 	require.Nil(t, view.Queues[1].OldestAvailableAgeSeconds, "webhook has no available job")

@@ -23,6 +23,15 @@
 // which either hands it a bot id, that attempt's token and its Config, or
 // tells it to ask again later (SlotClient).
 //
+// A container asks for its Config (or a slot for its assignment) once, when
+// it starts; asking again before the bot's first status is harmless (an
+// answer lost on the way: the same attempt and token come back). Asking
+// again after the bot reported JOINING_CALL or later tells the controller
+// the container started over (Docker restarted it after a crash), so its
+// meeting session is gone: the attempt ends at once (FATAL
+// container_restarted once in the call, a new attempt before it), and the
+// answer is a Config with ShouldExit, or, for a slot, nothing to run.
+//
 // Errors are application/problem+json (Problem). 4xx answers are final;
 // transport errors, 429 and 5xx are retried with jittered exponential
 // backoff because the controller may be restarting.
