@@ -228,7 +228,8 @@ func leaderLoops(cfg Config, deps Deps, limits []bot.PlatformLimit) []*Loop {
 	for _, pc := range cfg.Platforms {
 		name := pc.Platform.Name()
 		o := &observer.Observer{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
-			CreateGrace: cfg.Bot.MissingGrace, ProgressRefresh: cfg.Bot.DeployTimeout / 4, Logger: log.Named("observer")}
+			CreateGrace: cfg.Bot.MissingGrace, ProgressRefresh: cmp.Or(cfg.Bot.DeployTimeout/4, 30*time.Second),
+			Logger: log.Named("observer")}
 		c := &gc.Collector{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
 			Grace: cfg.GCGrace, Logger: log.Named("gc"), Metrics: cfg.Metrics}
 		loops = append(loops, NewLoop("observer", store.WakeObserve(name), cfg.ObserveInterval, pass(o.RunOnce)),
