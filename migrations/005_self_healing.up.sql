@@ -23,3 +23,12 @@ ALTER TABLE deployments ADD COLUMN progress_at timestamptz;
 -- When the current stop was asked for; the deployment stays STOPPING, and
 -- counts against its platform's limit, until the workload is seen gone.
 ALTER TABLE deployments ADD COLUMN stop_requested_at timestamptz;
+
+-- A slot start whose answer was lost may have happened. Starting a running
+-- container again redeploys it (a restart that ends its meeting), so the
+-- start is not repeated until Coolify's deployments show it did not happen.
+ALTER TABLE pool_slots ADD COLUMN start_unknown boolean NOT NULL DEFAULT false;
+
+-- When the attempt last moved to another platform for capacity: a platform
+-- that refuses it right after a move makes it wait, not bounce back.
+ALTER TABLE deployments ADD COLUMN moved_at timestamptz;

@@ -202,7 +202,10 @@ func managerConfig(cfg config.Config, plats platforms) controllers.Config {
 	return controllers.Config{
 		Bot: bot.Config{HeartbeatTimeout: cfg.HeartbeatTimeout, DeployTimeout: cfg.DeployTimeout,
 			LeaveTimeout: cfg.LeaveTimeout, MaxBotLifetime: cfg.MaxBotLifetime, QueueTimeout: cfg.QueueTimeout,
-			JoinLeadTime: cfg.JoinLeadTime, MaxAttempts: cfg.MaxAttempts},
+			JoinLeadTime: cfg.JoinLeadTime, MaxAttempts: cfg.MaxAttempts,
+			// A bot beating when its workload is seen exited has one and a
+			// half beats to prove the platform's status stale.
+			ExitConfirm: cfg.BotHeartbeatInterval * 3 / 2},
 		PublicURL:        cfg.PublicURL,
 		Platforms:        plats.list,
 		Pool:             plats.pool,

@@ -25,6 +25,10 @@ type Config struct {
 	MaxCreateErrors int
 	// StopRecheck is how long a stop may take before it is asked again.
 	StopRecheck time.Duration
+	// ExitConfirm is how long a bot that was heart-beating when its workload
+	// was seen exited has to refute it with another beat (a platform status
+	// shown late); 0 believes the platform at once.
+	ExitConfirm time.Duration
 }
 
 // ActionKind is the one step a reconcile takes next.
@@ -106,7 +110,7 @@ func decideStopped(b store.Bot, d *store.Deployment, now time.Time, cfg Config) 
 		// crash in between still ends with the workload stopped.
 		return finish(store.StatusDone, stopReason(b))
 	}
-	if exited(*d, now, cfg) {
+	if exited(b, *d, now, cfg) {
 		return finish(store.StatusFatal, store.ReasonContainerExited)
 	}
 	deadline := b.StopRequestedAt.Add(cfg.LeaveTimeout)
@@ -135,20 +139,36 @@ func decideStop(d store.Deployment, now time.Time, cfg Config) Action {
 }
 
 // decideCreate creates the attempt's workload, waiting out a failed or
-// capacity-refused try's backoff, within the deploy deadline.
-func decideCreate(d store.Deployment, now time.Time, cfg Config) Action {
-	deadline := deployDeadline(d, cfg)
+// capacity-refused try's backoff. Failing creates are retried until the
+// deploy deadline; an attempt that only waits for capacity (every platform
+// full, nothing failed) is a bot still queued, and waits until its queue
+// timeout.
+func decideCreate(b store.Bot, d store.Deployment, now time.Time, cfg Config) Action {
+	deadline := createDeadline(b, d, cfg)
 	if !now.Before(deadline) {
-		if d.ErrorCount > 0 {
+		switch {
+		case d.ErrorCount > 0:
 			return finish(store.StatusFatal, store.ReasonPlatformError)
+		case d.RetryAt != nil: // refused for capacity
+			return finish(store.StatusFatal, store.ReasonQueueTimeout)
 		}
-		return finish(store.StatusFatal, store.ReasonDeployTimeout) // no capacity in time
+		return finish(store.StatusFatal, store.ReasonDeployTimeout)
 	}
 	if d.RetryAt != nil && now.Before(*d.RetryAt) {
 		next := earliest(*d.RetryAt, deadline)
 		return wait(&next)
 	}
 	return Action{Kind: ActCreate}
+}
+
+func createDeadline(b store.Bot, d store.Deployment, cfg Config) time.Time {
+	deadline := deployDeadline(d, cfg)
+	if d.ErrorCount == 0 && d.RetryAt != nil && b.QueuedAt != nil {
+		if queued := b.QueuedAt.Add(cfg.QueueTimeout); queued.After(deadline) {
+			return queued
+		}
+	}
+	return deadline
 }
 
 func decideDeployed(b store.Bot, d store.Deployment, now time.Time, cfg Config) Action {
@@ -158,11 +178,11 @@ func decideDeployed(b store.Bot, d store.Deployment, now time.Time, cfg Config) 
 	}
 	switch d.State {
 	case store.DeploymentPending, store.DeploymentCreating:
-		return decideCreate(d, now, cfg)
+		return decideCreate(b, d, now, cfg)
 	case store.DeploymentStopping:
 		return Action{Kind: ActStop}
 	}
-	if exited(d, now, cfg) {
+	if exited(b, d, now, cfg) {
 		if b.JoinedAt == nil && d.Attempt < cfg.MaxAttempts {
 			return Action{Kind: ActRetry}
 		}
@@ -182,25 +202,60 @@ func decideDeployed(b store.Bot, d store.Deployment, now time.Time, cfg Config) 
 		}
 		next = earliest(next, deadline)
 	}
-	if d.Observed != nil && *d.Observed == store.ObservedMissing && d.ObservedAt != nil {
-		next = earliest(next, d.ObservedAt.Add(cfg.MissingGrace))
+	if at := exitDecidedAt(d, cfg); at != nil && at.After(now) {
+		next = earliest(next, *at)
 	}
 	return wait(&next)
 }
 
+// exitDecidedAt is when an observation of the workload ending becomes (or
+// became) a decision: after the missing grace, or the exit confirmation.
+func exitDecidedAt(d store.Deployment, cfg Config) *time.Time {
+	if d.Observed == nil || d.ObservedAt == nil {
+		return nil
+	}
+	var at time.Time
+	switch *d.Observed {
+	case store.ObservedMissing:
+		at = d.ObservedAt.Add(cfg.MissingGrace)
+	case store.ObservedExited, store.ObservedStopping:
+		at = d.ObservedAt.Add(cfg.ExitConfirm)
+	default:
+		return nil
+	}
+	return &at
+}
+
 // exited reports whether the workload has ended for the bot: seen exited or
-// ending, or missing from complete lists for longer than the grace period.
-func exited(d store.Deployment, now time.Time, cfg Config) bool {
-	if d.Observed == nil {
+// ending (confirmed: see exitConfirmed), or missing from complete lists for
+// longer than the grace period.
+func exited(b store.Bot, d store.Deployment, now time.Time, cfg Config) bool {
+	if d.Observed == nil || d.ObservedAt == nil {
 		return false
 	}
 	switch *d.Observed {
 	case store.ObservedExited, store.ObservedStopping:
-		return true
+		return exitConfirmed(b, *d.ObservedAt, now, cfg)
 	case store.ObservedMissing:
-		return d.ObservedAt != nil && !now.Before(d.ObservedAt.Add(cfg.MissingGrace))
+		return !now.Before(d.ObservedAt.Add(cfg.MissingGrace))
 	}
 	return false
+}
+
+// exitConfirmed cross-checks the platform's word with the bot's own: an exit
+// seen while the bot was silent is believed at once; one seen while it was
+// beating is believed once ExitConfirm passed without a beat, and refuted by
+// a beat after it (a status the platform showed late: the bot still talks,
+// so its workload runs).
+func exitConfirmed(b store.Bot, seen, now time.Time, cfg Config) bool {
+	beat := b.LastHeartbeatAt
+	switch {
+	case beat == nil || beat.Before(seen.Add(-cfg.ExitConfirm)):
+		return true
+	case beat.After(seen):
+		return false
+	}
+	return !now.Before(seen.Add(cfg.ExitConfirm))
 }
 
 // deployDeadline runs from the attempt's start, extended while the platform

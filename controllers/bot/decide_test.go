@@ -99,24 +99,32 @@ func TestDecideDeployDeadlineMovesWithProgress(t *testing.T) {
 	require.Equal(t, finish(store.StatusFatal, store.ReasonDeployTimeout), Decide(b, d, t0.Add(18*time.Minute), testConfig))
 }
 
-// A failed or capacity-refused create waits out its backoff and is retried
-// until the deploy deadline; only then does the bot end, with the reason
+// A failed create waits out its backoff and is retried until the deploy
+// deadline; an attempt refused for capacity is a bot still queued, and
+// waits until its queue timeout. Only then does the bot end, with the reason
 // that says which it was.
-func TestDecideCreateRetriesWithinTheDeployDeadline(t *testing.T) {
+func TestDecideCreateRetriesWithinItsDeadline(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusDeploying)
-	d.State, d.Observed, d.RetryAt = store.DeploymentCreating, nil, ptr(t0.Add(5*time.Second))
+	d.State, d.Observed, d.RetryAt, d.ErrorCount = store.DeploymentCreating, nil, ptr(t0.Add(5*time.Second)), 1
 	require.Equal(t, wait(ptr(t0.Add(5*time.Second))), Decide(b, d, t0.Add(time.Second), testConfig))
 	require.Equal(t, ActCreate, Decide(b, d, t0.Add(5*time.Second), testConfig).Kind)
 
 	d.RetryAt = ptr(t0.Add(11 * time.Minute))
 	require.Equal(t, wait(ptr(t0.Add(10*time.Minute))), Decide(b, d, t0.Add(9*time.Minute), testConfig),
 		"a backoff never outlasts the deadline")
-	require.Equal(t, finish(store.StatusFatal, store.ReasonDeployTimeout), Decide(b, d, t0.Add(10*time.Minute), testConfig),
-		"no capacity in time")
-	d.ErrorCount = 7
 	require.Equal(t, finish(store.StatusFatal, store.ReasonPlatformError), Decide(b, d, t0.Add(10*time.Minute), testConfig),
 		"the platform kept failing")
+
+	// Refused for capacity, nothing failed: the queue timeout bounds the wait.
+	b.QueuedAt, d.ErrorCount, d.RetryAt = ptr(t0.Add(5*time.Minute)), 0, ptr(t0.Add(11*time.Minute))
+	require.Equal(t, wait(ptr(t0.Add(11*time.Minute))), Decide(b, d, t0.Add(10*time.Minute), testConfig))
+	require.Equal(t, finish(store.StatusFatal, store.ReasonQueueTimeout), Decide(b, d, t0.Add(15*time.Minute), testConfig),
+		"no capacity in time")
+
+	// Never even tried (a crash before the first create): the deploy deadline.
+	d.RetryAt = nil
+	require.Equal(t, finish(store.StatusFatal, store.ReasonDeployTimeout), Decide(b, d, t0.Add(10*time.Minute), testConfig))
 }
 
 // A stop holds the attempt's capacity until the platform shows the workload
@@ -136,6 +144,34 @@ func TestDecideStopWaitsForTheWorkloadToGo(t *testing.T) {
 		d.Observed = ptr(o)
 		require.Equal(t, ActForget, Decide(b, d, t0.Add(time.Second), testConfig).Kind, o)
 	}
+}
+
+// The platform's "exited" is cross-checked with the bot's heartbeats: a
+// status shown late (Coolify's status lags) must not end a bot that still
+// talks (issue 10: bots ended container_exited during a status-lag window).
+func TestDecideExitIsConfirmedByTheBotsSilence(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig
+	cfg.ExitConfirm = 15 * time.Second
+	b, d := deployed(store.StatusInCall)
+	b.JoinedAt = ptr(t0)
+	seen := t0.Add(time.Minute)
+	d.Observed, d.ObservedAt = ptr(store.ObservedExited), ptr(seen)
+
+	b.LastHeartbeatAt = ptr(seen.Add(-5 * time.Second)) // beating when seen exited
+	require.Equal(t, wait(ptr(seen.Add(15*time.Second))), Decide(b, d, seen, cfg), "it has 15 s to beat again")
+	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, seen.Add(15*time.Second), cfg),
+		"no beat: the workload did exit")
+
+	b.LastHeartbeatAt = ptr(seen.Add(3 * time.Second))
+	a := Decide(b, d, seen.Add(20*time.Second), cfg)
+	require.Equal(t, ActWait, a.Kind, "a beat after the exit refutes it")
+	require.Equal(t, seen.Add(3*time.Second+5*time.Minute), *a.Next, "the heartbeat deadline watches it from now on")
+
+	b.LastHeartbeatAt = ptr(seen.Add(-time.Minute)) // silent for long already
+	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, seen, cfg))
+	b.LastHeartbeatAt = nil
+	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, seen, cfg))
 }
 
 func TestDecideStoppingWorkloadHasEndedForTheBot(t *testing.T) {

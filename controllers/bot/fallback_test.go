@@ -76,3 +76,49 @@ func TestCapacityFailureFallsBackToNextPlatform(t *testing.T) {
 	require.Equal(t, store.StatusDeploying, b2.Status, "waiting, not failed")
 	require.NotNil(t, b2.NextCheckAt)
 }
+
+// With every platform full, an attempt moves once and then waits for
+// capacity where it is: it neither bounces between the full platforms nor
+// is left without a wake-up (issue 10's chaos runs found both).
+func TestEveryPlatformFullWaitsInsteadOfBouncing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := storetest.NewPool(t)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	st := store.New(pool, controllers.NewEnqueuer(client))
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	res, err := st.CreateBot(ctx, store.NewBot{Owner: "acme", MeetingURL: "https://zoom.us/j/1234567890", MeetingPlatform: "zoom",
+		BotName: "b"}, nil, now, func(b store.Bot) ([]byte, error) { return json.Marshal(b.ID) })
+	require.NoError(t, err)
+	coolify, aws := &platformtest.Fake{PlatformName: "coolify"}, &platformtest.Fake{PlatformName: "aws"}
+	coolify.FailCreate(platform.ErrCapacity)
+	aws.FailCreate(platform.ErrCapacity)
+	_, err = st.Admit(ctx, "coolify", 10, now)
+	require.NoError(t, err)
+	r := &bot.Reconciler{Store: st, Platforms: map[string]platform.Platform{"coolify": coolify, "aws": aws},
+		Clock: fixedClock{now}, Logger: zap.NewNop(),
+		Priority: []bot.PlatformLimit{{Platform: "coolify", Limit: 10}, {Platform: "aws", Limit: 10}},
+		Config: bot.Config{DeployTimeout: time.Minute, HeartbeatTimeout: time.Minute, LeaveTimeout: time.Minute,
+			MaxBotLifetime: time.Hour, QueueTimeout: 5 * time.Minute, MaxAttempts: 3, MaxCreateErrors: 5, MissingGrace: time.Second}}
+	_, err = r.Reconcile(ctx, res.Bot.ID)
+	require.NoError(t, err)
+
+	b, d, err := st.LoadBot(ctx, res.Bot.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDeploying, b.Status)
+	require.Equal(t, "aws", d.Platform, "moved once, to the next platform")
+	require.NotNil(t, d.RetryAt, "then waits for capacity there")
+	require.NotNil(t, b.NextCheckAt)
+	require.WithinDuration(t, *d.RetryAt, *b.NextCheckAt, 0, "woken when the wait is over")
+	events, err := st.ListEvents(ctx, "acme", b.ID, 0, 100)
+	require.NoError(t, err)
+	moves := 0
+	for _, e := range events {
+		if e.Type == "PLATFORM_FALLBACK" {
+			moves++
+		}
+	}
+	require.Equal(t, 1, moves)
+	require.Len(t, aws.Created(), 0)
+}

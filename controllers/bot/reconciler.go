@@ -87,7 +87,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, id uuid.UUID) (Result, error
 			return res, err
 		}
 	}
-	return Result{RequeueAt: r.Clock.Now()}, nil
+	// Out of steps with work left: the resync comes back for it soon.
+	at := r.Clock.Now().Add(capacityRetry)
+	return Result{RequeueAt: at}, r.Store.SetNextCheck(ctx, id, &at)
 }
 
 func (r *Reconciler) wait(ctx context.Context, b store.Bot, next *time.Time) (Result, error) {
@@ -191,10 +193,14 @@ func (r *Reconciler) create(ctx context.Context, b store.Bot, d store.Deployment
 // moves to the next platform with room, or waits and asks again (a new
 // create try), within its deploy deadline.
 func (r *Reconciler) noCapacity(ctx context.Context, b store.Bot, d store.Deployment, cause error, now time.Time) (Result, bool, error) {
-	moved, err := r.Store.MoveAttempt(ctx, b.ID, d.Attempt, r.Priority, now)
-	if err != nil || moved != "" {
-		r.log(b, &d).Info("no capacity; attempt moved", zap.String("to", moved), zap.Error(cause))
-		return Result{}, err != nil, err
+	// Just moved here and refused too: every platform is full, so wait
+	// rather than bounce between them.
+	if d.MovedAt == nil || now.Sub(*d.MovedAt) >= capacityRetry {
+		moved, err := r.Store.MoveAttempt(ctx, b.ID, d.Attempt, r.Priority, now)
+		if err != nil || moved != "" {
+			r.log(b, &d).Info("no capacity; attempt moved", zap.String("to", moved), zap.Error(cause))
+			return Result{}, err != nil, err
+		}
 	}
 	r.log(b, &d).Debug("no capacity on the platform yet; waiting", zap.Error(cause))
 	at := now.Add(capacityRetry/2 + rand.N(capacityRetry/2))

@@ -1,6 +1,7 @@
 package pool_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -65,6 +66,8 @@ type opts struct {
 	manualPool bool
 	// ephemeral runs COOLIFY_MODE=ephemeral: an application per attempt, no pool.
 	ephemeral bool
+	// stopTimeout is the pool's StopTimeout (default 5 s).
+	stopTimeout time.Duration
 }
 
 func defaultOpts() opts {
@@ -113,7 +116,8 @@ func setup(t *testing.T, o opts) *testBundle {
 	slotApps := &coolify.SlotApps{Client: client, Base: coolify.CreateApp{ProjectUUID: projectUUID, ServerUUID: serverUUID, EnvironmentName: "production", PortsExposes: "3000"}}
 	b.apps = func() *coolify.SlotApps { return slotApps }
 	b.ctl = &pool.Pool{Config: pool.Config{Specs: specs, MinIdle: o.minIdle, MaxSlots: o.maxSlots, IdleTTL: time.Hour,
-		MaxConcurrentStarts: 4, StartTimeout: 30 * time.Second, StopTimeout: 5 * time.Second, DeleteTimeout: 5 * time.Second,
+		MaxConcurrentStarts: 4, StartTimeout: 30 * time.Second, StopTimeout: cmp.Or(o.stopTimeout, 5*time.Second),
+		StopRecheck: time.Second, DeleteTimeout: 5 * time.Second,
 		OrphanGrace: 2 * time.Second, MaxErrors: 3,
 		Env: func(appUUID, token string) map[string]string {
 			return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token, botproto.EnvCallbackURL: apiSrv.URL}

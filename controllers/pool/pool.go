@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,7 +50,11 @@ type AppSpec struct {
 }
 
 // Apps is what the pool needs of Coolify. List returns every slot
-// application (ours by tag) or an error, never a partial list.
+// application (ours by tag) or an error, never a partial list. Start wraps
+// a failure that may still have started the application (a 5xx, a lost
+// answer) in ErrStartUnknown; StartedSince reports whether a deployment of
+// the application is queued or in progress, or was created at or after
+// since (Coolify's clock).
 type Apps interface {
 	List(ctx context.Context) ([]App, error)
 	Create(ctx context.Context, spec AppSpec) (uuid string, err error)
@@ -57,8 +62,16 @@ type Apps interface {
 	Update(ctx context.Context, uuid string, spec AppSpec) error
 	Delete(ctx context.Context, uuid string) error
 	Start(ctx context.Context, uuid string) error
+	StartedSince(ctx context.Context, uuid string, since time.Time) (bool, error)
 	Stop(ctx context.Context, uuid string) error
 }
+
+// ErrStartUnknown marks a start that may have happened though it failed.
+var ErrStartUnknown = errors.New("pool: the start may have happened")
+
+// clockSkew is how far Coolify's clock may be from ours when a start's
+// deployment is matched to its request.
+const clockSkew = 5 * time.Second
 
 // Store is what the pool needs of the database.
 type Store interface {
@@ -91,9 +104,13 @@ type Config struct {
 	MaxConcurrentStarts int
 	StartTimeout        time.Duration // a start not seen running by then is an error
 	StopTimeout         time.Duration // a stop not seen exited by then is re-issued
-	DeleteTimeout       time.Duration // a delete still listed by then is re-issued
-	OrphanGrace         time.Duration // unknown applications younger than this are left alone
-	MaxErrors           int           // errors before an ERROR slot is replaced
+	// StopRecheck: a container seen running after its stop was asked (a
+	// start still queued when the slot was released) is stopped again this
+	// long after the last stop (default 10 s).
+	StopRecheck   time.Duration
+	DeleteTimeout time.Duration // a delete still listed by then is re-issued
+	OrphanGrace   time.Duration // unknown applications younger than this are left alone
+	MaxErrors     int           // errors before an ERROR slot is replaced
 	// Env is the environment of a slot container: its identity only.
 	Env func(appUUID, slotToken string) map[string]string
 }

@@ -64,3 +64,52 @@ func TestRestartedSlotContainerBeforeTheCallRetries(t *testing.T) {
 	require.Equal(t, store.StatusDone, done.Status, "reason %v", done.StatusReason)
 	b.waitAllIdle(t, 30*time.Second)
 }
+
+// A slot start answered 500 after it took effect must not be repeated:
+// Coolify starts a running application again by redeploying it, which
+// restarts the container and ends its bot's meeting (issue 10's chaos runs:
+// FATAL/container_restarted during a 5xx window). The pool asks Coolify's
+// deployments before starting again.
+func TestAmbiguousSlotStartIsNotRepeated(t *testing.T) {
+	t.Parallel()
+	b := setup(t, defaultOpts())
+	b.sim.SetErrorAfterRate(0.35)
+	var bots []api.BotView
+	for range 6 {
+		bots = append(bots, b.CreateBot(t, meetURL, map[string]any{"call_seconds": 2}))
+	}
+	for _, v := range bots {
+		done := b.WaitStatus(t, v.ID, time.Minute, store.StatusDone, store.StatusFatal)
+		require.Equal(t, store.StatusDone, done.Status, "bot %s: reason %v", v.ID, done.StatusReason)
+	}
+	require.Positive(t, b.sim.Stats().InjectedErrors)
+}
+
+// A bot stopped while its slot's start is still queued in Coolify: the stop
+// finds no container, and the start brings one up after it. A container
+// seen running after its stop was asked is stopped again within seconds,
+// not after StopTimeout (issue 10's chaos runs: a workload running for a
+// terminal bot for two minutes).
+func TestStopDuringAQueuedStartStopsTheLateContainer(t *testing.T) {
+	t.Parallel()
+	o := defaultOpts()
+	o.sim.ColdStart = 2 * time.Second
+	o.stopTimeout = 2 * time.Minute
+	b := setup(t, o)
+	v := b.CreateBot(t, meetURL, map[string]any{"call_seconds": 0})
+	require.Eventually(t, func() bool {
+		for _, s := range b.slots(t) {
+			if s.AssignedDeployment != nil && *s.AssignedDeployment == store.DeploymentName(v.ID, 1) && s.StartRequestedAt != nil {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 10*time.Millisecond)
+	require.Equal(t, http.StatusAccepted, b.Call(t, http.MethodDelete, "/api/v1/bots/"+v.ID.String(), nil, nil))
+	stopped := time.Now()
+	b.waitAllIdle(t, 30*time.Second)
+	for _, a := range b.sim.Apps() {
+		require.False(t, a.Running, "app %s still runs", a.Name)
+	}
+	require.Less(t, time.Since(stopped), 20*time.Second, "not left running until StopTimeout")
+}

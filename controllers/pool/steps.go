@@ -1,11 +1,13 @@
 package pool
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -121,25 +123,53 @@ func (p *Pool) idle(ctx context.Context, ps *pass, slot store.PoolSlot, app App,
 }
 
 // starting starts a claimed slot when a start slot is free, and marks it busy
-// once its container is seen running.
+// once its container is seen running. The start request is recorded first:
+// a start whose answer is lost may have happened, and starting a running
+// container again redeploys it (a restart that ends its bot's meeting), so
+// such a start is repeated only once Coolify's deployments show it did not
+// happen.
 func (p *Pool) starting(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
-	if slot.StartRequestedAt == nil {
-		if ps.inFlight >= p.Config.MaxConcurrentStarts || !listed {
-			return false, nil
-		}
-		ps.inFlight++
-		if err := p.Apps.Start(ctx, app.UUID); err != nil {
+	switch {
+	case slot.StartRequestedAt == nil:
+		return p.start(ctx, ps, slot, app, listed)
+	case listed && app.State() == "running":
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotBusy})
+	case ps.now.Sub(*slot.StartRequestedAt) > p.Config.StartTimeout:
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("start not seen running within the start timeout")})
+	case slot.StartUnknown && listed:
+		started, err := p.Apps.StartedSince(ctx, app.UUID, slot.StartRequestedAt.Add(-clockSkew))
+		if err != nil {
 			return false, err
 		}
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, StartRequested: true})
-	}
-	if listed && app.State() == "running" {
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotBusy})
-	}
-	if ps.now.Sub(*slot.StartRequestedAt) > p.Config.StartTimeout {
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("start not seen running within the start timeout")})
+		if started {
+			return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, StartUnknown: ptr(false)})
+		}
+		p.Logger.Info("slot start did not happen; starting again", zap.String("slot", slot.Name))
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, ClearStartRequested: true})
 	}
 	return false, nil
+}
+
+func (p *Pool) start(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
+	if ps.inFlight >= p.Config.MaxConcurrentStarts || !listed {
+		return false, nil
+	}
+	ps.inFlight++
+	if ok, err := p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, StartRequested: true}); !ok || err != nil {
+		return ok, err
+	}
+	err := p.Apps.Start(ctx, app.UUID)
+	if err == nil {
+		return true, nil
+	}
+	u := store.SlotUpdate{To: store.SlotStarting, ClearStartRequested: true}
+	if errors.Is(err, ErrStartUnknown) {
+		u = store.SlotUpdate{To: store.SlotStarting, StartUnknown: ptr(true)}
+	}
+	if _, uerr := p.move(ctx, slot, u); uerr != nil {
+		return true, uerr
+	}
+	return true, err
 }
 
 // stopping stops a released slot and returns it to the pool once its
@@ -148,7 +178,11 @@ func (p *Pool) stopping(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 	if !listed {
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, ClearAssignment: true, Error: ptr("application vanished while stopping")})
 	}
-	if slot.StopRequestedAt == nil || ps.now.Sub(*slot.StopRequestedAt) > p.Config.StopTimeout {
+	// Exited counts once seen after the stop request (the status lags), or,
+	// for a container that was already exited, once the lag has surely passed.
+	seenAfter := slot.StopRequestedAt != nil && slot.ObservedAt != nil && !slot.ObservedAt.Before(*slot.StopRequestedAt)
+	if slot.StopRequestedAt == nil || ps.now.Sub(*slot.StopRequestedAt) > p.Config.StopTimeout ||
+		(seenAfter && app.State() == "running" && ps.now.Sub(*slot.StopRequestedAt) > cmp.Or(p.Config.StopRecheck, 10*time.Second)) {
 		if err := p.Apps.Stop(ctx, app.UUID); err != nil {
 			return false, err
 		}
@@ -157,9 +191,6 @@ func (p *Pool) stopping(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 		}
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStopping, StopRequested: true})
 	}
-	// Exited counts once seen after the stop request (the status lags), or,
-	// for a container that was already exited, once the lag has surely passed.
-	seenAfter := slot.ObservedAt != nil && !slot.ObservedAt.Before(*slot.StopRequestedAt)
 	if app.State() == "exited" && (seenAfter || ps.now.Sub(*slot.StopRequestedAt) > p.Config.StopTimeout/4) {
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle, ClearAssignment: true, ResetErrors: true})
 	}

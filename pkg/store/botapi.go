@@ -85,7 +85,10 @@ func (s *Store) attemptRestartedTx(ctx context.Context, tx pgx.Tx, bot Bot, now 
 		WHERE bot_id = $1 AND attempt = $2 AND state <> 'GONE'`, bot.ID, bot.CurrentAttempt, now); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE bots SET revision = revision + 1, next_check_at = $2 WHERE id = $1`, bot.ID, now); err != nil {
+	// The beats so far came from the container that is gone: they refute
+	// nothing (see the reconciler's exit confirmation).
+	if _, err := tx.Exec(ctx, `UPDATE bots SET revision = revision + 1, next_check_at = $2, last_heartbeat_at = NULL
+		WHERE id = $1`, bot.ID, now); err != nil {
 		return err
 	}
 	return s.enq.EnqueueReconcileTx(ctx, tx, bot.ID)

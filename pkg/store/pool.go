@@ -38,12 +38,14 @@ type PoolSlot struct {
 	Observed           *string    `db:"observed"`
 	ObservedAt         *time.Time `db:"observed_at"`
 	StartRequestedAt   *time.Time `db:"start_requested_at"`
-	StopRequestedAt    *time.Time `db:"stop_requested_at"`
-	LastUsedAt         *time.Time `db:"last_used_at"`
-	ErrorCount         int        `db:"error_count"`
-	LastError          *string    `db:"last_error"`
-	CreatedAt          time.Time  `db:"created_at"`
-	UpdatedAt          time.Time  `db:"updated_at"`
+	// StartUnknown: the start's answer was lost; it may have happened.
+	StartUnknown    bool       `db:"start_unknown"`
+	StopRequestedAt *time.Time `db:"stop_requested_at"`
+	LastUsedAt      *time.Time `db:"last_used_at"`
+	ErrorCount      int        `db:"error_count"`
+	LastError       *string    `db:"last_error"`
+	CreatedAt       time.Time  `db:"created_at"`
+	UpdatedAt       time.Time  `db:"updated_at"`
 }
 
 // ErrNoSlot means the meeting platform's pool is at its maximum and no slot
@@ -76,7 +78,7 @@ func claimSlotTx(ctx context.Context, tx pgx.Tx, deployment, meetingPlatform, sp
 	}
 	rows, _ = tx.Query(ctx, `UPDATE pool_slots SET assigned_deployment = $1, last_used_at = $4, updated_at = $4,
 			state = CASE WHEN state = 'IDLE' THEN 'STARTING' ELSE state END,
-			start_requested_at = NULL, stop_requested_at = NULL
+			start_requested_at = NULL, start_unknown = false, stop_requested_at = NULL
 		WHERE id = (SELECT id FROM pool_slots
 			WHERE meeting_platform = $2 AND spec_hash = $3 AND assigned_deployment IS NULL
 			  AND (state = 'IDLE' OR state = 'CREATING')
@@ -183,11 +185,15 @@ type SlotUpdate struct {
 	// Assigned must match the slot's assignment (nil: unassigned).
 	Assigned *string
 
-	To              SlotState
-	AppUUID         *string
-	TokenHash       []byte
-	SpecHash        *string
-	StartRequested  bool
+	To             SlotState
+	AppUUID        *string
+	TokenHash      []byte
+	SpecHash       *string
+	StartRequested bool
+	// ClearStartRequested forgets a start request (it did not happen).
+	ClearStartRequested bool
+	// StartUnknown, when set, records whether the start's outcome is unknown.
+	StartUnknown    *bool
 	StopRequested   bool
 	ClearAssignment bool
 	Error           *string // non-nil: error_count+1 and last_error
@@ -201,7 +207,8 @@ func (s *Store) UpdateSlot(ctx context.Context, u SlotUpdate, now time.Time) (bo
 			app_uuid = COALESCE($6, app_uuid),
 			slot_token_hash = COALESCE($7, slot_token_hash),
 			spec_hash = COALESCE($8, spec_hash),
-			start_requested_at = CASE WHEN $9 THEN $5 WHEN $4 <> state THEN NULL ELSE start_requested_at END,
+			start_requested_at = CASE WHEN $15 THEN NULL WHEN $9 THEN $5 WHEN $4 <> state THEN NULL ELSE start_requested_at END,
+			start_unknown = COALESCE($16, CASE WHEN $4 <> state OR $15 THEN false ELSE start_unknown END),
 			stop_requested_at = CASE WHEN $10 THEN $5 WHEN $4 <> state THEN NULL ELSE stop_requested_at END,
 			assigned_deployment = CASE WHEN $11 THEN NULL ELSE assigned_deployment END,
 			last_used_at = CASE WHEN $11 THEN $5 ELSE last_used_at END,
@@ -211,7 +218,7 @@ func (s *Store) UpdateSlot(ctx context.Context, u SlotUpdate, now time.Time) (bo
 			observed_at = CASE WHEN $14::text IS NOT NULL THEN $5 ELSE observed_at END
 		WHERE id = $1 AND state = $2 AND assigned_deployment IS NOT DISTINCT FROM $3`,
 		u.ID, u.From, u.Assigned, u.To, now, u.AppUUID, u.TokenHash, u.SpecHash, u.StartRequested, u.StopRequested,
-		u.ClearAssignment, u.Error, u.ResetErrors, u.Observed)
+		u.ClearAssignment, u.Error, u.ResetErrors, u.Observed, u.ClearStartRequested, u.StartUnknown)
 	if err != nil {
 		return false, wrap("update slot", err)
 	}

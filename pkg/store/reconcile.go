@@ -368,7 +368,7 @@ func (s *Store) MoveAttempt(ctx context.Context, id uuid.UUID, attempt int, cand
 				continue
 			}
 			if _, err := tx.Exec(ctx, `UPDATE deployments SET platform = $3, state = 'PENDING', create_try = create_try + 1,
-					retry_at = NULL, updated_at = $4
+					retry_at = NULL, moved_at = $4, updated_at = $4
 				WHERE bot_id = $1 AND attempt = $2`, id, attempt, c.Platform, now); err != nil {
 				return err
 			}

@@ -184,6 +184,8 @@ type Deployment struct {
 	ProgressAt *time.Time `db:"progress_at"`
 	// StopRequestedAt is when the current stop was asked for.
 	StopRequestedAt *time.Time `db:"stop_requested_at"`
+	// MovedAt is when the attempt last moved platform for capacity.
+	MovedAt *time.Time `db:"moved_at"`
 }
 
 // Live reports whether the deployment may still have a workload.

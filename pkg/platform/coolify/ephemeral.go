@@ -70,8 +70,14 @@ func (p *EphemeralPlatform) Create(ctx context.Context, w platform.Workload) (st
 			return "", err
 		}
 	}
-	if found && l.Phase == platform.PhaseRunning {
-		return uuid, nil
+	if found {
+		// Started already (the answer lost)? Starting a running container
+		// again redeploys it, a restart that ends its bot's meeting. The
+		// application is this attempt's alone: any deployment of it is ours.
+		started, err := startedSince(ctx, p.Client, uuid, time.Time{})
+		if err != nil || started || l.Phase == platform.PhaseRunning {
+			return uuid, err
+		}
 	}
 	if err := p.Client.SetEnvs(ctx, uuid, w.Env); err != nil {
 		return uuid, err

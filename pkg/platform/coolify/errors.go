@@ -72,6 +72,16 @@ func (e *APIError) Is(target error) bool {
 	return e.StatusCode >= 400 && e.StatusCode < 500
 }
 
+// Ambiguous reports a failure after which the request may have taken
+// effect: a 5xx, or no complete answer.
+func Ambiguous(err error) bool {
+	if err == nil {
+		return false
+	}
+	var t *transportError
+	return statusOf(err) >= 500 || errors.As(err, &t)
+}
+
 func statusOf(err error) int {
 	var e *APIError
 	if errors.As(err, &e) {

@@ -2,6 +2,8 @@ package coolify
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/meeboter/meeboter/controllers/pool"
 )
@@ -64,10 +66,29 @@ func (a *SlotApps) Delete(ctx context.Context, uuid string) error {
 	return nil
 }
 
-// Start implements pool.Apps. Coolify's "already queued" answer is success.
+// Start implements pool.Apps. Coolify's "already queued" answer is success;
+// a 5xx or a lost answer may have started the application.
 func (a *SlotApps) Start(ctx context.Context, uuid string) error {
 	_, err := a.Client.StartApplication(ctx, uuid)
+	if Ambiguous(err) {
+		return fmt.Errorf("%w: %w", pool.ErrStartUnknown, err)
+	}
 	return err
+}
+
+// StartedSince implements pool.Apps from the application's newest
+// deployment.
+func (a *SlotApps) StartedSince(ctx context.Context, uuid string, since time.Time) (bool, error) {
+	return startedSince(ctx, a.Client, uuid, since)
+}
+
+func startedSince(ctx context.Context, c *Client, uuid string, since time.Time) (bool, error) {
+	deps, err := c.Deployments(ctx, uuid, 1)
+	if err != nil || len(deps) == 0 {
+		return false, err
+	}
+	d := deps[0]
+	return !d.Done() || (!d.CreatedAt.Before(since) && d.Status == DeploymentFinished), nil
 }
 
 // Stop implements pool.Apps.
