@@ -14,7 +14,7 @@ GOLANGCI_LINT := bin/golangci-lint
 VERSITYGW := bin/versitygw
 
 .DEFAULT_GOAL := help
-.PHONY: help build run demo-coolify test test-short lint tidy fuzz bench docker
+.PHONY: help build run demo-coolify test test-short lint tidy fuzz bench chaos docker
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
 
 bench: $(VERSITYGW) ## Load benchmark: 1,000 bots on the ECS simulator (with webhooks), then a 500 MB recording upload; prints and writes bench.json
 	$(GO) run ./hack/bench --bots $${BOTS:-1000} --out bench.json
+
+chaos: $(VERSITYGW) ## Chaos run: 3 replicas, >= 1,000 bots, replica kills, a Postgres restart, platform faults (~9 min); checks the invariants, writes chaos.json (ARGS=--short for the 2-min mode)
+	$(GO) run ./hack/chaos --out chaos.json $(ARGS)
 
 docker: ## Build the container image (IMAGE=meeboter, tagged with VERSION)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .

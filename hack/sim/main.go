@@ -12,6 +12,16 @@
 // environment set through the API (plus PATH and HOME); its output goes to
 // stderr. Without --bot-command a container just runs.
 //
+// --sim-bots (both simulators) runs every started container as an
+// in-process simulated bot (package botsim) instead of a process: one bot
+// attempt for a container given BOT_ID (an ECS task), a pool slot for one
+// given POOL_SLOT_UUID (a Coolify slot), so a thousand bots need no thousand
+// processes. GET /_sim/bots[?ended=1] (same token) lists which bot each
+// container plays now, and with ended=1 every meeting that ended, killed
+// ones marked: the simulator's own view of what runs where. A crashed or
+// vanished container's bot is cut off the network at once, as a killed
+// process would be; a stopped one says goodbye.
+//
 // Faults can be changed while it runs through the /_sim/ endpoints (same
 // Bearer token): POST /_sim/knobs {error_rate, storm_429_seconds, fail_lists,
 // cold_start_ms, warm_start_ms, status_lag_ms}, POST /_sim/apps/{uuid}/crash
@@ -84,6 +94,7 @@ func runCoolify(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		addr       = fs.String("addr", "127.0.0.1:8000", "listen address (port 0: any free port)")
 		errorRate  = fs.Float64("error-rate", 0, "fraction of API calls answered 500")
 		botCommand = fs.String("bot-command", "", `what a started container runs, split on spaces (e.g. "bin/meeboter-bot --simulate"); empty: nothing`)
+		simBotsOn  = fs.Bool("sim-bots", false, "run every container as an in-process simulated bot (pool slot or one bot); GET /_sim/bots lists them")
 		verbose    = fs.Bool("v", false, "log what the simulator does to stderr")
 	)
 	fs.StringVar(&cfg.Token, "token", "", "API token (default: generated)")
@@ -109,10 +120,16 @@ func runCoolify(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 2
 	}
 	zeroMeansZero(&cfg)
-	if cmd := strings.Fields(*botCommand); len(cmd) > 0 {
+	cfg.Logger = simLogger(stderr, *verbose)
+	bots, ok := workload(*botCommand, *simBotsOn, cfg.Logger, stderr, "coolify")
+	if !ok {
+		return 2
+	}
+	if bots != nil {
+		cfg.Workload = bots.workload
+	} else if cmd := strings.Fields(*botCommand); len(cmd) > 0 {
 		cfg.Workload = coolifysim.ProcessWorkload(cmd, coolifysim.WithOutput(stderr))
 	}
-	cfg.Logger = simLogger(stderr, *verbose)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sim coolify: %v\n", err)
@@ -128,7 +145,7 @@ func runCoolify(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintf(stderr, "coolify simulator on %s (environment %q); control: %s/_sim/; Ctrl-C stops it and every container\n",
 		base, eff.EnvironmentName, base)
 
-	return serve(ctx, "coolify", ln, sim.Handler(), sim.Close, stderr)
+	return serve(ctx, "coolify", ln, withBots(bots, eff.Token, sim.Handler()), sim.Close, stderr)
 }
 
 // zeroMeansZero keeps an explicit 0 on the command line a zero: the Config
@@ -151,6 +168,7 @@ func runECS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		clusters   = fs.String("cluster", "default", "cluster names, comma-separated; the first is printed as ECS_CLUSTER")
 		errorRate  = fs.Float64("error-rate", 0, "fraction of API calls answered 500 ServerException")
 		botCommand = fs.String("bot-command", "", `what a started task's container runs, split on spaces (e.g. "bin/meeboter-bot --simulate"); empty: nothing`)
+		simBotsOn  = fs.Bool("sim-bots", false, "run every task as an in-process simulated bot; GET /_sim/bots lists them")
 		verbose    = fs.Bool("v", false, "log what the simulator does to stderr")
 	)
 	fs.StringVar(&cfg.AccessKeyID, "access-key", "", "the AWS access key id requests must be signed with (default: generated)")
@@ -186,10 +204,16 @@ func runECS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			*d = -1 // an explicit 0 is a zero, not the default
 		}
 	}
-	if cmd := strings.Fields(*botCommand); len(cmd) > 0 {
+	cfg.Logger = simLogger(stderr, *verbose)
+	bots, ok := workload(*botCommand, *simBotsOn, cfg.Logger, stderr, "ecs")
+	if !ok {
+		return 2
+	}
+	if bots != nil {
+		cfg.Workload = bots.workload
+	} else if cmd := strings.Fields(*botCommand); len(cmd) > 0 {
 		cfg.Workload = ecssim.ProcessWorkload(cmd, ecssim.WithOutput(stderr))
 	}
-	cfg.Logger = simLogger(stderr, *verbose)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sim ecs: %v\n", err)
@@ -210,7 +234,7 @@ func runECS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"(Bearer <secret key>); Ctrl-C stops it and every task\n",
 		base, strings.Join(eff.Clusters, ", "), strings.Join(defs, ", "), !eff.NoThrottle, base)
 
-	return serve(ctx, "ecs", ln, sim.Handler(), sim.Close, stderr)
+	return serve(ctx, "ecs", ln, withBots(bots, eff.SecretAccessKey, sim.Handler()), sim.Close, stderr)
 }
 
 // taskDefFlag collects --task-def family[:revision]=containerName.
@@ -232,6 +256,27 @@ func (f taskDefFlag) Set(v string) error {
 	}
 	f[key] = ecssim.TaskDef{ContainerName: container}
 	return nil
+}
+
+// workload returns the in-process bots when --sim-bots is set; ok is
+// false (the usage error printed) when --bot-command is set too.
+func workload(botCommand string, simBotsOn bool, log *slog.Logger, stderr io.Writer, name string) (*simBots, bool) {
+	switch {
+	case !simBotsOn:
+		return nil, true
+	case strings.TrimSpace(botCommand) != "":
+		fmt.Fprintf(stderr, "sim %s: --sim-bots and --bot-command exclude each other\n", name)
+		return nil, false
+	}
+	return newSimBots(log), true
+}
+
+// withBots adds GET /_sim/bots to h when bots run in-process.
+func withBots(bots *simBots, token string, h http.Handler) http.Handler {
+	if bots == nil {
+		return h
+	}
+	return bots.reg.handler(token, h)
 }
 
 // simLogger logs warnings, or everything with -v.

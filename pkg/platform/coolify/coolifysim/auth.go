@@ -103,7 +103,9 @@ func (s *Sim) withFaults(rt *route, rq *request) reply {
 		s.stats.injected++
 		return serverError()
 	}
+	stop := s.stopBefore(rt, rq)
 	rep := rt.handle(s, rq)
+	s.recordStop(stop, rep)
 	if p := s.knobs.errorAfterRate; p > 0 && s.rng.Float64() < p {
 		s.stats.injected++
 		return serverError()

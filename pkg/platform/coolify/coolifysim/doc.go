@@ -22,7 +22,9 @@
 //
 // Faults (Knobs, also under /_sim/ and as flags of `go run ./hack/sim
 // coolify`): error rate, 429 storms, failing list calls, crashing or
-// vanishing containers, cold/warm start latency and status lag.
+// vanishing containers, cold/warm start latency and status lag. Every
+// application stop and delete that took effect is recorded with the time of
+// the last failed list call before it (Stops, GET /_sim/stops).
 //
 // Layout: sim.go (Config, Sim, scheduler), server.go (routing, request and
 // response plumbing), auth.go (token, rate limit, fault injection),
@@ -30,5 +32,6 @@
 // envs.go, deployments.go (queue and lifecycle endpoints), containers.go
 // (containers, restart policy), status.go (status strings and lag),
 // workload.go (Workload, ProcessWorkload), knobs.go (knobs, /_sim/,
-// snapshots), json.go (serialisation helpers).
+// snapshots), stops.go (the record of stops and deletes), json.go
+// (serialisation helpers).
 package coolifysim

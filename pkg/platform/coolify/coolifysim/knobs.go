@@ -230,6 +230,7 @@ func (s *Sim) applyKnobs(k knobsView) {
 //
 //	GET  /_sim/apps                 AppSnapshot list
 //	GET  /_sim/stats                Stats
+//	GET  /_sim/stops                StopRecord list: every stop and delete that took effect
 //	GET  /_sim/knobs                current knobs
 //	POST /_sim/knobs                {error_rate, error_after_rate, storm_429_seconds, fail_lists,
 //	                                 cold_start_ms, warm_start_ms, status_lag_ms}, each optional
@@ -246,6 +247,8 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, r, jsonReply(http.StatusOK, s.Apps()))
 	case path == "stats" && r.Method == http.MethodGet:
 		writeReply(w, r, jsonReply(http.StatusOK, s.Stats()))
+	case path == "stops" && r.Method == http.MethodGet:
+		writeReply(w, r, jsonReply(http.StatusOK, s.Stops()))
 	case path == "knobs" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		var k knobsView
 		if r.Method == http.MethodPost {

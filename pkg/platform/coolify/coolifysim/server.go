@@ -228,6 +228,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		rep = s.throttled("user", func() reply { return s.withFaults(rt, rq) })
 	}
 	s.stats.responses[rep.status]++
+	s.noteListResult(rt, rep)
 	s.mu.Unlock()
 	writeReply(w, r, rep)
 }

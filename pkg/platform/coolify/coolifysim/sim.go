@@ -98,6 +98,9 @@ type Sim struct {
 	limiter      *limiter
 	stats        statsCounters
 	closed       bool
+	// stops and lastListFailure are what Stops reports.
+	stops           []StopRecord
+	lastListFailure time.Time
 
 	baseCtx    context.Context
 	cancelAll  context.CancelCauseFunc

@@ -23,6 +23,7 @@ type knobsView struct {
 	CapacityAsError            *bool    `json:"capacity_as_error,omitempty"`
 	StartFailures              *int     `json:"start_failures,omitempty"`
 	StartFailureReason         *string  `json:"start_failure_reason,omitempty"`
+	FailLists                  *int     `json:"fail_lists,omitempty"`
 	ConsistencyLagMS           *int64   `json:"consistency_lag_ms,omitempty"`
 	ProvisioningDelayMS        *int64   `json:"provisioning_delay_ms,omitempty"`
 	PendingDelayMS             *int64   `json:"pending_delay_ms,omitempty"`
@@ -38,7 +39,7 @@ func (s *Sim) knobsNow() knobsView {
 		ThrottleStormSeconds: left(k.stormUntil), Throttle: &k.throttle,
 		CapacityFailures: &k.capacityFailures, CapacityFailureReason: &k.capacityReason,
 		CapacityUnavailableSeconds: left(k.capacityUnavailableUntil), CapacityAsError: &k.capacityAsError,
-		StartFailures: &k.startFailures, StartFailureReason: &k.startFailureReason,
+		StartFailures: &k.startFailures, StartFailureReason: &k.startFailureReason, FailLists: &k.failLists,
 		ConsistencyLagMS: ms(k.consistencyLag), ProvisioningDelayMS: ms(k.delays.Provisioning),
 		PendingDelayMS: ms(k.delays.Pending), ActivatingDelayMS: ms(k.delays.Activating), StopDelayMS: ms(k.delays.Stop)}
 }
@@ -81,6 +82,9 @@ func (s *Sim) applyKnobs(v knobsView) {
 	if v.StartFailureReason != nil {
 		k.startFailureReason = *v.StartFailureReason
 	}
+	if v.FailLists != nil {
+		k.failLists = max(*v.FailLists, 0)
+	}
 	ms(&k.consistencyLag, v.ConsistencyLagMS)
 	ms(&k.delays.Provisioning, v.ProvisioningDelayMS)
 	ms(&k.delays.Pending, v.PendingDelayMS)
@@ -93,6 +97,7 @@ func (s *Sim) applyKnobs(v knobsView) {
 //
 //	GET  /_sim/tasks                      TaskSnapshot list
 //	GET  /_sim/stats                      Stats
+//	GET  /_sim/stops                      StopRecord list: every StopTask that took effect
 //	GET  /_sim/knobs                      current knobs
 //	POST /_sim/knobs                      knobsView fields, each optional
 //	POST /_sim/tasks/{id or ARN}/crash    {"exit_code": 137}
@@ -110,6 +115,8 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		controlReply(w, http.StatusOK, s.Tasks())
 	case path == "stats" && r.Method == http.MethodGet:
 		controlReply(w, http.StatusOK, s.Stats())
+	case path == "stops" && r.Method == http.MethodGet:
+		controlReply(w, http.StatusOK, s.Stops())
 	case path == "knobs" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		var k knobsView
 		if r.Method == http.MethodPost {

@@ -37,13 +37,16 @@
 //
 // Faults (Sim methods, POST /_sim/knobs, flags of `go run ./hack/sim ecs`):
 // capacity failures, Fargate capacity outages, failed starts, throttle
-// storms, error rates, consistency lag, latencies, and tasks that are
-// stopped by ECS (Spot interruptions), crash or vanish.
+// storms, error rates, failing ListTasks/DescribeTasks calls, consistency
+// lag, latencies, and tasks that are stopped by ECS (Spot interruptions),
+// crash or vanish. Every StopTask that took effect is recorded with the
+// time of the last failed read before it (Stops, GET /_sim/stops).
 //
 // Layout: sim.go (Config, Sim, scheduler), server.go (awsJson1_1 plumbing,
 // faults), auth.go (SigV4), throttle.go (token buckets), wire.go (JSON
 // shapes), names.go (ids, ARNs, resolution), validate.go and runtask.go
 // (RunTask), task.go and lifecycle.go (the state machine), view.go (task
 // JSON), ops.go and list.go (the other operations), workload.go (Workload,
-// ProcessWorkload), knobs.go (knobs, snapshots, stats), control.go (/_sim/).
+// ProcessWorkload), knobs.go (knobs, snapshots, stats), stops.go
+// (fail_lists and the record of stops), control.go (/_sim/).
 package ecssim

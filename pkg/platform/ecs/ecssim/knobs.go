@@ -20,6 +20,7 @@ type knobs struct {
 	capacityAsError           bool
 	startFailures             int
 	startFailureReason        string
+	failLists                 int
 	consistencyLag            time.Duration
 	delays                    Delays
 }
@@ -69,6 +70,11 @@ func (s *Sim) SetCapacityAsError(on bool) { s.set(func() { s.knobs.capacityAsErr
 func (s *Sim) FailNextStarts(n int, reason string) {
 	s.set(func() { s.knobs.startFailures, s.knobs.startFailureReason = max(n, 0), reason })
 }
+
+// FailLists makes the next n ListTasks or DescribeTasks calls answer 500
+// ServerException: the failed reads after which a controller must delete
+// nothing.
+func (s *Sim) FailLists(n int) { s.set(func() { s.knobs.failLists = max(n, 0) }) }
 
 // SetConsistencyLag sets how long new tasks stay invisible to reads.
 func (s *Sim) SetConsistencyLag(d time.Duration) {

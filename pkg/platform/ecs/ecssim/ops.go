@@ -31,6 +31,7 @@ func (s *Sim) stopTask(body []byte) (any, *apiError) {
 	if in.Reason != nil && *in.Reason != "" {
 		reason = *in.Reason
 	}
+	s.recordStop(t)
 	// A task already on its way down keeps its first stop code and reason;
 	// StopTask just returns it.
 	s.beginStop(t, types.TaskStopCodeUserInitiated, reason, ErrStopped)

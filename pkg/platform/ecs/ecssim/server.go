@@ -115,10 +115,14 @@ func (s *Sim) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // s.mu held.
 func (s *Sim) invoke(name string, op operation, body []byte) (any, *apiError) {
 	s.stats.calls[name]++
-	out, aerr := s.withFaults(op, body)
+	out, aerr := any(nil), s.failListCall(name)
+	if aerr == nil {
+		out, aerr = s.withFaults(op, body)
+	}
 	if aerr != nil {
 		s.stats.errors[aerr.code]++
 	}
+	s.noteListResult(name, aerr)
 	return out, aerr
 }
 

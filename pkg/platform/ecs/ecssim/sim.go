@@ -132,6 +132,9 @@ type Sim struct {
 	knobs   knobs
 	stats   statsCounters
 	closed  bool
+	// stops and lastListFailure are what Stops reports.
+	stops           []StopRecord
+	lastListFailure time.Time
 
 	baseCtx    context.Context
 	cancelAll  context.CancelCauseFunc
