@@ -77,20 +77,25 @@ func TestReconcilesOfOneBotNeverOverlap(t *testing.T) {
 	st := startWorker(t, rec)
 	b := createBot(t, st)
 	ctx := context.Background()
-	// Forty writers wake the bot over about a second while reconciles run.
+	// Four writers wake the bot again and again while reconciles run, until
+	// twenty reconciles ran (however slow the machine).
 	var wg sync.WaitGroup
-	for i := range 40 {
+	deadline := time.Now().Add(time.Minute)
+	for i := range 4 {
 		wg.Go(func() {
-			time.Sleep(time.Duration(i*25) * time.Millisecond)
-			_, err := st.EnqueueDue(ctx, time.Now().Add(time.Hour), 10)
-			require.NoError(t, err)
-			if i%10 == 0 {
-				_, err = st.RequestStop(ctx, "acme", b.ID, []store.StopMode{store.StopLeave, store.StopCancel}[i/10%2], time.Now())
+			for n := 0; rec.calls.Load() < 20 && time.Now().Before(deadline); n++ {
+				_, err := st.EnqueueDue(ctx, time.Now().Add(time.Hour), 10)
 				require.NoError(t, err)
+				if n%10 == 0 {
+					_, err = st.RequestStop(ctx, "acme", b.ID, []store.StopMode{store.StopLeave, store.StopCancel}[i%2], time.Now())
+					require.NoError(t, err)
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
 		})
 	}
 	wg.Wait()
+	require.GreaterOrEqual(t, rec.calls.Load(), int32(20), "the writers caused many reconciles")
 	require.Eventually(t, func() bool {
 		var unfinished int
 		require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'reconcile_bot'
@@ -99,7 +104,6 @@ func TestReconcilesOfOneBotNeverOverlap(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	require.Greater(t, rec.calls.Load(), int32(5), "the writers caused many reconciles")
 	require.Equal(t, 1, rec.maxRunning, "two reconciles of one bot ran at the same time")
 }
 

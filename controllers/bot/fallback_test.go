@@ -23,19 +23,26 @@ type fixedClock struct{ now time.Time }
 
 func (c fixedClock) Now() time.Time { return c.now }
 
+// setupBot is a store with one Zoom bot in it, created at now.
+func setupBot(t *testing.T, now time.Time) (*store.Store, store.CreateResult) {
+	t.Helper()
+	pool := storetest.NewPool(t)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	st := store.New(pool, controllers.NewEnqueuer(client))
+	res, err := st.CreateBot(context.Background(), store.NewBot{Owner: "acme", MeetingURL: "https://zoom.us/j/1234567890",
+		MeetingPlatform: "zoom", BotName: "b"}, nil, now, func(b store.Bot) ([]byte, error) { return json.Marshal(b.ID) })
+	require.NoError(t, err)
+	return st, res
+}
+
 // A capacity failure on the first platform moves the attempt to the next one
 // with room (PLATFORM_PRIORITY), without failing the bot or a new attempt.
 func TestCapacityFailureFallsBackToNextPlatform(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := storetest.NewPool(t)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	require.NoError(t, err)
-	st := store.New(pool, controllers.NewEnqueuer(client))
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	res, err := st.CreateBot(ctx, store.NewBot{Owner: "acme", MeetingURL: "https://zoom.us/j/1234567890", MeetingPlatform: "zoom",
-		BotName: "b"}, nil, now, func(b store.Bot) ([]byte, error) { return json.Marshal(b.ID) })
-	require.NoError(t, err)
+	st, res := setupBot(t, now)
 
 	full := &platformtest.Fake{PlatformName: "coolify"}
 	full.FailCreate(platform.ErrCapacity)
@@ -83,18 +90,12 @@ func TestCapacityFailureFallsBackToNextPlatform(t *testing.T) {
 func TestEveryPlatformFullWaitsInsteadOfBouncing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := storetest.NewPool(t)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	require.NoError(t, err)
-	st := store.New(pool, controllers.NewEnqueuer(client))
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	res, err := st.CreateBot(ctx, store.NewBot{Owner: "acme", MeetingURL: "https://zoom.us/j/1234567890", MeetingPlatform: "zoom",
-		BotName: "b"}, nil, now, func(b store.Bot) ([]byte, error) { return json.Marshal(b.ID) })
-	require.NoError(t, err)
+	st, res := setupBot(t, now)
 	coolify, aws := &platformtest.Fake{PlatformName: "coolify"}, &platformtest.Fake{PlatformName: "aws"}
 	coolify.FailCreate(platform.ErrCapacity)
 	aws.FailCreate(platform.ErrCapacity)
-	_, err = st.Admit(ctx, "coolify", 10, now)
+	_, err := st.Admit(ctx, "coolify", 10, now)
 	require.NoError(t, err)
 	r := &bot.Reconciler{Store: st, Platforms: map[string]platform.Platform{"coolify": coolify, "aws": aws},
 		Clock: fixedClock{now}, Logger: zap.NewNop(),

@@ -191,7 +191,7 @@ func (r *Reconciler) create(ctx context.Context, b store.Bot, d store.Deployment
 
 // noCapacity is not a failure: the platform created nothing. The attempt
 // moves to the next platform with room, or waits and asks again (a new
-// create try), within its deploy deadline.
+// create try), until its queue timeout.
 func (r *Reconciler) noCapacity(ctx context.Context, b store.Bot, d store.Deployment, cause error, now time.Time) (Result, bool, error) {
 	// Just moved here and refused too: every platform is full, so wait
 	// rather than bounce between them.
