@@ -70,8 +70,9 @@ type Apps interface {
 var ErrStartUnknown = errors.New("pool: the start may have happened")
 
 // clockSkew is how far Coolify's clock may be from ours when a start's
-// deployment is matched to its request.
-const clockSkew = 5 * time.Second
+// deployment is matched to its request. Small: a slot's previous deployment
+// (a bot ago) must not pass for the new one.
+const clockSkew = time.Second
 
 // Store is what the pool needs of the database.
 type Store interface {

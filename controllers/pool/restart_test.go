@@ -1,6 +1,7 @@
 package pool_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -112,4 +113,31 @@ func TestStopDuringAQueuedStartStopsTheLateContainer(t *testing.T) {
 		require.False(t, a.Running, "app %s still runs", a.Name)
 	}
 	require.Less(t, time.Since(stopped), 20*time.Second, "not left running until StopTimeout")
+}
+
+// A crash between recording a slot's start and sending it: the start's
+// outcome is unknown, so the next pass asks Coolify's deployments, finds
+// none, and starts the slot (the slot must not wait out StartTimeout).
+func TestStartLostInACrashIsSentAgain(t *testing.T) {
+	t.Parallel()
+	o := defaultOpts()
+	o.manualPool, o.minIdle = true, 1
+	b := setup(t, o)
+	ctx := context.Background()
+	b.passes(t, 3) // one idle slot per meeting platform
+	idle := b.idleSlot(t, "google-meet")
+	const dep = "meeboter-00000000-0000-0000-0000-000000000001-1"
+	slot, err := b.store.ClaimSlot(ctx, dep, "google-meet", idle.SpecHash, 10, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, idle.ID, slot.ID)
+	ok, err := b.store.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: store.SlotStarting, Assigned: ptr(dep),
+		To: store.SlotStarting, StartRequested: true, StartUnknown: ptr(true)}, time.Now())
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	require.Eventually(t, func() bool {
+		b.passes(t, 1)
+		a, _ := b.sim.App(*slot.AppUUID)
+		return a.Running
+	}, 20*time.Second, 100*time.Millisecond, "the slot was never started")
 }

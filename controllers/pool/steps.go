@@ -150,21 +150,26 @@ func (p *Pool) starting(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 	return false, nil
 }
 
+// start records the start request, its outcome unknown, then asks Coolify:
+// a crash or a lost answer in between leaves it unknown, for the next pass
+// to settle from Coolify's deployments.
 func (p *Pool) start(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
 	if ps.inFlight >= p.Config.MaxConcurrentStarts || !listed {
 		return false, nil
 	}
 	ps.inFlight++
-	if ok, err := p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, StartRequested: true}); !ok || err != nil {
+	u := store.SlotUpdate{To: store.SlotStarting, StartRequested: true, StartUnknown: ptr(true)}
+	if ok, err := p.move(ctx, slot, u); !ok || err != nil {
 		return ok, err
 	}
 	err := p.Apps.Start(ctx, app.UUID)
-	if err == nil {
-		return true, nil
-	}
-	u := store.SlotUpdate{To: store.SlotStarting, ClearStartRequested: true}
-	if errors.Is(err, ErrStartUnknown) {
-		u = store.SlotUpdate{To: store.SlotStarting, StartUnknown: ptr(true)}
+	switch {
+	case err == nil:
+		u = store.SlotUpdate{To: store.SlotStarting, StartUnknown: ptr(false)}
+	case errors.Is(err, ErrStartUnknown):
+		return true, err // settled by a later pass
+	default:
+		u = store.SlotUpdate{To: store.SlotStarting, ClearStartRequested: true} // refused: nothing happened
 	}
 	if _, uerr := p.move(ctx, slot, u); uerr != nil {
 		return true, uerr
