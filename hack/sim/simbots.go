@@ -140,7 +140,7 @@ func (b *simBots) workload(ctx context.Context, env map[string]string) int {
 		id := b.reg.begin(name, env[botproto.EnvBotID], attemptOf(name))
 		stopKill := b.onKill(ctx, cut, func() { b.reg.end(id, true) })
 		defer stopKill()
-		defer b.reg.end(id, false)
+		defer func() { b.reg.end(id, killed(ctx)) }() // the kill may return the bot before onKill ran
 		return botsim.RunWithEnv(ctx, env, settings, opts...)
 	}
 	slotClient, err := botproto.SlotClientFromEnv(func(k string) string { return env[k] }, botproto.WithHTTPClient(client))
@@ -160,12 +160,15 @@ func (b *simBots) workload(ctx context.Context, env map[string]string) int {
 // ended. A graceful stop is left to the bot, which says goodbye.
 func (b *simBots) onKill(ctx context.Context, cut *cuttableTransport, ended func()) (stop func() bool) {
 	return context.AfterFunc(ctx, func() {
-		if errors.Is(context.Cause(ctx), simcontainer.ErrKilled) {
+		if killed(ctx) {
 			cut.cut()
 			ended()
 		}
 	})
 }
+
+// killed reports whether the container was crashed or vanished, not stopped.
+func killed(ctx context.Context) bool { return errors.Is(context.Cause(ctx), simcontainer.ErrKilled) }
 
 // attemptOf parses the attempt out of a workload name
 // meeboter-<bot>-<attempt> (0 when it has none).
@@ -227,7 +230,7 @@ func (s *slotLoop) play(ctx context.Context, a *botproto.Assignment) {
 		attempt = a.Config.Attempt
 	}
 	s.cur.Store(int64(s.reg.begin(s.app, a.BotID, attempt)))
-	defer s.endCurrent(false)
+	defer func() { s.endCurrent(killed(ctx)) }()
 	sim := &botsim.Simulator{API: s.api.BotClient(a.BotID, a.Token), Settings: s.settings, Config: a.Config,
 		Log: s.log.With("bot_id", a.BotID)}
 	sim.Run(ctx)
