@@ -7,14 +7,21 @@
 // change goes out as a signed webhook to a loopback receiver, which times
 // its delivery. Last, it uploads a 500 MB simulated recording through a
 // presigned PUT to a real S3 server (versitygw). It prints the figures and
-// writes them to a JSON file.
+// writes them to a JSON file. Then the scheduled scenario (scheduled.go)
+// runs `meeboter serve` as a process against both simulators, time-scaled:
+// waves of scheduled bots, an ad hoc burst and one SIGKILL of the
+// controller, measuring how punctually scheduled bots enter their meetings.
+// --only scheduled runs that part alone and merges its figures into the
+// JSON file.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -54,6 +61,8 @@ type Result struct {
 	Webhooks               WebhookResult  `json:"webhooks"`
 	RecordingUpload        UploadResult   `json:"recording_upload"`
 	Metrics                MetricsResult  `json:"metrics"`
+	// Scheduled is the scheduled scenario (absent with --scheduled=false).
+	Scheduled *ScheduledResult `json:"scheduled,omitempty"`
 }
 
 func main() {
@@ -62,14 +71,25 @@ func main() {
 	out := flag.String("out", "bench.json", "where to write the figures")
 	flag.Int64Var(&uploadBytes, "upload-bytes", 500_000_000, "size of the simulated recording uploaded through a presigned PUT")
 	flag.IntVar(&metricsBots, "metrics-bots", 10_000, "bots added to the database before timing a /metrics scrape")
+	only := flag.String("only", "", `run one part alone: "scheduled" (its figures are merged into --out)`)
+	sched := schedFlags(flag.CommandLine)
 	flag.Parse()
-	if err := run(*bots, *out); err != nil {
+	var err error
+	switch *only {
+	case "":
+		err = run(*bots, *out, *sched)
+	case "scheduled":
+		err = runOnlyScheduled(*out, *sched)
+	default:
+		err = fmt.Errorf("--only %q: the part that runs alone is scheduled", *only)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, out string) error {
+func run(n int, out string, sched schedOptions) error {
 	ctx := context.Background()
 	dbURL, stop, err := database(ctx)
 	if err != nil {
@@ -107,8 +127,46 @@ func run(n int, out string) error {
 	if res.API, err = measureAPI(ctx, pool, apiCreates, 10*time.Second); err != nil {
 		return err
 	}
+	if sched.enabled {
+		if res.Scheduled, err = runScheduled(ctx, dbURL, sched); err != nil {
+			return err
+		}
+	}
 	b, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Println(string(b))
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// runOnlyScheduled runs the scheduled scenario alone and sets its figures
+// in out, keeping the other parts' figures already there.
+func runOnlyScheduled(out string, sched schedOptions) error {
+	ctx := context.Background()
+	dbURL, stop, err := database(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	var res Result
+	raw, err := os.ReadFile(out)
+	existed := err == nil
+	switch {
+	case existed:
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if res.Scheduled, err = runScheduled(ctx, dbURL, sched); err != nil {
+		return err
+	}
+	// Without an earlier run's file only "scheduled" is written: zeros for
+	// the other parts would read as measurements.
+	var doc any = res
+	if !existed {
+		doc = map[string]any{"scheduled": res.Scheduled}
+	}
+	b, _ := json.MarshalIndent(doc, "", "  ")
 	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
 

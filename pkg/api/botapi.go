@@ -43,8 +43,22 @@ func (s *Server) writeBotAuthError(w http.ResponseWriter, err error) {
 	}
 }
 
+// receivedKey holds when a bot request arrived in its context.
+type receivedKey struct{}
+
+// receivedAt is when a bot request arrived: what a status report is
+// recorded at, so the time it waited for authentication and a connection
+// under load does not make a bot that entered on time look late.
+func receivedAt(r *http.Request, clock Clock) time.Time {
+	if t, ok := r.Context().Value(receivedKey{}).(time.Time); ok {
+		return t
+	}
+	return clock.Now()
+}
+
 func (s *Server) withBot(h func(http.ResponseWriter, *http.Request, store.BotAuth)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), receivedKey{}, s.Clock.Now()))
 		token, id, ok := botCredentials(r)
 		if !ok {
 			writeProblem(w, http.StatusUnauthorized, "send Authorization: Bearer <MILO_AUTH_TOKEN> and "+botproto.HeaderBotID)
@@ -84,7 +98,7 @@ func (s *Server) logRestart(b store.Bot, auth store.BotAuth) {
 // configFor is what a bot attempt is told to do.
 func (s *Server) configFor(b store.Bot, auth store.BotAuth) botproto.Config {
 	cfg := botproto.Config{BotID: b.ID.String(), Attempt: auth.Attempt, MeetingURL: b.MeetingURL,
-		MeetingPlatform: b.MeetingPlatform, BotName: b.BotName,
+		MeetingPlatform: b.MeetingPlatform, BotName: b.BotName, JoinAt: b.JoinAt,
 		AutomaticLeave: botproto.AutomaticLeave(b.AutomaticLeave),
 		Recording:      botproto.Recording(b.Recording),
 		// Whole seconds on the wire; never 0, which a bot reads as "use your default".
@@ -134,14 +148,14 @@ func (s *Server) botStatus(w http.ResponseWriter, r *http.Request, auth store.Bo
 		to = store.StatusLeaving // the bot is finishing
 	}
 	if !botproto.Status(to).Valid() {
-		writeProblem(w, http.StatusUnprocessableEntity, "unknown status", FieldError{"status", "must be one of JOINING_CALL, IN_WAITING_ROOM, IN_CALL, LEAVING, DONE, FATAL"})
+		writeProblem(w, http.StatusUnprocessableEntity, "unknown status", FieldError{"status", "must be one of READY, JOINING_CALL, IN_WAITING_ROOM, IN_CALL, LEAVING, DONE, FATAL"})
 		return
 	}
 	if req.Reason != "" && !reasonCode.MatchString(req.Reason) {
 		writeProblem(w, http.StatusUnprocessableEntity, "invalid reason", FieldError{"reason", "must match [a-z0-9_]{1,64}"})
 		return
 	}
-	now := s.Clock.Now()
+	now := receivedAt(r, s.Clock)
 	b, err := s.Store.ReportStatus(r.Context(), auth, to, req.Reason, now)
 	switch {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrStaleAttempt):
@@ -163,32 +177,36 @@ func (s *Server) botStatus(w http.ResponseWriter, r *http.Request, auth store.Bo
 func (s *Server) observeStatus(ctx context.Context, auth store.BotAuth, b store.Bot, reported store.Status, now time.Time) {
 	// Postgres keeps microseconds (pgx truncates): that is how "now" reads back.
 	now = now.Truncate(time.Microsecond)
-	changed := b.UpdatedAt.Equal(now)
 	switch {
-	case s.Metrics == nil || !changed:
+	case s.Metrics == nil || !b.UpdatedAt.Equal(now):
 		return
 	case b.Status.Terminal():
 		s.Metrics.BotFinished(string(b.Status), deref(b.StatusReason))
 		return
-	case b.Status != reported || (reported != store.StatusJoiningCall && reported != store.StatusInCall):
+	case b.Status != reported:
 		return
 	}
-	createdAt, warm, err := s.Store.AttemptStart(ctx, auth)
+	platform := deref(b.Platform)
+	if b.EnteredAt != nil && b.EnteredAt.Equal(now) && b.JoinAt != nil {
+		s.Metrics.ObserveLateness(platform, now.Sub(*b.JoinAt))
+	}
+	if reported != store.StatusReady && reported != store.StatusJoiningCall && reported != store.StatusInCall {
+		return
+	}
+	start, err := s.Store.AttemptStart(ctx, auth)
 	if err != nil {
 		s.Logger.Warn("metrics: attempt start", zap.Error(err))
 		return
 	}
-	platform := deref(b.Platform)
-	if reported == store.StatusJoiningCall {
-		s.Metrics.ObserveDeploy(platform, warm, now.Sub(createdAt))
-		return
+	if start.ReadyAt != nil && start.ReadyAt.Equal(now) {
+		s.Metrics.ObserveDeploy(platform, start.Warm, now.Sub(start.CreatedAt))
 	}
-	if b.JoinedAt != nil && b.JoinedAt.Equal(now) {
+	if reported == store.StatusInCall && b.JoinedAt != nil && b.JoinedAt.Equal(now) {
 		from := b.CreatedAt
 		if b.JoinAt != nil && b.JoinAt.After(from) {
 			from = *b.JoinAt
 		}
-		s.Metrics.ObserveInCall(platform, warm, now.Sub(from))
+		s.Metrics.ObserveInCall(platform, start.Warm, now.Sub(from))
 	}
 }
 

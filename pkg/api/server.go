@@ -33,7 +33,7 @@ type Store interface {
 	ReportStatus(ctx context.Context, auth store.BotAuth, to store.Status, reason string, now time.Time) (store.Bot, error)
 	AddEvents(ctx context.Context, auth store.BotAuth, events []store.NewEvent, now time.Time) error
 	RecordingUploaded(ctx context.Context, auth store.BotAuth, key string, size int64, now time.Time) (store.Bot, error)
-	AttemptStart(ctx context.Context, auth store.BotAuth) (time.Time, bool, error)
+	AttemptStart(ctx context.Context, auth store.BotAuth) (store.AttemptStart, error)
 
 	SlotAssignment(ctx context.Context, appUUID, slotToken, newToken string, now time.Time) (store.Assignment, error)
 	PoolStats(ctx context.Context, platform string) ([]store.PoolStats, error)

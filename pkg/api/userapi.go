@@ -41,7 +41,12 @@ type BotView struct {
 	QueuedAt           *time.Time           `json:"queued_at"`
 	DeployStartedAt    *time.Time           `json:"deploy_started_at"`
 	JoinedAt           *time.Time           `json:"joined_at"`
-	EndedAt            *time.Time           `json:"ended_at"`
+	// EnteredAt is when the bot began entering its meeting (its first
+	// JOINING_CALL); JoinLatenessSeconds is EnteredAt - JoinAt for a
+	// scheduled bot (negative: early).
+	EnteredAt           *time.Time `json:"entered_at"`
+	JoinLatenessSeconds *float64   `json:"join_lateness_seconds"`
+	EndedAt             *time.Time `json:"ended_at"`
 	// RecordingSizeBytes is set once the recording is uploaded and verified
 	// (GET /api/v1/bots/{id}/recording then serves it).
 	RecordingSizeBytes *int64 `json:"recording_size_bytes"`
@@ -58,7 +63,15 @@ func viewOf(b store.Bot) BotView {
 		StatusReason: b.StatusReason, Generation: b.Generation, ObservedGeneration: b.ObservedGeneration,
 		Platform: b.Platform, Attempt: b.CurrentAttempt, LastHeartbeatAt: b.LastHeartbeatAt, CreatedAt: b.CreatedAt,
 		QueuedAt: b.QueuedAt, DeployStartedAt: b.DeployStartedAt, JoinedAt: b.JoinedAt, EndedAt: b.EndedAt,
-		RecordingSizeBytes: b.RecordingSize}
+		EnteredAt: b.EnteredAt, JoinLatenessSeconds: lateness(b), RecordingSizeBytes: b.RecordingSize}
+}
+
+func lateness(b store.Bot) *float64 {
+	if b.EnteredAt == nil || b.JoinAt == nil {
+		return nil
+	}
+	s := b.EnteredAt.Sub(*b.JoinAt).Seconds()
+	return &s
 }
 
 // apiKeyFrom reads "Authorization: Bearer <key>" or "X-API-Key: <key>".

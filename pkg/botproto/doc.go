@@ -23,6 +23,15 @@
 // which either hands it a bot id, that attempt's token and its Config, or
 // tells it to ask again later (SlotClient).
 //
+// Scheduled bots: Config.JoinAt is when the meeting is to be entered. A bot
+// started before it (the controller starts a scheduled bot a lead time
+// early, long enough for the platform to pull its image and start it) does
+// its preparation at once, reports READY, keeps heart-beating and reports
+// JOINING_CALL at JoinAt, not before; told to leave while it waits, it
+// reports DONE without entering. A bot started at or after JoinAt, or with
+// no JoinAt, enters at once. Its lateness (JOINING_CALL minus JoinAt) is
+// measured from when the report arrives.
+//
 // A container asks for its Config (or a slot for its assignment) once, when
 // it starts; asking again before the bot's first status is harmless (an
 // answer lost on the way: the same attempt and token come back). Asking

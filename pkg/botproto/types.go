@@ -73,6 +73,9 @@ type Status string
 
 // Bot statuses, in the order a healthy bot reports them.
 const (
+	// StatusReady: started and prepared, waiting for Config.JoinAt to enter
+	// the meeting (only a bot with a JoinAt ahead reports it).
+	StatusReady         Status = "READY"
 	StatusJoiningCall   Status = "JOINING_CALL"
 	StatusInWaitingRoom Status = "IN_WAITING_ROOM"
 	StatusInCall        Status = "IN_CALL"
@@ -84,7 +87,7 @@ const (
 // Valid reports whether s is one of the protocol's statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusJoiningCall, StatusInWaitingRoom, StatusInCall,
+	case StatusReady, StatusJoiningCall, StatusInWaitingRoom, StatusInCall,
 		StatusLeaving, StatusDone, StatusFatal:
 		return true
 	}
@@ -105,6 +108,10 @@ type Config struct {
 	Recording                Recording      `json:"recording"`
 	Metadata                 map[string]any `json:"metadata"`
 	HeartbeatIntervalSeconds int            `json:"heartbeat_interval_seconds"`
+	// JoinAt is when the meeting is to be entered; nil means at once. A bot
+	// started before it prepares, reports READY, keeps heart-beating and
+	// reports JOINING_CALL at JoinAt, not before.
+	JoinAt *time.Time `json:"join_at,omitempty"`
 	// LeaveAt is the hard end of the bot's lifetime; nil means no limit.
 	LeaveAt *time.Time `json:"leave_at,omitempty"`
 	// ShouldExit tells a restarted bot that its work is already over: it

@@ -68,7 +68,7 @@ func DefaultSettings() Settings {
 // crashablePhases are the phases CrashAt accepts: the ones the bot
 // enters on its own (DONE and FATAL end the process anyway).
 var crashablePhases = map[botproto.Status]bool{
-	botproto.StatusJoiningCall: true, botproto.StatusInWaitingRoom: true,
+	botproto.StatusReady: true, botproto.StatusJoiningCall: true, botproto.StatusInWaitingRoom: true,
 	botproto.StatusInCall: true, botproto.StatusLeaving: true,
 }
 

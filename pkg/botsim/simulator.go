@@ -1,6 +1,7 @@
 package botsim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -188,6 +189,13 @@ func (s *Simulator) heartbeat(ctx context.Context, every time.Duration, leave co
 // meeting walks the phases. Status reports use ctx, not meetCtx, because
 // LEAVING and DONE must still be sent after the meeting is cut short.
 func (s *Simulator) meeting(ctx, meetCtx context.Context, cfg *botproto.Config, set Settings) error {
+	entering, err := s.waitToJoin(ctx, meetCtx, cfg, set)
+	if err != nil || !entering {
+		if err == nil && ctx.Err() == nil {
+			err = s.report(ctx, set, botproto.StatusDone, "left_before_joining")
+		}
+		return cmp.Or(ctx.Err(), err)
+	}
 	if err := s.report(ctx, set, botproto.StatusJoiningCall, ""); err != nil {
 		return err
 	}
@@ -223,6 +231,21 @@ func (s *Simulator) meeting(ctx, meetCtx context.Context, cfg *botproto.Config, 
 		return err
 	}
 	return s.report(ctx, set, botproto.StatusDone, "")
+}
+
+// waitToJoin: a bot started before its join_at (a scheduled bot admitted
+// a lead time early) is prepared at once, reports READY, and waits for
+// join_at, heart-beating, to enter on time, not before. It reports false
+// when the wait was cut short (told to leave, stopped).
+func (s *Simulator) waitToJoin(ctx, meetCtx context.Context, cfg *botproto.Config, set Settings) (bool, error) {
+	if cfg.JoinAt == nil || !cfg.JoinAt.After(s.Now()) {
+		return true, nil
+	}
+	if err := s.report(ctx, set, botproto.StatusReady, ""); err != nil {
+		return false, err
+	}
+	s.Log.Info("ready; waiting to join", "join_at", cfg.JoinAt.UTC())
+	return s.Sleep(meetCtx, cfg.JoinAt.Sub(s.Now())) == nil, nil
 }
 
 // stay spends d in the current phase (forever when d is 0) unless the

@@ -240,3 +240,51 @@ func TestSignalSaysGoodbye(t *testing.T) {
 	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())
 	require.Equal(t, "signal", f.leavingReason())
 }
+
+// A bot started before its join_at reports READY, heart-beats while it
+// waits, and enters (JOINING_CALL) at join_at, not before (issue 11).
+func TestWaitsForJoinAt(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	joinAt := time.Now().Add(1500 * time.Millisecond)
+	f.cfg.JoinAt = &joinAt
+	var enteredAt time.Time
+	f.onStatus = func(s botproto.Status) {
+		if s == joining {
+			enteredAt = time.Now()
+		}
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	sim := &Simulator{API: botproto.NewClient(srv.URL, testBotID, testToken), Settings: Settings{CallDuration: time.Millisecond}}
+	require.Equal(t, 0, sim.Run(context.Background()))
+
+	require.Equal(t, []botproto.Status{botproto.StatusReady, joining, inCall, leaving, done}, f.statusList())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.False(t, enteredAt.Before(joinAt), "entered %s before join_at", joinAt.Sub(enteredAt))
+	require.Less(t, enteredAt.Sub(joinAt), 500*time.Millisecond, "entered late")
+	require.Positive(t, f.heartbeats, "it beat while it waited")
+}
+
+// Told to leave while it waits: it never enters, and is done.
+func TestLeaveWhileWaitingToJoin(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	joinAt := time.Now().Add(time.Hour)
+	f.cfg.JoinAt = &joinAt
+	f.shouldLeave = true
+
+	require.Equal(t, 0, simulate(context.Background(), t, f, Settings{}))
+	require.Equal(t, []botproto.Status{botproto.StatusReady, done}, f.statusList())
+}
+
+// Without join_at, or with one passed already, nothing changes.
+func TestJoinAtPassedEntersAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	joinAt := time.Now().Add(-time.Minute)
+	f.cfg.JoinAt = &joinAt
+	require.Equal(t, 0, simulate(context.Background(), t, f, Settings{CallDuration: time.Second}))
+	require.Equal(t, []botproto.Status{joining, inCall, leaving, done}, f.statusList())
+}

@@ -37,6 +37,7 @@ var requiredAlerts = []string{
 	"MeeboterOrphansCollected",
 	"MeeboterNoLeader",
 	"MeeboterReconcileErrors",
+	"MeeboterBotsLate",
 }
 
 // requiredSections must each name a dashboard row that holds panels

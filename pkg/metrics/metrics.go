@@ -29,6 +29,7 @@ type Metrics struct {
 	PlatformThrottled       *prometheus.CounterVec   // platform, operation
 	DeployDuration          *prometheus.HistogramVec // platform, start
 	CreateToInCall          *prometheus.HistogramVec // platform, start
+	JoinLateness            *prometheus.HistogramVec // platform
 	DeadlineExpiries        *prometheus.CounterVec   // deadline
 	BotsFinished            *prometheus.CounterVec   // status, reason
 	OrphansCollected        *prometheus.CounterVec   // platform
@@ -56,6 +57,10 @@ type Options struct {
 
 var durationBuckets = []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200}
 
+// latenessBuckets are signed: a bot that entered early observes a negative
+// value, and le="0" counts every bot that was not late.
+var latenessBuckets = []float64{-300, -60, -30, -10, -5, -2, -1, -0.5, 0, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600}
+
 // New builds and registers every family, the Go runtime and process
 // collectors, and (with opts.State) the database collector.
 func New(opts Options) *Metrics {
@@ -80,6 +85,9 @@ func New(opts Options) *Metrics {
 		"From an attempt's deploy start to the bot's first report (its container is up).", durationBuckets, "platform", "start")
 	m.CreateToInCall = histogram("meeboter_create_to_in_call_seconds",
 		"From a bot's creation (or its join_at, when scheduled) to its first IN_CALL.", durationBuckets, "platform", "start")
+	m.JoinLateness = histogram("meeboter_join_lateness_seconds",
+		"When a scheduled bot began entering its meeting (its first JOINING_CALL) minus its join_at: negative is early.",
+		latenessBuckets, "platform")
 	m.DeadlineExpiries = counter("meeboter_deadline_expiries_total",
 		"Bots ended by a deadline: heartbeat, deploy, leave, queue or lifetime.", "deadline")
 	m.BotsFinished = counter("meeboter_bots_finished_total", "Bots that reached DONE or FATAL, by reason.", "status", "reason")

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/pkg/metrics"
@@ -40,6 +42,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 		m.BotFinished("FATAL", "heartbeat_timeout")
 		m.ObserveDeploy("local", false, time.Second)
 		m.ObserveInCall("local", true, time.Second)
+		m.ObserveLateness("local", time.Second)
 		m.OrphanCollected("local")
 		m.DriftCorrected("coolify", "spec")
 		m.WebhookDelivery("callback", "delivered")
@@ -64,6 +67,20 @@ func TestEventFamilies(t *testing.T) {
 	require.InDelta(t, 1, testutil.ToFloat64(m.PlatformRequests.WithLabelValues("aws", "RunTask", "error")), 0)
 	m.ObserveReconcile("gc", time.Now(), errors.New("boom"))
 	require.InDelta(t, 1, testutil.ToFloat64(m.Reconciles.WithLabelValues("gc", metrics.ResultError)), 0)
+	// Lateness is signed: two early bots, one late.
+	m.ObserveLateness("aws", -3*time.Second)
+	m.ObserveLateness("aws", -200*time.Millisecond)
+	m.ObserveLateness("aws", 4*time.Second)
+	require.Equal(t, 1, testutil.CollectAndCount(m.JoinLateness), "one series: aws")
+	var hist dto.Metric
+	require.NoError(t, m.JoinLateness.WithLabelValues("aws").(prometheus.Histogram).Write(&hist))
+	onTime := 0.0
+	for _, b := range hist.GetHistogram().GetBucket() {
+		if b.GetUpperBound() == 0 {
+			onTime = float64(b.GetCumulativeCount())
+		}
+	}
+	require.InDelta(t, 2, onTime, 0, "le=0 counts the bots that were not late")
 
 	// Names follow Prometheus conventions, whether or not they have samples.
 	names := m.FamilyNames()

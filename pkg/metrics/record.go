@@ -64,6 +64,15 @@ func start(warm bool) string {
 	return StartCold
 }
 
+// ObserveLateness records how late (negative: early) a scheduled bot began
+// entering its meeting.
+func (m *Metrics) ObserveLateness(platform string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.JoinLateness.WithLabelValues(platform).Observe(d.Seconds())
+}
+
 // ObserveDeploy records an attempt's deploy duration.
 func (m *Metrics) ObserveDeploy(platform string, warm bool, d time.Duration) {
 	if m == nil {

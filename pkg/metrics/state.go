@@ -44,7 +44,7 @@ type StateSource interface {
 // Statuses, slot states and job states every snapshot reports, as 0 when
 // absent, so alerts and dashboards see stable series.
 var (
-	botStatuses = []string{"SCHEDULED", "QUEUED", "DEPLOYING", "JOINING_CALL", "IN_WAITING_ROOM", "IN_CALL", "LEAVING", "DONE", "FATAL"}
+	botStatuses = []string{"SCHEDULED", "QUEUED", "DEPLOYING", "READY", "JOINING_CALL", "IN_WAITING_ROOM", "IN_CALL", "LEAVING", "DONE", "FATAL"}
 	jobStates   = []string{"available", "scheduled", "running", "retryable", "discarded", "cancelled", "completed", "pending"}
 )
 

@@ -134,7 +134,8 @@ func (e *TransitionError) Error() string {
 // Unwrap makes a TransitionError an ErrConflict.
 func (e *TransitionError) Unwrap() error { return ErrConflict }
 
-var progress = map[Status]int{StatusDeploying: 0, StatusJoiningCall: 1, StatusInWaitingRoom: 2, StatusInCall: 2, StatusLeaving: 3}
+var progress = map[Status]int{StatusDeploying: 0, StatusReady: 1, StatusJoiningCall: 2, StatusInWaitingRoom: 3, StatusInCall: 3,
+	StatusLeaving: 4}
 
 // CheckTransition applies the rules for a status a bot reports: terminals are
 // absorbing, LEAVING is sticky (only DONE or FATAL follow), a bot cannot go
@@ -170,14 +171,19 @@ func (s *Store) ReportStatus(ctx context.Context, auth BotAuth, to Status, reaso
 			return err
 		}
 		if bot.Status == StatusDeploying {
-			// The workload has its token; once its create is recorded too
-			// (not a lost answer being retried), the token is not needed.
-			if _, err := tx.Exec(ctx, `UPDATE deployments SET pending_token = NULL
-				WHERE bot_id = $1 AND attempt = $2 AND state NOT IN ('PENDING', 'CREATING')`, bot.ID, auth.Attempt); err != nil {
+			// The attempt's first report: the bot is ready (the lead times
+			// are learned from this). The workload has its token; once its
+			// create is recorded too (not a lost answer being retried), the
+			// token is not needed.
+			if _, err := tx.Exec(ctx, `UPDATE deployments SET ready_at = COALESCE(ready_at, $3),
+					pending_token = CASE WHEN state IN ('PENDING', 'CREATING') THEN pending_token END
+				WHERE bot_id = $1 AND attempt = $2`, bot.ID, auth.Attempt, now); err != nil {
 				return err
 			}
 		}
-		if to == StatusDone && bot.Recording.Enabled && bot.RecordingUploaded == nil {
+		// DONE promises the recording, unless the bot never entered the
+		// meeting (stopped while it waited for join_at): nothing to record.
+		if to == StatusDone && bot.Recording.Enabled && bot.RecordingUploaded == nil && bot.EnteredAt != nil {
 			to, reason = StatusFatal, ReasonRecordingMissing
 		}
 		if to.Terminal() {
@@ -210,6 +216,8 @@ func lockAttemptBotTx(ctx context.Context, tx pgx.Tx, auth BotAuth) (Bot, error)
 func (s *Store) progressTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, reason string, now time.Time) error {
 	if _, err := tx.Exec(ctx, `UPDATE bots SET status = $2, last_heartbeat_at = $3, updated_at = $3,
 			joined_at = CASE WHEN $2 = 'IN_CALL' THEN COALESCE(joined_at, $3) ELSE joined_at END,
+			entered_at = CASE WHEN $2 IN ('JOINING_CALL', 'IN_WAITING_ROOM', 'IN_CALL') THEN COALESCE(entered_at, $3)
+				ELSE entered_at END,
 			revision = revision + 1, next_check_at = $3
 		WHERE id = $1`, id, to, now); err != nil {
 		return err
@@ -265,10 +273,19 @@ func (s *Store) AddEvents(ctx context.Context, auth BotAuth, events []NewEvent, 
 	return wrap("add events", err)
 }
 
-// AttemptStart says how an attempt started: when its deployment was created
-// and whether it was warm (an idle pool slot reused).
-func (s *Store) AttemptStart(ctx context.Context, auth BotAuth) (createdAt time.Time, warm bool, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT created_at, warm FROM deployments WHERE bot_id = $1 AND attempt = $2`,
-		auth.BotID, auth.Attempt).Scan(&createdAt, &warm)
-	return createdAt, warm, notFound(err)
+// AttemptStart says how an attempt started: when its deployment was created,
+// when its bot first reported, and whether it was warm (an idle pool slot
+// reused).
+type AttemptStart struct {
+	CreatedAt time.Time  `db:"created_at"`
+	ReadyAt   *time.Time `db:"ready_at"`
+	Warm      bool       `db:"warm"`
+}
+
+// AttemptStart returns how an authenticated attempt started.
+func (s *Store) AttemptStart(ctx context.Context, auth BotAuth) (AttemptStart, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT created_at, ready_at, warm FROM deployments WHERE bot_id = $1 AND attempt = $2`,
+		auth.BotID, auth.Attempt)
+	st, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[AttemptStart])
+	return st, notFound(err)
 }

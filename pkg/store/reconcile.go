@@ -294,6 +294,13 @@ func (s *Store) RecordObservation(ctx context.Context, d Deployment, o Observati
 	changed := false
 	id := d.BotID
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// The bot row first, as every other writer of both (a status report)
+		// locks them: the other order deadlocks under load.
+		if o.Observed != deref(d.Observed) || !sameInt(o.ExitCode, d.ExitCode) {
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM bots WHERE id = $1 FOR UPDATE`, id); err != nil {
+				return err
+			}
+		}
 		err := tx.QueryRow(ctx, `UPDATE deployments SET observed = $3, exit_code = $4,
 				observed_at = CASE WHEN observed IS DISTINCT FROM $3 OR exit_code IS DISTINCT FROM $4 THEN $5 ELSE observed_at END,
 				progress_at = CASE WHEN $7 THEN $5 ELSE progress_at END
@@ -312,6 +319,15 @@ func (s *Store) RecordObservation(ctx context.Context, d Deployment, o Observati
 	})
 	return changed, wrap("record observation", err)
 }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func sameInt(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
 func ignoreNoRows(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -344,8 +360,9 @@ func (s *Store) MoveAttempt(ctx context.Context, id uuid.UUID, attempt int, cand
 	moved := ""
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var from string
-		err := tx.QueryRow(ctx, `SELECT platform FROM deployments WHERE bot_id = $1 AND attempt = $2
-			AND state IN ('PENDING', 'CREATING') FOR UPDATE`, id, attempt).Scan(&from)
+		// Bot, then deployment: the order every writer of both locks them in.
+		err := tx.QueryRow(ctx, `SELECT d.platform FROM bots b JOIN deployments d ON d.bot_id = b.id
+			WHERE b.id = $1 AND d.attempt = $2 AND d.state IN ('PENDING', 'CREATING') FOR UPDATE OF b, d`, id, attempt).Scan(&from)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}

@@ -17,6 +17,7 @@ const (
 	StatusScheduled     Status = "SCHEDULED"
 	StatusQueued        Status = "QUEUED"
 	StatusDeploying     Status = "DEPLOYING"
+	StatusReady         Status = "READY" // up and prepared, waiting for join_at
 	StatusJoiningCall   Status = "JOINING_CALL"
 	StatusInWaitingRoom Status = "IN_WAITING_ROOM"
 	StatusInCall        Status = "IN_CALL"
@@ -32,7 +33,7 @@ func (s Status) Terminal() bool { return s == StatusDone || s == StatusFatal }
 // liveness is judged by heartbeats rather than by the deploy deadline.
 func (s Status) Running() bool {
 	switch s {
-	case StatusJoiningCall, StatusInWaitingRoom, StatusInCall, StatusLeaving:
+	case StatusReady, StatusJoiningCall, StatusInWaitingRoom, StatusInCall, StatusLeaving:
 		return true
 	}
 	return false
@@ -40,7 +41,7 @@ func (s Status) Running() bool {
 
 // Statuses lists every status.
 func Statuses() []Status {
-	return []Status{StatusScheduled, StatusQueued, StatusDeploying, StatusJoiningCall, StatusInWaitingRoom,
+	return []Status{StatusScheduled, StatusQueued, StatusDeploying, StatusReady, StatusJoiningCall, StatusInWaitingRoom,
 		StatusInCall, StatusLeaving, StatusDone, StatusFatal}
 }
 
@@ -151,6 +152,7 @@ type Bot struct {
 	QueuedAt           *time.Time      `db:"queued_at"`
 	DeployStartedAt    *time.Time      `db:"deploy_started_at"`
 	JoinedAt           *time.Time      `db:"joined_at"`
+	EnteredAt          *time.Time      `db:"entered_at"`
 	EndedAt            *time.Time      `db:"ended_at"`
 }
 
@@ -186,6 +188,8 @@ type Deployment struct {
 	StopRequestedAt *time.Time `db:"stop_requested_at"`
 	// MovedAt is when the attempt last moved platform for capacity.
 	MovedAt *time.Time `db:"moved_at"`
+	// ReadyAt is when the attempt's bot first reported.
+	ReadyAt *time.Time `db:"ready_at"`
 }
 
 // Live reports whether the deployment may still have a workload.

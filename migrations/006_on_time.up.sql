@@ -1,0 +1,16 @@
+-- On time (issue 11): bots wait READY for join_at, and the controller learns
+-- how long each platform takes to make a bot ready.
+
+-- READY: the bot is up and prepared, and waits for join_at to enter.
+ALTER TABLE bots DROP CONSTRAINT bots_status_check;
+ALTER TABLE bots ADD CONSTRAINT bots_status_check CHECK (status IN ('SCHEDULED', 'QUEUED', 'DEPLOYING', 'READY',
+    'JOINING_CALL', 'IN_WAITING_ROOM', 'IN_CALL', 'LEAVING', 'DONE', 'FATAL'));
+
+-- When the bot began entering its meeting (its first JOINING_CALL): its
+-- lateness is entered_at - join_at.
+ALTER TABLE bots ADD COLUMN entered_at timestamptz;
+
+-- When the attempt's bot first reported (READY or JOINING_CALL): the
+-- attempt's create-to-ready time, which the lead times are learned from.
+ALTER TABLE deployments ADD COLUMN ready_at timestamptz;
+CREATE INDEX deployments_ready ON deployments (platform, ready_at DESC) WHERE ready_at IS NOT NULL;
