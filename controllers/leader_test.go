@@ -133,14 +133,24 @@ func TestLeadershipMovesWhenTheLeadersSessionDies(t *testing.T) {
 func TestSweeperRequeuesTheJobsOfADeadReplica(t *testing.T) {
 	t.Parallel()
 	rec := &recordingReconciler{running: map[uuid.UUID]int{}}
-	st, pool := startWorkerOn(t, rec)
+	st, pool, completed := startWorkerOn(t, rec)
 	dead, alive := createBot(t, st), createBot(t, st)
 	liveID := controllers.ClientID("alive")
 	storetest.NewSession(t, pool, liveID)
 	// Once their first reconciles are over, both bots' next ones are
 	// fetched by replicas: one that then died, one that still works it.
-	require.Eventually(t, func() bool { return rec.count(dead.ID) == 1 && rec.count(alive.ID) == 1 }, 10*time.Second,
-		10*time.Millisecond)
+	// River's completer marks a job completed once more after the worker
+	// did (it only touches running jobs): wait for both before tampering,
+	// or it would complete the job the test just made running.
+	for range 2 {
+		select {
+		case <-completed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the first reconciles did not complete")
+		}
+	}
+	require.Equal(t, 1, rec.count(dead.ID))
+	require.Equal(t, 1, rec.count(alive.ID))
 	for id, worker := range map[uuid.UUID]string{dead.ID: "dead@0000beef", alive.ID: liveID} {
 		require.Eventually(t, func() bool {
 			tag, err := pool.Exec(context.Background(), `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(),
@@ -162,8 +172,9 @@ func TestSweeperRequeuesTheJobsOfADeadReplica(t *testing.T) {
 	require.Equal(t, 1, rec.count(alive.ID))
 }
 
-// startWorkerOn is startWorker that also returns the pool.
-func startWorkerOn(t *testing.T, rec *recordingReconciler) (*store.Store, *pgxpool.Pool) {
+// startWorkerOn is startWorker that also returns the pool and River's
+// job-completed events.
+func startWorkerOn(t *testing.T, rec *recordingReconciler) (*store.Store, *pgxpool.Pool, <-chan *river.Event) {
 	t.Helper()
 	pool := storetest.NewPool(t)
 	enq := &controllers.Enqueuer{}
@@ -177,7 +188,9 @@ func startWorkerOn(t *testing.T, rec *recordingReconciler) (*store.Store, *pgxpo
 	})
 	require.NoError(t, err)
 	enq.SetClient(client)
+	completed, cancel := client.Subscribe(river.EventKindJobCompleted)
+	t.Cleanup(cancel)
 	require.NoError(t, client.Start(context.Background()))
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	return st, pool
+	return st, pool, completed
 }

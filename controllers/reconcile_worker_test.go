@@ -59,7 +59,7 @@ func (r *recordingReconciler) count(id uuid.UUID) int {
 
 func startWorker(t *testing.T, rec *recordingReconciler) *store.Store {
 	t.Helper()
-	st, _ := startWorkerOn(t, rec)
+	st, _, _ := startWorkerOn(t, rec)
 	return st
 }
 
