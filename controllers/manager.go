@@ -55,6 +55,9 @@ type Config struct {
 	// ReplicaID names this replica (default: the host name); its River
 	// client and database session are named ClientID(ReplicaID).
 	ReplicaID string
+	// LeadTime is how long before its join_at a scheduled bot is admitted
+	// (nil: Bot.JoinLeadTime).
+	LeadTime func(ctx context.Context, b store.Bot) time.Duration
 }
 
 // PlatformConfig is one platform and its bot limit.
@@ -173,10 +176,11 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	var limits []bot.PlatformLimit
 	for _, pc := range cfg.Platforms {
 		platforms[pc.Platform.Name()] = pc.Platform
-		limits = append(limits, bot.PlatformLimit{Platform: pc.Platform.Name(), Limit: pc.Limit})
+		limits = append(limits, bot.PlatformLimit{Platform: pc.Platform.Name(), Limit: pc.Limit,
+			Lifetime: cfg.Bot.MaxBotLifetime + cfg.Bot.LeaveTimeout})
 	}
 	reconciler := &bot.Reconciler{Store: deps.Store, Platforms: platforms, Clock: deps.Clock, Config: cfg.Bot,
-		PublicURL: cfg.PublicURL, Priority: limits, Logger: log.Named("bot"), Metrics: cfg.Metrics}
+		PublicURL: cfg.PublicURL, Priority: limits, Logger: log.Named("bot"), Metrics: cfg.Metrics, LeadTime: cfg.LeadTime}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ReconcileWorker{Reconciler: reconciler, Store: deps.Store, Locks: session, Metrics: cfg.Metrics})
 	river.AddWorker(workers, &WebhookWorker{Config: cfg.Webhooks, Events: deps.Store, Clock: deps.Clock, Metrics: cfg.Metrics})

@@ -14,3 +14,14 @@ ALTER TABLE bots ADD COLUMN entered_at timestamptz;
 -- attempt's create-to-ready time, which the lead times are learned from.
 ALTER TABLE deployments ADD COLUMN ready_at timestamptz;
 CREATE INDEX deployments_ready ON deployments (platform, ready_at DESC) WHERE ready_at IS NOT NULL;
+
+-- Capacity reserved at create for a scheduled bot: its platform and window
+-- (from its admission, a lead time before join_at, to the end of its
+-- longest life). Counted with the live bots under the platform's admission
+-- lock; cleared when the bot ends.
+ALTER TABLE bots ADD COLUMN reserved_platform text;
+ALTER TABLE bots ADD COLUMN reserved_from timestamptz;
+ALTER TABLE bots ADD COLUMN reserved_until timestamptz;
+ALTER TABLE bots ADD CONSTRAINT bots_reservation_whole CHECK (
+    (reserved_platform IS NULL) = (reserved_from IS NULL) AND (reserved_from IS NULL) = (reserved_until IS NULL));
+CREATE INDEX bots_reserved ON bots (reserved_platform, reserved_from) WHERE reserved_platform IS NOT NULL;

@@ -12,7 +12,7 @@ import (
 
 // AdmitStore is what the Admitter needs of the database.
 type AdmitStore interface {
-	Admit(ctx context.Context, platform string, limit int, now time.Time) ([]uuid.UUID, error)
+	Admit(ctx context.Context, p store.PlatformLimit, now time.Time) ([]uuid.UUID, error)
 }
 
 // PlatformLimit is one platform's capacity, in priority order.
@@ -32,7 +32,7 @@ type Admitter struct {
 func (a *Admitter) RunOnce(ctx context.Context) (int, error) {
 	total := 0
 	for _, p := range a.Platforms {
-		ids, err := a.Store.Admit(ctx, p.Platform, p.Limit, a.Clock.Now())
+		ids, err := a.Store.Admit(ctx, p, a.Clock.Now())
 		if err != nil {
 			return total, err
 		}

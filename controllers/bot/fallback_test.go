@@ -48,7 +48,7 @@ func TestCapacityFailureFallsBackToNextPlatform(t *testing.T) {
 	full.FailCreate(platform.ErrCapacity)
 	spare := &platformtest.Fake{PlatformName: "aws"}
 	priority := []bot.PlatformLimit{{Platform: "coolify", Limit: 10}, {Platform: "aws", Limit: 10}}
-	admitted, err := st.Admit(ctx, "coolify", 10, now)
+	admitted, err := st.Admit(ctx, store.PlatformLimit{Platform: "coolify", Limit: 10}, now)
 	require.NoError(t, err)
 	require.Len(t, admitted, 1)
 
@@ -72,7 +72,7 @@ func TestCapacityFailureFallsBackToNextPlatform(t *testing.T) {
 	res2, err := st.CreateBot(ctx, store.NewBot{Owner: "acme", MeetingURL: "https://zoom.us/j/1234567891", MeetingPlatform: "zoom",
 		BotName: "b"}, nil, now, func(b store.Bot) ([]byte, error) { return json.Marshal(b.ID) })
 	require.NoError(t, err)
-	_, err = st.Admit(ctx, "coolify", 10, now)
+	_, err = st.Admit(ctx, store.PlatformLimit{Platform: "coolify", Limit: 10}, now)
 	require.NoError(t, err)
 	r.Priority = []bot.PlatformLimit{{Platform: "coolify", Limit: 10}, {Platform: "aws", Limit: 1}}
 	_, err = r.Reconcile(ctx, res2.Bot.ID)
@@ -95,7 +95,7 @@ func TestEveryPlatformFullWaitsInsteadOfBouncing(t *testing.T) {
 	coolify, aws := &platformtest.Fake{PlatformName: "coolify"}, &platformtest.Fake{PlatformName: "aws"}
 	coolify.FailCreate(platform.ErrCapacity)
 	aws.FailCreate(platform.ErrCapacity)
-	_, err := st.Admit(ctx, "coolify", 10, now)
+	_, err := st.Admit(ctx, store.PlatformLimit{Platform: "coolify", Limit: 10}, now)
 	require.NoError(t, err)
 	r := &bot.Reconciler{Store: st, Platforms: map[string]platform.Platform{"coolify": coolify, "aws": aws},
 		Clock: fixedClock{now}, Logger: zap.NewNop(),

@@ -55,6 +55,10 @@ type Reconciler struct {
 	Logger   *zap.Logger
 	// Metrics counts the terminal transitions this reconciler makes.
 	Metrics *metrics.Metrics
+	// LeadTime, when set, is how long before its join_at a scheduled bot is
+	// admitted (the platforms' learned lead times); Config.JoinLeadTime is
+	// the least.
+	LeadTime func(ctx context.Context, b store.Bot) time.Duration
 }
 
 // capacityRetry is how soon a bot asks a full platform again.
@@ -79,7 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, id uuid.UUID) (Result, error
 			return Result{}, err
 		}
 		now := r.Clock.Now()
-		a := Decide(b, d, now, r.Config)
+		a := Decide(b, d, now, r.configFor(ctx, b))
 		if a.Kind == ActWait {
 			return r.wait(ctx, b, a.Next)
 		}
@@ -90,6 +94,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, id uuid.UUID) (Result, error
 	// Out of steps with work left: the resync comes back for it soon.
 	at := r.Clock.Now().Add(capacityRetry)
 	return Result{RequeueAt: at}, r.Store.SetNextCheck(ctx, id, &at)
+}
+
+// configFor is the reconciler's config for b: a scheduled bot gets its
+// platforms' lead time.
+func (r *Reconciler) configFor(ctx context.Context, b store.Bot) Config {
+	cfg := r.Config
+	if b.Status == store.StatusScheduled && r.LeadTime != nil {
+		cfg.JoinLeadTime = max(cfg.JoinLeadTime, r.LeadTime(ctx, b))
+	}
+	return cfg
 }
 
 func (r *Reconciler) wait(ctx context.Context, b store.Bot, next *time.Time) (Result, error) {

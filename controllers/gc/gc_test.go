@@ -74,7 +74,7 @@ func (b *testBundle) running(t *testing.T) (uuid.UUID, string) {
 		MeetingPlatform: "google-meet", BotName: "Meeboter", Metadata: json.RawMessage(`{}`)}, nil, t0, render)
 	require.NoError(t, err)
 	id := res.Bot.ID
-	admitted, err := b.store.Admit(ctx, b.platform.Name(), 100, t0)
+	admitted, err := b.store.Admit(ctx, store.PlatformLimit{Platform: b.platform.Name(), Limit: 100}, t0)
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{id}, admitted)
 	storetest.BeginCreate(t, b.store, id, 1, "t-"+id.String(), t0)

@@ -67,7 +67,7 @@ func (b *testBundle) admit(t *testing.T, at time.Time) uuid.UUID {
 	res, err := b.store.CreateBot(ctx, store.NewBot{Owner: "acme", MeetingURL: "https://meet.google.com/abc-defg-hij",
 		MeetingPlatform: "google-meet", BotName: "Meeboter", Metadata: json.RawMessage(`{}`)}, nil, at, render)
 	require.NoError(t, err)
-	admitted, err := b.store.Admit(ctx, b.platform.Name(), 100, at)
+	admitted, err := b.store.Admit(ctx, store.PlatformLimit{Platform: b.platform.Name(), Limit: 100}, at)
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{res.Bot.ID}, admitted)
 	return res.Bot.ID

@@ -81,7 +81,7 @@ func measureAPI(ctx context.Context, pool *pgxpool.Pool, creates int, beatFor ti
 // runningBots admits n of the created bots and gives each attempt a token,
 // as the reconciler does before a workload starts.
 func runningBots(ctx context.Context, st *store.Store, n int) ([]string, []uuid.UUID, error) {
-	ids, err := st.Admit(ctx, "bench", n, time.Now())
+	ids, err := st.Admit(ctx, store.PlatformLimit{Platform: "bench", Limit: n}, time.Now())
 	if err != nil {
 		return nil, nil, err
 	}

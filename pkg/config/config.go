@@ -37,8 +37,13 @@ type Config struct {
 	LeaveTimeout     time.Duration
 	MaxBotLifetime   time.Duration
 	QueueTimeout     time.Duration
-	// JoinLeadTime admits a scheduled bot this long before its join_at.
+	// JoinLeadTime is the least a scheduled bot is admitted before its
+	// join_at, whatever the platforms' lead times.
 	JoinLeadTime time.Duration
+	// LeadFloors are the per-platform minimum lead times (the lead used
+	// until the platform has a history): local, aws, coolify (a warm slot),
+	// coolify-cold.
+	LeadFloors LeadFloors
 	// MaxAttempts bounds attempts of a bot whose container exits before IN_CALL.
 	MaxAttempts int
 	// BotHeartbeatInterval is what bots are told to beat at.
@@ -72,6 +77,11 @@ type Config struct {
 	MetricsCacheTTL time.Duration
 }
 
+// LeadFloors are the configured minimum lead times per platform.
+type LeadFloors struct {
+	Local, AWS, CoolifyWarm, CoolifyCold time.Duration
+}
+
 // Load reads the configuration from getenv (os.Getenv in production).
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
@@ -83,7 +93,11 @@ func Load(getenv func(string) string) (Config, error) {
 		LeaveTimeout:         r.dur("LEAVE_TIMEOUT", 5*time.Minute),
 		MaxBotLifetime:       r.dur("MAX_BOT_LIFETIME", 3*time.Hour),
 		QueueTimeout:         r.dur("QUEUE_TIMEOUT", 10*time.Minute),
-		JoinLeadTime:         r.dur("JOIN_LEAD_TIME", 30*time.Second),
+		JoinLeadTime:         r.dur("JOIN_LEAD_TIME", 10*time.Second),
+		LeadFloors: LeadFloors{Local: r.dur("LEAD_TIME_FLOOR_LOCAL", 5*time.Second),
+			AWS:         r.dur("LEAD_TIME_FLOOR_AWS", 90*time.Second),
+			CoolifyWarm: r.dur("LEAD_TIME_FLOOR_COOLIFY", 30*time.Second),
+			CoolifyCold: r.dur("LEAD_TIME_FLOOR_COOLIFY_COLD", 8*time.Minute)},
 		MaxAttempts:          r.int("MAX_ATTEMPTS", 3, 1),
 		BotHeartbeatInterval: r.dur("BOT_HEARTBEAT_INTERVAL", 10*time.Second),
 		ResyncInterval:       r.dur("RESYNC_INTERVAL", 5*time.Second),

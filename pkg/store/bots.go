@@ -23,6 +23,10 @@ type NewBot struct {
 	Recording       Recording
 	Metadata        json.RawMessage
 	CallbackURL     *string
+	// Reserve, when set, asks for capacity for the bot's window on the first
+	// of its candidates that can guarantee it (a bot scheduled far enough
+	// ahead); none can: the bot is created without, best effort.
+	Reserve []Reservation
 }
 
 // Idempotency identifies a create request that may be replayed.
@@ -59,6 +63,9 @@ func (s *Store) CreateBot(ctx context.Context, nb NewBot, idem *Idempotency, now
 		}
 		bot, err := insertBot(ctx, tx, nb, now)
 		if err != nil {
+			return err
+		}
+		if bot, err = reserveTx(ctx, tx, bot, nb.Reserve); err != nil {
 			return err
 		}
 		body, err := render(bot)
@@ -194,6 +201,9 @@ func (s *Store) RequestStop(ctx context.Context, owner string, id uuid.UUID, mod
 		rows, _ := tx.Query(ctx, `UPDATE bots SET desired = 'STOPPED',
 				stop_mode = CASE WHEN stop_mode = 'cancel' THEN 'cancel' ELSE $3 END,
 				stop_requested_at = COALESCE(stop_requested_at, $4),
+				reserved_platform = CASE WHEN status IN ('SCHEDULED', 'QUEUED') THEN NULL ELSE reserved_platform END,
+				reserved_from = CASE WHEN status IN ('SCHEDULED', 'QUEUED') THEN NULL ELSE reserved_from END,
+				reserved_until = CASE WHEN status IN ('SCHEDULED', 'QUEUED') THEN NULL ELSE reserved_until END,
 				generation = generation + 1, revision = revision + 1, next_check_at = $4, updated_at = $4
 			WHERE id = $1 AND owner = $2 AND status NOT IN ('DONE', 'FATAL')
 			  AND (desired = 'RUNNING' OR (stop_mode = 'leave' AND $3 = 'cancel'))

@@ -27,7 +27,9 @@ func (s *Store) finishTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status St
 	if !status.Terminal() {
 		panic("store: finishTx with non-terminal status " + status)
 	}
+	// An ended bot holds no capacity any more: its reservation goes too.
 	tag, err := tx.Exec(ctx, `UPDATE bots SET status = $2, status_reason = $3, ended_at = $4,
+			reserved_platform = NULL, reserved_from = NULL, reserved_until = NULL,
 			observed_generation = generation, revision = revision + 1, next_check_at = $4, updated_at = $4
 		WHERE id = $1 AND status NOT IN ('DONE', 'FATAL')`, id, status, reason, now)
 	if err != nil || tag.RowsAffected() == 0 {

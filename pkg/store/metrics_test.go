@@ -18,7 +18,7 @@ func TestMetricsSnapshot(t *testing.T) {
 	for range 3 {
 		b.create(t, "acme")
 	}
-	admitted, err := st.Admit(ctx, "local", 1, t0)
+	admitted, err := st.Admit(ctx, store.PlatformLimit{Platform: "local", Limit: 1}, t0)
 	require.NoError(t, err)
 	require.Len(t, admitted, 1)
 	_, err = st.ClaimSlot(ctx, "free-slot", "zoom", "spec", 5, t0)

@@ -49,53 +49,92 @@ func (s *Store) QueueBot(ctx context.Context, id uuid.UUID, now time.Time) error
 	}))
 }
 
-// Admit claims capacity on platform for the oldest queued bots, at most
-// limit live deployments in all. Capacity is counted from rows under a
-// per-platform advisory lock, so replicas agree. Each admitted bot gets its
-// attempt's deployment row (PENDING) before anything is created.
-func (s *Store) Admit(ctx context.Context, platform string, limit int, now time.Time) ([]uuid.UUID, error) {
+// Admit claims capacity on a platform for queued bots: those whose capacity
+// is reserved there first, then the oldest of the others, at most p.Limit
+// live deployments in all, and never the room a reservation that may start
+// within an unreserved bot's lifetime was promised. Capacity is counted from
+// rows under the platform's admission lock, so replicas agree. Each admitted
+// bot gets its attempt's deployment row (PENDING) before anything is
+// created.
+func (s *Store) Admit(ctx context.Context, p PlatformLimit, now time.Time) ([]uuid.UUID, error) {
 	var admitted []uuid.UUID
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('meeboter-admit:' || $1, 0))`, platform); err != nil {
+		if err := lockPlatformTx(ctx, tx, p.Platform); err != nil {
 			return err
 		}
-		var used int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE platform = $1 AND state <> 'GONE'`,
-			platform).Scan(&used); err != nil {
+		used, err := liveOnTx(ctx, tx, p.Platform)
+		if err != nil || used >= p.Limit {
 			return err
 		}
-		if used >= limit {
-			return nil
-		}
-		rows, _ := tx.Query(ctx, `UPDATE bots SET status = 'DEPLOYING', platform = $1, current_attempt = current_attempt + 1,
-				deploy_started_at = $2, last_heartbeat_at = NULL, next_check_at = $2, updated_at = $2,
-				revision = revision + 1
-			WHERE id IN (SELECT id FROM bots WHERE status = 'QUEUED' AND desired = 'RUNNING'
-				ORDER BY queued_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-			RETURNING id, current_attempt`, platform, now, limit-used)
-		type claim struct {
-			ID      uuid.UUID
-			Attempt int
-		}
-		claims, err := pgx.CollectRows(rows, pgx.RowToStructByPos[claim])
+		reserved, err := s.claimQueuedTx(ctx, tx, p.Platform, true, p.Limit-used, now)
 		if err != nil {
 			return err
 		}
-		for _, c := range claims {
-			if err := insertDeployment(ctx, tx, c.ID, c.Attempt, platform, now); err != nil {
-				return err
-			}
-			if err := s.statusChangedTx(ctx, tx, c.ID, StatusDeploying, map[string]any{"platform": platform, "attempt": c.Attempt}, now); err != nil {
-				return err
-			}
-			admitted = append(admitted, c.ID)
+		room, err := unreservedRoomTx(ctx, tx, p, used+len(reserved), now)
+		if err != nil {
+			return err
 		}
+		others, err := s.claimQueuedTx(ctx, tx, p.Platform, false, room, now)
+		if err != nil {
+			return err
+		}
+		admitted = append(reserved, others...)
 		if len(admitted) == 0 {
 			return nil
 		}
 		return s.enq.EnqueueReconcileTx(ctx, tx, admitted...)
 	})
 	return admitted, wrap("admit", err)
+}
+
+func liveOnTx(ctx context.Context, tx pgx.Tx, platform string) (int, error) {
+	var used int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE platform = $1 AND state <> 'GONE'`, platform).Scan(&used)
+	return used, err
+}
+
+// unreservedRoomTx is the room on p for bots without a reservation, used
+// live deployments given: a bot admitted now may run a lifetime, so the
+// room is what every instant of that lifetime has left once the
+// reservations keep theirs.
+func unreservedRoomTx(ctx context.Context, tx pgx.Tx, p PlatformLimit, used int, now time.Time) (int, error) {
+	peak, err := peakTx(ctx, tx, p.Platform, now, now.Add(p.Lifetime), p.Lifetime)
+	return max(min(p.Limit-used, p.Limit-peak), 0), err
+}
+
+// claimQueuedTx moves up to n queued bots, oldest first, to DEPLOYING on
+// platform with a new attempt: those reserved there, or those reserved
+// nowhere.
+func (s *Store) claimQueuedTx(ctx context.Context, tx pgx.Tx, platform string, reserved bool, n int, now time.Time) ([]uuid.UUID, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	rows, _ := tx.Query(ctx, `UPDATE bots SET status = 'DEPLOYING', platform = $1, current_attempt = current_attempt + 1,
+			deploy_started_at = $2, last_heartbeat_at = NULL, next_check_at = $2, updated_at = $2,
+			revision = revision + 1
+		WHERE id IN (SELECT id FROM bots WHERE status = 'QUEUED' AND desired = 'RUNNING'
+			AND CASE WHEN $4 THEN reserved_platform = $1 ELSE reserved_platform IS NULL END
+			ORDER BY queued_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING id, current_attempt`, platform, now, n, reserved)
+	type claim struct {
+		ID      uuid.UUID
+		Attempt int
+	}
+	claims, err := pgx.CollectRows(rows, pgx.RowToStructByPos[claim])
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(claims))
+	for i, c := range claims {
+		if err := insertDeployment(ctx, tx, c.ID, c.Attempt, platform, now); err != nil {
+			return nil, err
+		}
+		if err := s.statusChangedTx(ctx, tx, c.ID, StatusDeploying, map[string]any{"platform": platform, "attempt": c.Attempt}, now); err != nil {
+			return nil, err
+		}
+		ids[i] = c.ID
+	}
+	return ids, nil
 }
 
 func insertDeployment(ctx context.Context, tx pgx.Tx, id uuid.UUID, attempt int, platform string, now time.Time) error {
@@ -350,6 +389,9 @@ func (s *Store) BotRevision(ctx context.Context, id uuid.UUID) (int64, bool, err
 type PlatformLimit struct {
 	Platform string
 	Limit    int
+	// Lifetime is how long a bot may run once deployed: how far ahead a bot
+	// admitted now may hold capacity a reservation was promised.
+	Lifetime time.Duration
 }
 
 // MoveAttempt moves an attempt that found no capacity on its platform (and
@@ -373,15 +415,17 @@ func (s *Store) MoveAttempt(ctx context.Context, id uuid.UUID, attempt int, cand
 			if c.Platform == from {
 				continue
 			}
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('meeboter-admit:' || $1, 0))`, c.Platform); err != nil {
+			if err := lockPlatformTx(ctx, tx, c.Platform); err != nil {
 				return err
 			}
-			var used int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM deployments WHERE platform = $1 AND state <> 'GONE'`,
-				c.Platform).Scan(&used); err != nil {
+			used, err := liveOnTx(ctx, tx, c.Platform)
+			if err != nil {
 				return err
 			}
-			if used >= c.Limit {
+			if room, err := unreservedRoomTx(ctx, tx, c, used, now); err != nil || room == 0 {
+				if err != nil {
+					return err
+				}
 				continue
 			}
 			if _, err := tx.Exec(ctx, `UPDATE deployments SET platform = $3, state = 'PENDING', create_try = create_try + 1,
@@ -389,7 +433,9 @@ func (s *Store) MoveAttempt(ctx context.Context, id uuid.UUID, attempt int, cand
 				WHERE bot_id = $1 AND attempt = $2`, id, attempt, c.Platform, now); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE bots SET platform = $2, updated_at = $3 WHERE id = $1`, id, c.Platform, now); err != nil {
+			// Capacity reserved on the platform it leaves is given back.
+			if _, err := tx.Exec(ctx, `UPDATE bots SET platform = $2, updated_at = $3,
+					reserved_platform = NULL, reserved_from = NULL, reserved_until = NULL WHERE id = $1`, id, c.Platform, now); err != nil {
 				return err
 			}
 			moved = c.Platform
@@ -412,4 +458,14 @@ func (s *Store) PlatformsUsage(ctx context.Context) (map[string]int, int, error)
 	var queued int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM bots WHERE status = 'QUEUED'`).Scan(&queued)
 	return used, queued, wrap("platforms usage", err)
+}
+
+// ReadyDurations returns the create-to-ready durations (deployment created
+// to the bot's first report) of a platform's most recent attempts of one
+// start kind (warm: an idle pool slot reused), most recent first.
+func (s *Store) ReadyDurations(ctx context.Context, platform string, warm bool, limit int) ([]time.Duration, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT ready_at - created_at FROM deployments
+		WHERE platform = $1 AND warm = $2 AND ready_at IS NOT NULL ORDER BY ready_at DESC LIMIT $3`, platform, warm, limit)
+	ds, err := pgx.CollectRows(rows, pgx.RowTo[time.Duration])
+	return ds, wrap("ready durations", err)
 }

@@ -16,7 +16,7 @@ func TestEveryCreateTryOfAnAttemptGetsTheFirstToken(t *testing.T) {
 	st, bundle := setup(t)
 	ctx := context.Background()
 	bot := bundle.create(t, "acme")
-	_, err := st.Admit(ctx, "local", 10, t0)
+	_, err := st.Admit(ctx, store.PlatformLimit{Platform: "local", Limit: 10}, t0)
 	require.NoError(t, err)
 
 	first, err := st.BeginCreate(ctx, bot.ID, 1, "tok-1", t0)

@@ -151,7 +151,7 @@ func TestAdmitHonoursLimitFIFOAndConcurrency(t *testing.T) {
 	var admitted []uuid.UUID
 	for range 8 {
 		wg.Go(func() {
-			got, err := st.Admit(ctx, "local", 10, t0)
+			got, err := st.Admit(ctx, store.PlatformLimit{Platform: "local", Limit: 10}, t0)
 			require.NoError(t, err)
 			mu.Lock()
 			admitted = append(admitted, got...)
@@ -166,7 +166,7 @@ func TestAdmitHonoursLimitFIFOAndConcurrency(t *testing.T) {
 
 	// Capacity comes back only when a deployment is gone.
 	require.NoError(t, st.MarkGone(ctx, ids[0], 1, t0))
-	got, err := st.Admit(ctx, "local", 10, t0)
+	got, err := st.Admit(ctx, store.PlatformLimit{Platform: "local", Limit: 10}, t0)
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{ids[10]}, got)
 }
@@ -176,7 +176,7 @@ func (b *testBundle) admitOne(t *testing.T, token string) store.Bot {
 	t.Helper()
 	ctx := context.Background()
 	bot := b.create(t, "acme")
-	got, err := b.store.Admit(ctx, "local", 1000, t0)
+	got, err := b.store.Admit(ctx, store.PlatformLimit{Platform: "local", Limit: 1000}, t0)
 	require.NoError(t, err)
 	require.Contains(t, got, bot.ID)
 	storetest.BeginCreate(t, b.store, bot.ID, 1, token, t0)

@@ -153,6 +153,10 @@ type Bot struct {
 	DeployStartedAt    *time.Time      `db:"deploy_started_at"`
 	JoinedAt           *time.Time      `db:"joined_at"`
 	EnteredAt          *time.Time      `db:"entered_at"`
+	// The capacity reserved for a scheduled bot: platform and window.
+	ReservedPlatform *string    `db:"reserved_platform"`
+	ReservedFrom     *time.Time `db:"reserved_from"`
+	ReservedUntil    *time.Time `db:"reserved_until"`
 	EndedAt            *time.Time      `db:"ended_at"`
 }
 
