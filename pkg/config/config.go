@@ -86,14 +86,14 @@ type LeadFloors struct {
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
-		DatabaseURL:          r.str("DATABASE_URL", ""),
-		HTTPAddr:             r.str("HTTP_ADDR", "127.0.0.1:8080"),
-		HeartbeatTimeout:     r.dur("HEARTBEAT_TIMEOUT", 5*time.Minute),
-		DeployTimeout:        r.dur("DEPLOY_TIMEOUT", 10*time.Minute),
-		LeaveTimeout:         r.dur("LEAVE_TIMEOUT", 5*time.Minute),
-		MaxBotLifetime:       r.dur("MAX_BOT_LIFETIME", 3*time.Hour),
-		QueueTimeout:         r.dur("QUEUE_TIMEOUT", 10*time.Minute),
-		JoinLeadTime:         r.dur("JOIN_LEAD_TIME", 10*time.Second),
+		DatabaseURL:      r.str("DATABASE_URL", ""),
+		HTTPAddr:         r.str("HTTP_ADDR", "127.0.0.1:8080"),
+		HeartbeatTimeout: r.dur("HEARTBEAT_TIMEOUT", 5*time.Minute),
+		DeployTimeout:    r.dur("DEPLOY_TIMEOUT", 10*time.Minute),
+		LeaveTimeout:     r.dur("LEAVE_TIMEOUT", 5*time.Minute),
+		MaxBotLifetime:   r.dur("MAX_BOT_LIFETIME", 3*time.Hour),
+		QueueTimeout:     r.dur("QUEUE_TIMEOUT", 10*time.Minute),
+		JoinLeadTime:     r.dur("JOIN_LEAD_TIME", 10*time.Second),
 		LeadFloors: LeadFloors{Local: r.dur("LEAD_TIME_FLOOR_LOCAL", 5*time.Second),
 			AWS:         r.dur("LEAD_TIME_FLOOR_AWS", 90*time.Second),
 			CoolifyWarm: r.dur("LEAD_TIME_FLOOR_COOLIFY", 30*time.Second),

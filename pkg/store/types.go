@@ -157,7 +157,7 @@ type Bot struct {
 	ReservedPlatform *string    `db:"reserved_platform"`
 	ReservedFrom     *time.Time `db:"reserved_from"`
 	ReservedUntil    *time.Time `db:"reserved_until"`
-	EndedAt            *time.Time      `db:"ended_at"`
+	EndedAt          *time.Time `db:"ended_at"`
 }
 
 // Deployment is one attempt to run a bot.
