@@ -96,8 +96,9 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	if err != nil {
 		return err
 	}
+	leads := newLeadTimes(cfg, st, plats)
 	mcfg := managerConfig(cfg, plats)
-	mcfg.Metrics = met
+	mcfg.Metrics, mcfg.LeadTime = met, leads.forBot
 	m, err := controllers.New(mcfg, controllers.Deps{Pool: pool, Store: st, Enqueuer: enq, Clock: wallClock{}, Logger: log})
 	if err != nil {
 		return err
@@ -105,7 +106,9 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	met.SetLeading(m.Leading)
 	apiServer := &api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"), Recordings: recordings, Metrics: met,
 		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval,
-			PoolPlatform: plats.poolPlatform, Platforms: plats.limits()},
+			PoolPlatform: plats.poolPlatform, Platforms: plats.limits(), LeaveTimeout: cfg.LeaveTimeout,
+			ReserveAhead: cfg.ReserveAhead},
+		LeadTimes: leads,
 		Ready: func(ctx context.Context) error { return ready(ctx, m, pool) }}
 	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(log.Named("metrics"))})
 	if cfg.MetricsAddr == "" {

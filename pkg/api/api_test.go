@@ -26,6 +26,7 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/config"
+	"github.com/meeboter/meeboter/pkg/leadtime"
 	"github.com/meeboter/meeboter/pkg/recording"
 	"github.com/meeboter/meeboter/pkg/s3server"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -84,6 +85,12 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWith(t, func(*Server) {})
+}
+
+// setupWith is setup with the server changed by configure before it serves.
+func setupWith(t *testing.T, configure func(*Server)) *testBundle {
+	t.Helper()
 	pool := storetest.NewPool(t)
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
 	require.NoError(t, err)
@@ -97,6 +104,7 @@ func setup(t *testing.T) *testBundle {
 	srv := &Server{Store: st, Clock: clock, Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), Recordings: recordings,
 		Config: Config{MaxBotLifetime: maxLifetime, BotHeartbeatInterval: heartbeatInterval,
 			Platforms: []PlatformLimit{{Name: "coolify", Limit: 2}, {Name: "local", Limit: 5}}}}
+	configure(srv)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	client, vt := newValidatingClient(t)
@@ -402,7 +410,13 @@ func TestCreateBot(t *testing.T) {
 
 			got := b.do(t, http.MethodGet, "/api/v1/bots/"+v.ID.String(), b.acme, "")
 			got.requireStatus(t, http.StatusOK)
-			require.JSONEq(t, string(r.body), string(got.body), "GET returns what create returned")
+			var withPosition map[string]any
+			require.NoError(t, json.Unmarshal(got.body, &withPosition))
+			if tc.wantStatus == store.StatusQueued {
+				require.EqualValues(t, 1, withPosition["queue_position"], "GET shows a queued bot's place")
+			}
+			delete(withPosition, "queue_position")
+			require.JSONEq(t, string(r.body), string(mustJSON(t, withPosition)), "GET returns what create returned")
 
 			require.Equal(t, 1, b.reconcileJobs(t, v.ID), "the create enqueued the bot's reconcile")
 			require.Equal(t, []string{string(tc.wantStatus)}, eventTypes(b.events(t, b.acme, v.ID, "")))
@@ -1175,6 +1189,7 @@ var userRoutes = []struct{ method, path string }{
 	{http.MethodPost, "/api/v1/bots"},
 	{http.MethodGet, "/api/v1/bots"},
 	{http.MethodGet, "/api/v1/bots/{id}"},
+	{http.MethodPatch, "/api/v1/bots/{id}"},
 	{http.MethodGet, "/api/v1/bots/{id}/events"},
 	{http.MethodPost, "/api/v1/bots/{id}/leave"},
 	{http.MethodDelete, "/api/v1/bots/{id}"},
@@ -1207,7 +1222,7 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 
 	// The catch-all is recognised: an undocumented route gets it.
 	for _, route := range []struct{ method, path string }{
-		{http.MethodPut, "/api/v1/bots"}, {http.MethodGet, "/api/v1/nothing"}, {http.MethodPatch, "/api/v1/bots/{id}"},
+		{http.MethodPut, "/api/v1/bots"}, {http.MethodGet, "/api/v1/nothing"}, {http.MethodPut, "/api/v1/bots/{id}"},
 	} {
 		require.True(t, isCatchAll(call(t, route.method, route.path)), "%s %s", route.method, route.path)
 	}
@@ -1248,8 +1263,8 @@ func TestPlatforms(t *testing.T) {
 	r.requireStatus(t, http.StatusOK)
 	got := decodeJSON[PlatformsView](t, r)
 	require.Equal(t, PlatformsView{QueueLength: 0, Platforms: []PlatformView{
-		{Name: "coolify", Priority: 1, Limit: 2, Used: 2, Capacity: 0},
-		{Name: "local", Priority: 2, Limit: 5, Used: 0, Capacity: 5},
+		{Name: "coolify", Priority: 1, Limit: 2, Used: 2, Capacity: 0, LeadTimes: []leadtime.Lead{}},
+		{Name: "local", Priority: 2, Limit: 5, Used: 0, Capacity: 5, LeadTimes: []leadtime.Lead{}},
 	}}, got, "bot %s", bot.ID)
 	b.requireValidated(t)
 }

@@ -351,6 +351,20 @@ func (s *specStubStore) RequestStop(_ context.Context, _ string, id uuid.UUID, m
 	return b, nil
 }
 
+func (s *specStubStore) PatchBot(_ context.Context, _ string, id uuid.UUID, p store.BotPatch, _ time.Time) (store.Bot, error) {
+	switch {
+	case id != s.bot.ID:
+		return store.Bot{}, store.ErrNotFound
+	case s.bot.Status != store.StatusQueued && s.bot.Status != store.StatusScheduled:
+		return store.Bot{}, store.ErrAdmitted
+	}
+	b := s.bot
+	b.BotName = *p.BotName
+	return b, nil
+}
+
+func (s *specStubStore) QueuePosition(context.Context, store.Bot) (int, error) { return 3, nil }
+
 // specStubRecordings presigns without S3 (the real bucket is tested in
 // pkg/recording and in recording_test.go).
 type specStubRecordings struct{ now time.Time }
@@ -389,7 +403,8 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		Platform: str("local"), CurrentAttempt: 1, LastHeartbeatAt: at(time.Second), CreatedAt: now,
 		QueuedAt: at(0), DeployStartedAt: at(time.Second), JoinedAt: at(2 * time.Second), EndedAt: at(time.Hour),
 		RecordingKey:  str("bots/0190f5b8-7a3e-7c4d-8e2f-1a2b3c4d5e6f/recordings/1-google-meet.m4a"),
-		RecordingSize: new(int64(1234)), RecordingUploaded: at(time.Hour)}
+		RecordingSize: new(int64(1234)), RecordingUploaded: at(time.Hour),
+		ReservedPlatform: str("aws"), ReservedFrom: at(-3 * time.Minute), ReservedUntil: at(3 * time.Hour)}
 	empty := store.Bot{ID: full.ID, MeetingURL: full.MeetingURL, MeetingPlatform: "google-meet", BotName: "x",
 		AutomaticLeave: full.AutomaticLeave, Recording: store.Recording{Mode: "none"}, Metadata: json.RawMessage(`{}`),
 		Desired: store.DesiredRunning, Status: store.StatusQueued, CreatedAt: now}
@@ -433,6 +448,10 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 				{"GET", "/api/v1/bots/" + uuid.NewString() + "/recording", "good", "", nil, 404},
 				{"POST", "/api/v1/bots/" + id + "/leave", "good", "", nil, 202},
 				{"DELETE", "/api/v1/bots/" + id, "good", "", nil, 202},
+				{"PATCH", "/api/v1/bots/" + id, "good", `{"bot_name":"y"}`, nil, map[bool]int{true: 200, false: 409}[bot.Status == store.StatusQueued]},
+				{"PATCH", "/api/v1/bots/" + id, "good", `{"bot_name":"y","status":"DONE"}`, nil, 400},
+				{"PATCH", "/api/v1/bots/" + id, "good", `{"join_at":null}`, nil, 422},
+				{"PATCH", "/api/v1/bots/" + uuid.NewString(), "good", `{"bot_name":"y"}`, nil, 404},
 				{"DELETE", "/api/v1/bots/" + uuid.NewString(), "good", "", nil, 404},
 				{"PUT", "/api/v1/bots", "good", "", nil, 404},
 				{"GET", "/api/v1/nothing", "good", "", nil, 404},

@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/meeboter/meeboter/pkg/leadtime"
+)
 
 // PlatformLimit is one configured platform and its bot limit.
 type PlatformLimit struct {
@@ -15,6 +19,11 @@ type PlatformView struct {
 	Limit    int    `json:"limit"`
 	Used     int    `json:"used"`
 	Capacity int    `json:"capacity"`
+	// LeadTimeSeconds is how long before its join_at a scheduled bot is
+	// admitted here; LeadTimes are the estimates it comes from (per start
+	// kind: what they are based on).
+	LeadTimeSeconds float64         `json:"lead_time_seconds"`
+	LeadTimes       []leadtime.Lead `json:"lead_times"`
 }
 
 // PlatformsView is GET /api/v1/platforms.
@@ -32,10 +41,23 @@ func (s *Server) getPlatforms(w http.ResponseWriter, r *http.Request, _ string) 
 		return
 	}
 	out := PlatformsView{Platforms: []PlatformView{}, QueueLength: queued}
+	var leads []leadtime.Lead
+	if s.LeadTimes != nil {
+		leads = s.LeadTimes.All(r.Context())
+	}
 	for i, p := range s.Config.Platforms {
 		u := used[p.Name]
-		out.Platforms = append(out.Platforms, PlatformView{Name: p.Name, Priority: i + 1, Limit: p.Limit, Used: u,
-			Capacity: max(p.Limit-u, 0)})
+		v := PlatformView{Name: p.Name, Priority: i + 1, Limit: p.Limit, Used: u, Capacity: max(p.Limit-u, 0),
+			LeadTimes: []leadtime.Lead{}}
+		if s.LeadTimes != nil {
+			v.LeadTimeSeconds = s.LeadTimes.ForPlatform(r.Context(), p.Name).Seconds()
+		}
+		for _, l := range leads {
+			if l.Platform == p.Name {
+				v.LeadTimes = append(v.LeadTimes, l)
+			}
+		}
+		out.Platforms = append(out.Platforms, v)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

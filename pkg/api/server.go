@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/leadtime"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
 )
@@ -25,6 +26,8 @@ type Store interface {
 	ListBots(ctx context.Context, owner string, f store.BotFilter) ([]store.Bot, error)
 	ListEvents(ctx context.Context, owner string, id uuid.UUID, after int64, limit int) ([]store.Event, error)
 	RequestStop(ctx context.Context, owner string, id uuid.UUID, mode store.StopMode, now time.Time) (store.Bot, error)
+	PatchBot(ctx context.Context, owner string, id uuid.UUID, p store.BotPatch, now time.Time) (store.Bot, error)
+	QueuePosition(ctx context.Context, b store.Bot) (int, error)
 
 	AuthenticateBot(ctx context.Context, token string, botID uuid.UUID) (store.BotAuth, error)
 	BotForAttempt(ctx context.Context, auth store.BotAuth) (store.Bot, error)
@@ -53,6 +56,21 @@ type Config struct {
 	PoolPlatform string
 	// Platforms are the deployment platforms in priority order.
 	Platforms []PlatformLimit
+	// LeaveTimeout is how long a bot told to leave may take: with
+	// MaxBotLifetime, the longest a bot holds capacity.
+	LeaveTimeout time.Duration
+	// ReserveAhead: a bot whose join_at is at least this far ahead reserves
+	// capacity for its window at create (0: never).
+	ReserveAhead time.Duration
+}
+
+// LeadTimes is what the controller knows of the platforms' lead times.
+type LeadTimes interface {
+	// All is every estimate, for GET /api/v1/platforms.
+	All(ctx context.Context) []leadtime.Lead
+	// ForPlatform is how long before its join_at a scheduled bot is
+	// admitted on platform.
+	ForPlatform(ctx context.Context, platform string) time.Duration
 }
 
 // Server is the HTTP API.
@@ -69,6 +87,9 @@ type Server struct {
 	MetricsHandler http.Handler
 	// Ready reports whether the controller can serve (database, River).
 	Ready func(ctx context.Context) error
+	// LeadTimes, when set, reserves windows from the learned lead times and
+	// shows them; nil reserves nothing.
+	LeadTimes LeadTimes
 }
 
 // Handler returns the routed, instrumented handler.
@@ -83,6 +104,7 @@ func (s *Server) Handler() http.Handler {
 	user("POST /api/v1/bots", s.createBot)
 	user("GET /api/v1/bots", s.listBots)
 	user("GET /api/v1/bots/{id}", s.getBot)
+	user("PATCH /api/v1/bots/{id}", s.patchBot)
 	user("GET /api/v1/bots/{id}/events", s.listEvents)
 	user("POST /api/v1/bots/{id}/leave", s.stopBot(store.StopLeave))
 	user("DELETE /api/v1/bots/{id}", s.stopBot(store.StopCancel))

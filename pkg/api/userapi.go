@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,15 @@ type BotView struct {
 	EnteredAt           *time.Time `json:"entered_at"`
 	JoinLatenessSeconds *float64   `json:"join_lateness_seconds"`
 	EndedAt             *time.Time `json:"ended_at"`
+	// CapacityReserved says whether capacity is guaranteed for the bot's
+	// window (a bot scheduled RESERVE_AHEAD or more ahead, while a platform
+	// can guarantee it); Reservation is that window.
+	CapacityReserved bool             `json:"capacity_reserved"`
+	Reservation      *ReservationView `json:"reservation"`
+	// QueuePosition is a QUEUED bot's place in the queue (1: next), shown by
+	// every answer about one bot but the create answer (stored as first
+	// given, for replays).
+	QueuePosition *int `json:"queue_position,omitempty"`
 	// RecordingSizeBytes is set once the recording is uploaded and verified
 	// (GET /api/v1/bots/{id}/recording then serves it).
 	RecordingSizeBytes *int64 `json:"recording_size_bytes"`
@@ -63,7 +73,8 @@ func viewOf(b store.Bot) BotView {
 		StatusReason: b.StatusReason, Generation: b.Generation, ObservedGeneration: b.ObservedGeneration,
 		Platform: b.Platform, Attempt: b.CurrentAttempt, LastHeartbeatAt: b.LastHeartbeatAt, CreatedAt: b.CreatedAt,
 		QueuedAt: b.QueuedAt, DeployStartedAt: b.DeployStartedAt, JoinedAt: b.JoinedAt, EndedAt: b.EndedAt,
-		EnteredAt: b.EnteredAt, JoinLatenessSeconds: lateness(b), RecordingSizeBytes: b.RecordingSize}
+		EnteredAt: b.EnteredAt, JoinLatenessSeconds: lateness(b), RecordingSizeBytes: b.RecordingSize,
+		CapacityReserved: b.ReservedPlatform != nil, Reservation: reservationOf(b)}
 }
 
 func lateness(b store.Bot) *float64 {
@@ -154,6 +165,7 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string)
 		writeProblem(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	nb.Reserve = s.reservations(r.Context(), nb.JoinAt, now)
 	if nb.Recording.Enabled && s.Recordings == nil {
 		fields = append(fields, FieldError{"recording.enabled", "this server stores no recordings (S3_ENDPOINT is not set)"})
 	}
@@ -170,7 +182,8 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string)
 		return
 	}
 	s.Logger.Info("bot created", zap.String("bot_id", res.Bot.ID.String()), zap.Int("attempt", 0), zap.String("platform", ""),
-		zap.String("owner", owner), zap.String("status", string(res.Bot.Status)))
+		zap.String("owner", owner), zap.String("status", string(res.Bot.Status)),
+		zap.Bool("capacity_reserved", res.Bot.ReservedPlatform != nil))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(append(res.Response, '\n'))
@@ -212,17 +225,27 @@ func (s *Server) getBot(w http.ResponseWriter, r *http.Request, owner string) {
 		return
 	}
 	b, err := s.Store.GetBot(r.Context(), owner, id)
-	s.writeBot(w, http.StatusOK, b, err)
+	s.writeBot(r.Context(), w, http.StatusOK, b, err)
 }
 
-func (s *Server) writeBot(w http.ResponseWriter, status int, b store.Bot, err error) {
+// writeBot answers with b, and its queue position when it is QUEUED.
+func (s *Server) writeBot(ctx context.Context, w http.ResponseWriter, status int, b store.Bot, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeProblem(w, http.StatusNotFound, "no such bot")
 	case err != nil:
 		s.internal(w, err)
 	default:
-		writeJSON(w, status, viewOf(b))
+		view := viewOf(b)
+		if b.Status == store.StatusQueued {
+			pos, err := s.Store.QueuePosition(ctx, b)
+			if err != nil {
+				s.internal(w, err)
+				return
+			}
+			view.QueuePosition = &pos
+		}
+		writeJSON(w, status, view)
 	}
 }
 
@@ -236,7 +259,7 @@ func (s *Server) stopBot(mode store.StopMode) func(http.ResponseWriter, *http.Re
 		if err == nil {
 			s.Logger.Info("bot stop requested", zap.String("bot_id", id.String()), zap.String("mode", string(mode)))
 		}
-		s.writeBot(w, http.StatusAccepted, b, err)
+		s.writeBot(r.Context(), w, http.StatusAccepted, b, err)
 	}
 }
 

@@ -44,6 +44,9 @@ type Config struct {
 	// until the platform has a history): local, aws, coolify (a warm slot),
 	// coolify-cold.
 	LeadFloors LeadFloors
+	// ReserveAhead: a bot scheduled at least this far ahead reserves
+	// capacity for its window at create.
+	ReserveAhead time.Duration
 	// MaxAttempts bounds attempts of a bot whose container exits before IN_CALL.
 	MaxAttempts int
 	// BotHeartbeatInterval is what bots are told to beat at.
@@ -98,6 +101,7 @@ func Load(getenv func(string) string) (Config, error) {
 			AWS:         r.dur("LEAD_TIME_FLOOR_AWS", 90*time.Second),
 			CoolifyWarm: r.dur("LEAD_TIME_FLOOR_COOLIFY", 30*time.Second),
 			CoolifyCold: r.dur("LEAD_TIME_FLOOR_COOLIFY_COLD", 8*time.Minute)},
+		ReserveAhead:         r.dur("RESERVE_AHEAD", 10*time.Minute),
 		MaxAttempts:          r.int("MAX_ATTEMPTS", 3, 1),
 		BotHeartbeatInterval: r.dur("BOT_HEARTBEAT_INTERVAL", 10*time.Second),
 		ResyncInterval:       r.dur("RESYNC_INTERVAL", 5*time.Second),
