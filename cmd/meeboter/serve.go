@@ -109,7 +109,7 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 			PoolPlatform: plats.poolPlatform, Platforms: plats.limits(), LeaveTimeout: cfg.LeaveTimeout,
 			ReserveAhead: cfg.ReserveAhead},
 		LeadTimes: leads,
-		Ready: func(ctx context.Context) error { return ready(ctx, m, pool) }}
+		Ready:     func(ctx context.Context) error { return ready(ctx, m, pool) }}
 	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(log.Named("metrics"))})
 	if cfg.MetricsAddr == "" {
 		apiServer.MetricsHandler = metricsHandler

@@ -125,12 +125,12 @@ func TestPatchBot(t *testing.T) {
 		`{"bot_name":"x"} 1`: http.StatusBadRequest,
 		`{}`:                 http.StatusUnprocessableEntity,
 		`{"join_at":null}`:   http.StatusUnprocessableEntity,
-		`{"join_at":"` + t0.Add(-time.Hour).Format(time.RFC3339) + `"}`:        http.StatusUnprocessableEntity,
+		`{"join_at":"` + t0.Add(-time.Hour).Format(time.RFC3339) + `"}`:       http.StatusUnprocessableEntity,
 		`{"join_at":"` + t0.Add(100*24*time.Hour).Format(time.RFC3339) + `"}`: http.StatusUnprocessableEntity,
-		`{"bot_name":" "}`:                                        http.StatusUnprocessableEntity,
-		`{"metadata":[1]}`:                                        http.StatusUnprocessableEntity,
-		`{"callback_url":"ftp://x"}`:                              http.StatusUnprocessableEntity,
-		`{"automatic_leave":{"inactivity_timeout_seconds":1}}`:    http.StatusUnprocessableEntity,
+		`{"bot_name":" "}`:           http.StatusUnprocessableEntity,
+		`{"metadata":[1]}`:           http.StatusUnprocessableEntity,
+		`{"callback_url":"ftp://x"}`: http.StatusUnprocessableEntity,
+		`{"automatic_leave":{"inactivity_timeout_seconds":1}}`:     http.StatusUnprocessableEntity,
 		`{"join_at":"` + newJoin.Format(time.RFC3339) + `","x":1}`: http.StatusBadRequest,
 	} {
 		b.patch(t, bot.ID, body, status)
