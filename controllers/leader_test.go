@@ -62,6 +62,31 @@ func TestLoopBacksOffAndNeverDies(t *testing.T) {
 	require.Less(t, at[1].Sub(at[0]), 150*time.Millisecond)
 }
 
+// A loop whose next pass is due sooner than its interval (a scheduled
+// bot's admission time) runs then, not an interval later.
+func TestLoopRunsWhenTheNextPassIsDue(t *testing.T) {
+	t.Parallel()
+	passes := make(chan time.Time, 3)
+	l := controllers.NewLoop("resync", "", time.Hour, func(context.Context) error {
+		select {
+		case passes <- time.Now():
+		default:
+		}
+		return nil
+	})
+	l.Next = func() time.Duration { return 200 * time.Millisecond }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go l.Start(ctx, nil, zaptest.NewLogger(t))
+	first := <-passes
+	select {
+	case second := <-passes:
+		require.GreaterOrEqual(t, second.Sub(first), 200*time.Millisecond)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the due pass did not run")
+	}
+}
+
 func gaps(at []time.Time) []time.Duration {
 	var out []time.Duration
 	for i := 1; i < len(at); i++ {

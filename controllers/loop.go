@@ -14,6 +14,9 @@ import (
 // passes.
 const maxLoopBackoff = time.Minute
 
+// minLoopDelay is the least a loop rests between good passes.
+const minLoopDelay = 100 * time.Millisecond
+
 // Loop is one leader-only controller: a pass now, then one every Every, and
 // one as soon as it is woken. A failing pass is counted and logged, and the
 // next waits longer (doubling up to a minute, wake-ups ignored meanwhile):
@@ -26,6 +29,9 @@ type Loop struct {
 	Wake  string
 	Every time.Duration
 	Run   func(ctx context.Context) error
+	// Next, when set, is how soon the next pass is due after a good one,
+	// when sooner than Every.
+	Next func() time.Duration
 
 	wake chan struct{}
 }
@@ -63,6 +69,9 @@ func (l *Loop) Start(ctx context.Context, m *metrics.Metrics, log *zap.Logger) {
 				zap.Duration("next_in", delay), zap.Error(err))
 		} else {
 			failures = 0
+			if l.Next != nil {
+				delay = max(min(delay, l.Next()), minLoopDelay)
+			}
 		}
 		if !l.sleep(ctx, delay, failures == 0) {
 			return

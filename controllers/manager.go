@@ -223,10 +223,7 @@ func leaderLoops(cfg Config, deps Deps, limits []bot.PlatformLimit) []*Loop {
 	sweeper := &JobSweeper{Store: deps.Store, Clock: deps.Clock, Logger: log.Named("sweep")}
 	loops := []*Loop{
 		NewLoop("admit", store.WakeAdmit, cfg.AdmitInterval, pass(admitter.RunOnce)),
-		NewLoop("resync", "", cfg.ResyncInterval, func(ctx context.Context) error {
-			_, err := deps.Store.EnqueueDue(ctx, deps.Clock.Now(), 10_000)
-			return err
-		}),
+		resyncLoop(cfg, deps),
 		NewLoop("sweep", "", cfg.SweepInterval, pass(sweeper.RunOnce)),
 	}
 	for _, pc := range cfg.Platforms {
@@ -243,6 +240,27 @@ func leaderLoops(cfg Config, deps Deps, limits []bot.PlatformLimit) []*Loop {
 		loops = append(loops, NewLoop("pool", store.WakePool, cfg.PoolSyncInterval, pass(cfg.Pool.RunOnce)))
 	}
 	return loops
+}
+
+// resyncLoop enqueues the bots whose next check is due, every
+// ResyncInterval, and at a scheduled bot's admission time when sooner: it
+// is admitted at its time, not up to an interval later.
+func resyncLoop(cfg Config, deps Deps) *Loop {
+	var next time.Duration
+	l := NewLoop("resync", "", cfg.ResyncInterval, func(ctx context.Context) error {
+		now := deps.Clock.Now()
+		if _, err := deps.Store.EnqueueDue(ctx, now, 10_000); err != nil {
+			return err
+		}
+		at, ok, err := deps.Store.NextScheduledCheck(ctx, now)
+		next = cfg.ResyncInterval
+		if ok {
+			next = at.Sub(now)
+		}
+		return err
+	})
+	l.Next = func() time.Duration { return next }
+	return l
 }
 
 // pass adapts a service's RunOnce to a loop.

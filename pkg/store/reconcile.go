@@ -303,6 +303,18 @@ func (s *Store) EnqueueDue(ctx context.Context, now time.Time, limit int) (int, 
 	return n, wrap("enqueue due", err)
 }
 
+// NextScheduledCheck is the earliest check after now of a SCHEDULED bot
+// (its admission time; false: none).
+func (s *Store) NextScheduledCheck(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var at *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT min(next_check_at) FROM bots WHERE next_check_at > $1 AND status = 'SCHEDULED'`,
+		now).Scan(&at)
+	if err != nil || at == nil {
+		return time.Time{}, false, wrap("next check", err)
+	}
+	return *at, true, nil
+}
+
 // LiveDeployments returns the deployments on platform that may have a
 // workload, for observers and GC.
 func (s *Store) LiveDeployments(ctx context.Context, platform string) ([]Deployment, error) {
