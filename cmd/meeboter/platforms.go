@@ -98,6 +98,8 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 	ctl := &pool.Pool{Apps: &coolify.SlotApps{Client: client, Base: base}, Store: st, Clock: wallClock{}, Logger: log.Named("pool"),
 		Metrics: m,
 		Config: pool.Config{Specs: specs, MinIdle: c.PoolMinIdle, MaxSlots: c.PoolMaxSlots, IdleTTL: c.PoolIdleTTL,
+			LookAhead:           poolLookAhead(cfg, len(specs)),
+			DemandUnreserved:    len(cfg.Platforms) > 0 && cfg.Platforms[0] == config.PlatformCoolify,
 			MaxConcurrentStarts: c.MaxConcurrentDeploys, StartTimeout: c.StartTimeout, StopTimeout: 2 * time.Minute,
 			DeleteTimeout: 5 * time.Minute, OrphanGrace: cfg.GCGrace, MaxErrors: 3,
 			// A slot container learns only who it is; it pulls its work.
@@ -110,6 +112,17 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 		Notify:   wake(ctx, st, log, store.WakePool)}
 	return platforms{list: []controllers.PlatformConfig{{Platform: pp, Limit: c.BotLimit}}, pool: ctl,
 		poolPlatform: coolify.PlatformName}, nil
+}
+
+// poolLookAhead is how far ahead the pool starts hot slots for scheduled
+// bots: POOL_LOOK_AHEAD, or by default long enough for a cold start and
+// then every slot's start through the deploy concurrency cap.
+func poolLookAhead(cfg config.Config, specs int) time.Duration {
+	if cfg.Coolify.PoolLookAhead > 0 {
+		return cfg.Coolify.PoolLookAhead
+	}
+	rounds := (cfg.Coolify.PoolMaxSlots*specs + cfg.Coolify.MaxConcurrentDeploys - 1) / max(cfg.Coolify.MaxConcurrentDeploys, 1)
+	return cfg.LeadFloors.CoolifyCold + time.Duration(rounds)*cfg.LeadFloors.CoolifyWarm
 }
 
 // coolifyRequests records the Coolify client's API calls, every attempt

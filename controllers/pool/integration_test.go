@@ -68,6 +68,8 @@ type opts struct {
 	ephemeral bool
 	// stopTimeout is the pool's StopTimeout (default 5 s).
 	stopTimeout time.Duration
+	// lookAhead is the pool's LookAhead (hot slots for bots due within it).
+	lookAhead time.Duration
 }
 
 func defaultOpts() opts {
@@ -97,7 +99,8 @@ func setup(t *testing.T, o opts) *testBundle {
 	b.URL = apiSrv.URL
 	b.assignments = &assignmentLog{t: t, store: b.store, bots: map[string]uuid.UUID{}}
 	handler = b.assignments.wrap((&api.Server{Store: b.store, Clock: wallClock{}, Logger: log, Config: api.Config{
-		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, PoolPlatform: coolify.PlatformName}}).Handler())
+		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, PoolPlatform: coolify.PlatformName,
+		SlotPollInterval: time.Second}}).Handler())
 
 	settings := o.settings
 	o.sim.Workload = func(ctx context.Context, env map[string]string) int {
@@ -118,7 +121,7 @@ func setup(t *testing.T, o opts) *testBundle {
 	b.ctl = &pool.Pool{Config: pool.Config{Specs: specs, MinIdle: o.minIdle, MaxSlots: o.maxSlots, IdleTTL: time.Hour,
 		MaxConcurrentStarts: 4, StartTimeout: 30 * time.Second, StopTimeout: cmp.Or(o.stopTimeout, 5*time.Second),
 		StopRecheck: time.Second, DeleteTimeout: 5 * time.Second,
-		OrphanGrace: 2 * time.Second, MaxErrors: 3,
+		OrphanGrace: 2 * time.Second, MaxErrors: 3, LookAhead: o.lookAhead, DemandUnreserved: true,
 		Env: func(appUUID, token string) map[string]string {
 			return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token, botproto.EnvCallbackURL: apiSrv.URL}
 		}},

@@ -82,6 +82,7 @@ type Store interface {
 	RecordSlotObservation(ctx context.Context, id int64, observed string, now time.Time) error
 	DeleteSlot(ctx context.Context, id int64) error
 	StartsInFlight(ctx context.Context) (int, error)
+	PoolDemand(ctx context.Context, platform string, unreserved bool, until time.Time) (map[string]int, error)
 }
 
 // Clock is the pool's time source.
@@ -114,6 +115,15 @@ type Config struct {
 	MaxErrors     int           // errors before an ERROR slot is replaced
 	// Env is the environment of a slot container: its identity only.
 	Env func(appUUID, slotToken string) map[string]string
+	// LookAhead: bots due within it (scheduled, or admitted and waiting for
+	// a slot) get hot slots ahead of need, on top of MinIdle — created,
+	// started and left running idle, asking for work, so a claim is served
+	// at the container's next ask instead of by a start through the
+	// concurrency cap. 0: none.
+	LookAhead time.Duration
+	// DemandUnreserved counts scheduled bots reserved nowhere in the demand
+	// too (the pool platform is the first they may go to).
+	DemandUnreserved bool
 }
 
 // Pool is the pool controller.
@@ -135,6 +145,37 @@ type pass struct {
 	byName   map[string]App
 	specs    map[string]Spec
 	inFlight int
+	demand   map[string]int
+	hot      map[string]*hotBudget
+}
+
+// hotBudget is one meeting platform's hot slots to keep running and to
+// start in this pass.
+type hotBudget struct{ keep, start int }
+
+// planHot splits each meeting platform's demand between the idle slots
+// already running (kept) and idle slots to start, less the hot starts in
+// flight.
+func (p *Pool) planHot(ps *pass, slots []store.PoolSlot) map[string]*hotBudget {
+	running, starting := map[string]int{}, map[string]int{}
+	for _, slot := range slots {
+		switch {
+		case slot.State == store.SlotIdle:
+			if app, ok := p.appOf(ps, slot); ok && app.State() == "running" {
+				running[slot.MeetingPlatform]++
+			}
+		case slot.State == store.SlotStarting && slot.AssignedDeployment == nil:
+			starting[slot.MeetingPlatform]++
+		}
+	}
+	hot := map[string]*hotBudget{}
+	for _, spec := range p.Config.Specs {
+		mp := spec.MeetingPlatform
+		want := max(ps.demand[mp]-starting[mp], 0)
+		keep := min(running[mp], want)
+		hot[mp] = &hotBudget{keep: keep, start: want - keep}
+	}
+	return hot
 }
 
 // RunOnce makes one pass over every slot.
@@ -144,8 +185,15 @@ func (p *Pool) RunOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("pool: list applications: %w", err) // absence is not evidence
 	}
 	now := p.Clock.Now()
+	demand := map[string]int{}
+	if p.Config.LookAhead > 0 {
+		if demand, err = p.Store.PoolDemand(ctx, platformName, p.Config.DemandUnreserved, now.Add(p.Config.LookAhead)); err != nil {
+			return 0, err
+		}
+	}
 	for _, spec := range p.Config.Specs {
-		if _, err := p.Store.ReserveIdleSlots(ctx, spec.MeetingPlatform, spec.Hash(), p.Config.MinIdle, p.Config.MaxSlots, now); err != nil {
+		want := p.Config.MinIdle + demand[spec.MeetingPlatform]
+		if _, err := p.Store.ReserveIdleSlots(ctx, spec.MeetingPlatform, spec.Hash(), want, p.Config.MaxSlots, now); err != nil {
 			return 0, err
 		}
 	}
@@ -157,10 +205,12 @@ func (p *Pool) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ps := &pass{now: now, byUUID: map[string]App{}, byName: map[string]App{}, specs: map[string]Spec{}, inFlight: inFlight}
+	ps := &pass{now: now, byUUID: map[string]App{}, byName: map[string]App{}, specs: map[string]Spec{}, inFlight: inFlight,
+		demand: demand}
 	for _, a := range apps {
 		ps.byUUID[a.UUID], ps.byName[a.Name] = a, a
 	}
+	ps.hot = p.planHot(ps, slots)
 	for _, s := range p.Config.Specs {
 		ps.specs[s.MeetingPlatform] = s
 	}

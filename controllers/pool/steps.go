@@ -102,7 +102,8 @@ func (p *Pool) idle(ctx context.Context, ps *pass, slot store.PoolSlot, app App,
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("idle application vanished")})
 	}
 	spec := ps.specs[slot.MeetingPlatform]
-	if slot.LastUsedAt != nil && ps.now.Sub(*slot.LastUsedAt) > p.Config.IdleTTL && idle[slot.MeetingPlatform] > p.Config.MinIdle {
+	floor := p.Config.MinIdle + ps.demand[slot.MeetingPlatform]
+	if slot.LastUsedAt != nil && ps.now.Sub(*slot.LastUsedAt) > p.Config.IdleTTL && idle[slot.MeetingPlatform] > floor {
 		idle[slot.MeetingPlatform]--
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotDeleting})
 	}
@@ -116,8 +117,30 @@ func (p *Pool) idle(ctx context.Context, ps *pass, slot store.PoolSlot, app App,
 		p.Logger.Info("slot spec converged", zap.String("slot", slot.Name), zap.String("spec", spec.Hash()))
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle, SpecHash: ptr(spec.Hash())})
 	}
-	if app.State() == "running" || app.State() == "restarting" {
+	return p.idleContainer(ctx, ps, slot, app, listed)
+}
+
+// idleContainer keeps an idle slot's container running while it is wanted
+// hot, starts one when more are wanted, and stops the others: a running
+// slot not wanted goes STOPPING first, so no claim takes it meanwhile.
+func (p *Pool) idleContainer(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
+	hot := ps.hot[slot.MeetingPlatform]
+	if hot == nil {
+		hot = &hotBudget{}
+	}
+	switch app.State() {
+	case "running":
+		if hot.keep > 0 {
+			hot.keep--
+			return false, nil
+		}
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStopping})
+	case "restarting":
 		return true, p.Apps.Stop(ctx, app.UUID)
+	}
+	if hot.start > 0 && ps.inFlight < p.Config.MaxConcurrentStarts {
+		hot.start--
+		return p.start(ctx, ps, slot, app, listed) // unassigned: it comes back IDLE, running
 	}
 	return false, nil
 }
@@ -132,6 +155,8 @@ func (p *Pool) starting(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 	switch {
 	case slot.StartRequestedAt == nil:
 		return p.start(ctx, ps, slot, app, listed)
+	case listed && app.State() == "running" && slot.AssignedDeployment == nil:
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle}) // a hot slot, asking for work
 	case listed && app.State() == "running":
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotBusy})
 	case ps.now.Sub(*slot.StartRequestedAt) > p.Config.StartTimeout:

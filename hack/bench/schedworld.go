@@ -39,12 +39,15 @@ var world = realWorld{
 	SlotIdlePoll: 5 * time.Second, HeartbeatInterval: 20 * time.Second,
 }
 
-// Lead-time floors and the reservation horizon, at their real-world
-// defaults (DESIGN §4 "On time"); the run scales them like the world.
+// Lead-time floors, the reservation horizon and a bot's longest life (the
+// length of a reserved window), at real-world values (DESIGN §4 "On
+// time"); the run scales them like the world.
 var realFloors = []struct {
 	Env   string
 	Value time.Duration
 }{
+	{"MAX_BOT_LIFETIME", 10 * time.Minute},
+	{"LEAVE_TIMEOUT", 2 * time.Minute},
 	{"JOIN_LEAD_TIME", 10 * time.Second},
 	{"LEAD_TIME_FLOOR_LOCAL", 5 * time.Second},
 	{"LEAD_TIME_FLOOR_AWS", 90 * time.Second},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -13,8 +14,6 @@ import (
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
-// idleRetrySeconds is how often an idle slot container asks again.
-const idleRetrySeconds = 5
 
 // assignment tells a pool slot container what to run. The container knows
 // only its slot identity; the attempt's token comes with the assignment, so
@@ -41,7 +40,7 @@ func (s *Server) assignment(w http.ResponseWriter, r *http.Request) {
 			s.Logger.Info("pool slot container restarted mid-meeting; attempt ended", zap.String("slot", slot),
 				zap.String("bot_id", a.Auth.BotID.String()), zap.Int("attempt", a.Auth.Attempt))
 		}
-		writeJSON(w, http.StatusOK, botproto.Assignment{RetryAfterSeconds: idleRetrySeconds})
+		writeJSON(w, http.StatusOK, botproto.Assignment{RetryAfterSeconds: s.slotPollSeconds()})
 		return
 	}
 	b, err := s.Store.BotForAttempt(r.Context(), a.Auth)
@@ -51,6 +50,15 @@ func (s *Server) assignment(w http.ResponseWriter, r *http.Request) {
 	}
 	cfg := s.configFor(b, a.Auth)
 	writeJSON(w, http.StatusOK, botproto.Assignment{Assigned: true, BotID: b.ID.String(), Token: a.Token, Config: &cfg})
+}
+
+// slotPollSeconds is how often an idle slot container asks again (default
+// 5 s; at least 1).
+func (s *Server) slotPollSeconds() int {
+	if s.Config.SlotPollInterval <= 0 {
+		return 5
+	}
+	return max(int(s.Config.SlotPollInterval/time.Second), 1)
 }
 
 // PlatformPool is one meeting platform's slots and queue.

@@ -54,6 +54,10 @@ type Config struct {
 	// PoolPlatform names the platform whose deploying bots wait for pool
 	// slots (the queue of GET /api/v1/pool).
 	PoolPlatform string
+	// SlotPollInterval is how often an idle (hot) slot container is told to
+	// ask for work again (default 5 s, whole seconds): the most a hot slot
+	// adds to a bot's start.
+	SlotPollInterval time.Duration
 	// Platforms are the deployment platforms in priority order.
 	Platforms []PlatformLimit
 	// LeaveTimeout is how long a bot told to leave may take: with

@@ -36,8 +36,11 @@ type Coolify struct {
 	PoolMinIdle          int
 	PoolMaxSlots         int // per meeting platform
 	PoolIdleTTL          time.Duration
-	PoolSyncInterval     time.Duration
-	StartTimeout         time.Duration
+	// PoolLookAhead: scheduled bots due within it get hot slots (0: the
+	// default, a cold start and every slot's start through the cap).
+	PoolLookAhead    time.Duration
+	PoolSyncInterval time.Duration
+	StartTimeout     time.Duration
 }
 
 // Configured reports whether Coolify's URL and token are set (auto-detection).
@@ -64,6 +67,7 @@ func (r *reader) coolify() Coolify {
 		PoolMinIdle:          r.int("POOL_MIN_IDLE", 1, 0),
 		PoolMaxSlots:         r.int("POOL_MAX_SLOTS", 10, 1),
 		PoolIdleTTL:          r.dur("POOL_IDLE_TTL", 30*time.Minute),
+		PoolLookAhead:        r.dur("POOL_LOOK_AHEAD", 0),
 		PoolSyncInterval:     r.dur("POOL_SYNC_INTERVAL", 5*time.Second),
 		StartTimeout:         r.dur("COOLIFY_START_TIMEOUT", 15*time.Minute),
 		Images:               map[string]string{},

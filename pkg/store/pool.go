@@ -76,16 +76,20 @@ func claimSlotTx(ctx context.Context, tx pgx.Tx, deployment, meetingPlatform, sp
 	if slot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[PoolSlot]); !errors.Is(err, pgx.ErrNoRows) {
 		return slot, err
 	}
+	// A hot slot (idle, its container seen running and asking for work) is
+	// busy at once: its container picks the assignment up at its next ask.
 	rows, _ = tx.Query(ctx, `UPDATE pool_slots SET assigned_deployment = $1, last_used_at = $4, updated_at = $4,
-			state = CASE WHEN state = 'IDLE' THEN 'STARTING' ELSE state END,
+			state = CASE WHEN state = 'IDLE' AND observed LIKE 'running%' THEN 'BUSY'
+				WHEN state = 'IDLE' THEN 'STARTING' ELSE state END,
 			start_requested_at = NULL, start_unknown = false, stop_requested_at = NULL
 		WHERE id = (SELECT id FROM pool_slots
 			WHERE meeting_platform = $2 AND spec_hash = $3 AND assigned_deployment IS NULL
 			  AND (state = 'IDLE' OR state = 'CREATING')
-			ORDER BY state = 'CREATING', last_used_at NULLS FIRST, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+			ORDER BY state = 'CREATING', observed LIKE 'running%' IS NOT TRUE, last_used_at NULLS FIRST, id
+			LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING *`, deployment, meetingPlatform, specHash, now)
 	if slot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[PoolSlot]); !errors.Is(err, pgx.ErrNoRows) {
-		if err == nil && slot.State == SlotStarting {
+		if err == nil && slot.State != SlotCreating {
 			// It was IDLE: an existing application, image pulled — a warm start.
 			_, err = tx.Exec(ctx, `UPDATE deployments SET warm = true WHERE name = $1`, deployment)
 		}
@@ -122,9 +126,10 @@ func (s *Store) ReserveIdleSlots(ctx context.Context, meetingPlatform, specHash 
 	reserved := 0
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var spare int
-		// Idle slots of an older spec count: they converge in place.
+		// Idle slots of an older spec count: they converge in place; so do
+		// hot slots starting or going back to idle.
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pool_slots WHERE meeting_platform = $1
-			AND assigned_deployment IS NULL AND state IN ('IDLE', 'CREATING')`, meetingPlatform).Scan(&spare); err != nil {
+			AND assigned_deployment IS NULL AND state IN ('IDLE', 'CREATING', 'STARTING', 'STOPPING')`, meetingPlatform).Scan(&spare); err != nil {
 			return err
 		}
 		for ; spare+reserved < minIdle; reserved++ {
@@ -138,6 +143,26 @@ func (s *Store) ReserveIdleSlots(ctx context.Context, meetingPlatform, specHash 
 		return nil
 	})
 	return reserved, wrap("reserve idle slots", err)
+}
+
+// PoolDemand is, per meeting platform, how many bots will want a slot of
+// platform soon: bots not admitted yet whose join_at is before until and
+// whose capacity is reserved there (or reserved nowhere, with unreserved),
+// and admitted attempts there still waiting for a slot.
+func (s *Store) PoolDemand(ctx context.Context, platform string, unreserved bool, until time.Time) (map[string]int, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT meeting_platform, count(*) FROM (
+			SELECT meeting_platform FROM bots WHERE status IN ('SCHEDULED', 'QUEUED') AND desired = 'RUNNING'
+			  AND join_at <= $3 AND (reserved_platform = $1 OR ($2 AND reserved_platform IS NULL))
+			UNION ALL
+			SELECT b.meeting_platform FROM deployments d JOIN bots b ON b.id = d.bot_id
+			WHERE d.platform = $1 AND d.state IN ('PENDING', 'CREATING')
+			  AND NOT EXISTS (SELECT 1 FROM pool_slots s WHERE s.assigned_deployment = d.name)) wanted
+		GROUP BY 1`, platform, unreserved, until)
+	demand := map[string]int{}
+	var mp string
+	var n int
+	_, err := pgx.ForEachRow(rows, []any{&mp, &n}, func() error { demand[mp] = n; return nil })
+	return demand, wrap("pool demand", err)
 }
 
 // SlotOf returns the slot a deployment holds.

@@ -1,0 +1,76 @@
+package pool_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/api"
+	"github.com/meeboter/meeboter/pkg/store"
+)
+
+// Scheduled bots due within the look-ahead get hot slots before they are
+// admitted: started through the concurrency cap and left running idle, so
+// each bot is served at its container's next ask, not by a start. Once
+// the bots are gone and nothing is due, the hot containers are stopped.
+func TestScheduledBotsGetHotSlotsAheadOfTime(t *testing.T) {
+	t.Parallel()
+	o := defaultOpts()
+	o.lookAhead = time.Minute
+	// Admitted 3 s before join_at, a bot whose slot must start (5 s) is
+	// late; one that finds its slot running (asking every second) is not.
+	o.sim.ColdStart, o.sim.WarmStart = 5*time.Second, 5*time.Second
+	o.bot.JoinLeadTime = 3 * time.Second
+	b := setup(t, o)
+	joinAt := time.Now().Add(20 * time.Second)
+	var bots []api.BotView
+	for range 3 {
+		var v api.BotView
+		require.Equal(t, http.StatusCreated, b.Call(t, http.MethodPost, "/api/v1/bots", map[string]any{
+			"meeting_url": meetURL, "join_at": joinAt.Format(time.RFC3339Nano),
+			"metadata": map[string]any{"simulate": map[string]any{"call_seconds": 0.5}}}, &v))
+		bots = append(bots, v)
+	}
+	require.Eventually(t, func() bool { return b.hotSlots(t, "google-meet") == 3 }, 15*time.Second, 50*time.Millisecond,
+		"three idle google-meet slots running before the bots are admitted")
+	for _, v := range bots {
+		require.Equal(t, store.StatusScheduled, b.WaitStatus(t, v.ID, time.Second, store.StatusScheduled).Status)
+	}
+	starts := b.sim.Stats().Calls["POST /applications/{uuid}/start"]
+
+	for _, v := range bots {
+		done := b.WaitStatus(t, v.ID, 30*time.Second, store.StatusDone, store.StatusFatal)
+		require.Equal(t, store.StatusDone, done.Status)
+		require.NotNil(t, done.JoinLatenessSeconds)
+		require.Less(t, *done.JoinLatenessSeconds, 1.0, "served by a hot slot: on time though a start takes 5 s")
+		require.GreaterOrEqual(t, *done.JoinLatenessSeconds, 0.0, "and not early")
+	}
+	require.Equal(t, starts, b.sim.Stats().Calls["POST /applications/{uuid}/start"], "no slot was started for the bots: they found them running")
+	require.Eventually(t, func() bool {
+		for _, a := range b.sim.Apps() {
+			if a.Running {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond, "with nothing due, no container runs idle")
+}
+
+// hotSlots counts the idle slots of a meeting platform whose container runs.
+func (b *testBundle) hotSlots(t *testing.T, mp string) int {
+	t.Helper()
+	running := map[string]bool{}
+	for _, a := range b.sim.Apps() {
+		running[a.UUID] = a.Running
+	}
+	n := 0
+	for _, s := range b.slots(t) {
+		if s.MeetingPlatform == mp && s.State == store.SlotIdle && s.AppUUID != nil && running[*s.AppUUID] {
+			n++
+		}
+	}
+	return n
+}
+
