@@ -242,13 +242,17 @@ func leaderLoops(cfg Config, deps Deps, limits []bot.PlatformLimit) []*Loop {
 	return loops
 }
 
-// resyncLoop enqueues the bots whose next check is due, every
-// ResyncInterval, and at a scheduled bot's admission time when sooner: it
-// is admitted at its time, not up to an interval later.
+// resyncLoop queues the scheduled bots whose admission time has come and
+// enqueues the bots whose next check is due, every ResyncInterval and at
+// the next scheduled bot's admission time when sooner: it is admitted at
+// its time, not up to an interval later.
 func resyncLoop(cfg Config, deps Deps) *Loop {
 	var next time.Duration
 	l := NewLoop("resync", "", cfg.ResyncInterval, func(ctx context.Context) error {
 		now := deps.Clock.Now()
+		if _, err := deps.Store.QueueDueScheduled(ctx, now, leadsOf(ctx, cfg), 10_000); err != nil {
+			return err
+		}
 		if _, err := deps.Store.EnqueueDue(ctx, now, 10_000); err != nil {
 			return err
 		}
@@ -261,6 +265,23 @@ func resyncLoop(cfg Config, deps Deps) *Loop {
 	})
 	l.Next = func() time.Duration { return next }
 	return l
+}
+
+// leadsOf is every platform's lead for a scheduled bot reserved there, and
+// the lead of one reserved nowhere, as the reconciler computes them.
+func leadsOf(ctx context.Context, cfg Config) store.Leads {
+	lead := func(b store.Bot) time.Duration {
+		if cfg.LeadTime == nil {
+			return cfg.Bot.JoinLeadTime
+		}
+		return max(cfg.Bot.JoinLeadTime, cfg.LeadTime(ctx, b))
+	}
+	leads := store.Leads{Reserved: map[string]time.Duration{}, Unreserved: lead(store.Bot{Status: store.StatusScheduled})}
+	for _, pc := range cfg.Platforms {
+		name := pc.Platform.Name()
+		leads.Reserved[name] = lead(store.Bot{Status: store.StatusScheduled, ReservedPlatform: &name})
+	}
+	return leads
 }
 
 // pass adapts a service's RunOnce to a loop.

@@ -49,6 +49,44 @@ func (s *Store) QueueBot(ctx context.Context, id uuid.UUID, now time.Time) error
 	}))
 }
 
+// Leads are how long before its join_at a scheduled bot is admitted: on
+// the platform its capacity is reserved on, else Unreserved.
+type Leads struct {
+	Reserved   map[string]time.Duration
+	Unreserved time.Duration
+}
+
+// QueueDueScheduled queues, in bulk, the SCHEDULED bots whose admission time
+// (join_at less their lead) has come: admission does not wait for each
+// bot's reconcile job, which a burst may hold up.
+func (s *Store) QueueDueScheduled(ctx context.Context, now time.Time, leads Leads, limit int) (int, error) {
+	platforms, durations := make([]string, 0, len(leads.Reserved)), make([]time.Duration, 0, len(leads.Reserved))
+	for p, d := range leads.Reserved {
+		platforms, durations = append(platforms, p), append(durations, d)
+	}
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `UPDATE bots SET status = 'QUEUED', queued_at = $1, updated_at = $1, revision = revision + 1
+			WHERE id IN (SELECT id FROM bots WHERE status = 'SCHEDULED' AND desired = 'RUNNING'
+				AND join_at - COALESCE((SELECT l FROM unnest($2::text[], $3::interval[]) AS lead (p, l)
+					WHERE p = reserved_platform), $4::interval) <= $1
+				ORDER BY join_at LIMIT $5 FOR UPDATE SKIP LOCKED)
+			RETURNING id`, now, platforms, durations, leads.Unreserved, limit)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		for _, id := range ids {
+			if err := s.statusChangedTx(ctx, tx, id, StatusQueued, nil, now); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return wakeTx(ctx, tx, WakeAdmit)
+	})
+	return n, wrap("queue due scheduled", err)
+}
+
 // Admit claims capacity on a platform for queued bots: those whose capacity
 // is reserved there first, then the oldest of the others, at most p.Limit
 // live deployments in all, and never the room a reservation that may start

@@ -230,3 +230,36 @@ func TestPatchJoinAtMovesTheBotBetweenScheduledAndQueued(t *testing.T) {
 	_, err = st.PatchBot(ctx, "other", b.ID, store.BotPatch{JoinAt: &ahead}, now)
 	require.ErrorIs(t, err, store.ErrNotFound, "another owner's bot")
 }
+
+// Scheduled bots whose admission time has come (join_at less the lead of
+// their reserved platform, or the unreserved lead) are queued in bulk; the
+// others, and a bot just created (its next check is now), are left alone.
+func TestQueueDueScheduled(t *testing.T) {
+	t.Parallel()
+	st, bundle := setup(t)
+	ctx := context.Background()
+	join := t0.Add(time.Hour)
+	reserved := bundle.schedule(t, join, window("aws", 5, join))
+	unreserved := bundle.schedule(t, join)
+	later := bundle.schedule(t, join.Add(time.Hour))
+	leads := store.Leads{Reserved: map[string]time.Duration{"aws": 90 * time.Second}, Unreserved: 30 * time.Second}
+
+	n, err := st.QueueDueScheduled(ctx, t0, leads, 100)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing is due")
+	n, err = st.QueueDueScheduled(ctx, join.Add(-90*time.Second), leads, 100)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the bot reserved on aws, 90 s ahead")
+	n, err = st.QueueDueScheduled(ctx, join.Add(-30*time.Second), leads, 100)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the unreserved bot, 30 s ahead")
+	for id, want := range map[uuid.UUID]store.Status{reserved.ID: store.StatusQueued, unreserved.ID: store.StatusQueued,
+		later.ID: store.StatusScheduled} {
+		got, err := st.GetBot(ctx, "acme", id)
+		require.NoError(t, err)
+		require.Equal(t, want, got.Status)
+	}
+	got, err := st.GetBot(ctx, "acme", reserved.ID)
+	require.NoError(t, err)
+	require.Equal(t, join.Add(-90*time.Second), got.QueuedAt.UTC(), "its queue wait starts then")
+}
