@@ -73,4 +73,3 @@ func (b *testBundle) hotSlots(t *testing.T, mp string) int {
 	}
 	return n
 }
-

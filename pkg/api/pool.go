@@ -14,7 +14,6 @@ import (
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
-
 // assignment tells a pool slot container what to run. The container knows
 // only its slot identity; the attempt's token comes with the assignment, so
 // config is never pushed through Coolify env (which needs a redeploy to
