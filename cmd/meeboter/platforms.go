@@ -115,14 +115,15 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 }
 
 // poolLookAhead is how far ahead the pool starts hot slots for scheduled
-// bots: POOL_LOOK_AHEAD, or by default long enough for a cold start and
-// then every slot's start through the deploy concurrency cap.
+// bots: POOL_LOOK_AHEAD, or by default twice what a cold start and then
+// every slot's start through the deploy concurrency cap take (the pool's
+// passes and the API's rate limit add to each round).
 func poolLookAhead(cfg config.Config, specs int) time.Duration {
 	if cfg.Coolify.PoolLookAhead > 0 {
 		return cfg.Coolify.PoolLookAhead
 	}
 	rounds := (cfg.Coolify.PoolMaxSlots*specs + cfg.Coolify.MaxConcurrentDeploys - 1) / max(cfg.Coolify.MaxConcurrentDeploys, 1)
-	return cfg.LeadFloors.CoolifyCold + time.Duration(rounds)*cfg.LeadFloors.CoolifyWarm
+	return 2 * (cfg.LeadFloors.CoolifyCold + time.Duration(rounds)*cfg.LeadFloors.CoolifyWarm)
 }
 
 // coolifyRequests records the Coolify client's API calls, every attempt

@@ -15,14 +15,17 @@ const (
 	Cold = "cold"
 )
 
-// Estimation parameters: a high percentile of the most recent samples,
-// with a margin on top, from a minimum number of samples.
+// Estimation parameters: a high percentile of the most recent samples
+// (from a minimum number of them) or the floor, whichever is longer, with a
+// safety margin on top. The margin absorbs what one deployment's history
+// cannot show: a wave larger than the last one queueing at the platform's
+// rate limits, a controller restart just before admission.
 const (
 	Percentile = 0.95
 	Samples    = 50
 	MinSamples = 5
-	// Factor and Margin are the safety margin: lead = p95 × Factor + Margin.
-	Factor = 1.2
+	// Factor and Margin are the safety margin: lead = base × Factor + Margin.
+	Factor = 1.5
 	Margin = 2 * time.Second
 )
 
@@ -45,25 +48,27 @@ type Lead struct {
 	P95Seconds *float64 `json:"p95_seconds"`
 	// FloorSeconds is the configured minimum.
 	FloorSeconds float64 `json:"floor_seconds"`
-	// Basis says which won: "floor" or "learned".
+	// Basis says which base won: "floor" or "learned" (the p95).
 	Basis string `json:"basis"`
 }
 
 // Estimate is the lead time from samples (create-to-ready durations, most
-// recent first) above floor.
+// recent first) and floor.
 func Estimate(key Key, samples []time.Duration, floor time.Duration) Lead {
-	l := Lead{Platform: key.Platform, Start: key.Start, Samples: len(samples), FloorSeconds: floor.Seconds(),
-		Seconds: floor.Seconds(), Basis: "floor"}
-	if len(samples) < MinSamples {
-		return l
+	l := Lead{Platform: key.Platform, Start: key.Start, Samples: len(samples), FloorSeconds: floor.Seconds(), Basis: "floor"}
+	base := floor
+	if len(samples) >= MinSamples {
+		sorted := slices.Clone(samples)
+		slices.Sort(sorted)
+		p := sorted[int(math.Ceil(Percentile*float64(len(sorted))))-1]
+		ps := p.Seconds()
+		l.P95Seconds = &ps
+		if p > floor {
+			base, l.Basis = p, "learned"
+		}
 	}
-	sorted := slices.Clone(samples)
-	slices.Sort(sorted)
-	p := sorted[int(math.Ceil(Percentile*float64(len(sorted))))-1]
-	ps := p.Seconds()
-	l.P95Seconds = &ps
-	if learned := time.Duration(float64(p)*Factor) + Margin; learned > floor {
-		l.Seconds, l.Basis = learned.Seconds(), "learned"
+	if base > 0 {
+		l.Seconds = (time.Duration(float64(base)*Factor) + Margin).Seconds()
 	}
 	return l
 }

@@ -25,23 +25,26 @@ func TestEstimate(t *testing.T) {
 	t.Parallel()
 	l := leadtime.Estimate(awsCold, seconds(60, 70), 90*time.Second)
 	require.Equal(t, "floor", l.Basis, "too few samples")
-	require.InDelta(t, 90, l.Seconds, 0)
+	require.InDelta(t, 90*1.5+2, l.Seconds, 1e-9, "the floor, with the margin")
 	require.Nil(t, l.P95Seconds)
 
-	// p95 of 20 samples 61..80 is 79 s: lead 79 × 1.2 + 2 = 96.8 s > floor.
+	// p95 of 20 samples 61..80 is 79 s: below the floor.
 	var s []float64
 	for i := 61; i <= 80; i++ {
 		s = append(s, float64(i))
 	}
 	l = leadtime.Estimate(awsCold, seconds(s...), 90*time.Second)
-	require.Equal(t, "learned", l.Basis)
+	require.Equal(t, "floor", l.Basis, "never below the floor")
 	require.InDelta(t, 79, *l.P95Seconds, 1e-9)
-	require.InDelta(t, 96.8, l.Seconds, 1e-6)
+	require.InDelta(t, 137, l.Seconds, 1e-9)
+
+	// Above a 60 s floor the p95 wins: 79 × 1.5 + 2 = 120.5 s.
+	l = leadtime.Estimate(awsCold, seconds(s...), time.Minute)
+	require.Equal(t, "learned", l.Basis)
+	require.InDelta(t, 120.5, l.Seconds, 1e-6)
 	require.Equal(t, 20, l.Samples)
 
-	l = leadtime.Estimate(awsCold, seconds(s...), 5*time.Minute)
-	require.Equal(t, "floor", l.Basis, "never below the floor")
-	require.InDelta(t, 300, l.Seconds, 0)
+	require.Zero(t, leadtime.Estimate(awsCold, nil, 0).Seconds, "nothing known, no floor: no lead")
 }
 
 type source struct {
@@ -60,13 +63,13 @@ func TestEstimatorRefreshesAndKeepsTheLastOnError(t *testing.T) {
 	src := &source{samples: seconds(10, 10, 10, 10, 10)}
 	e := &leadtime.Estimator{Source: src, Floors: leadtime.Floors{awsCold: time.Second}, Keys: []leadtime.Key{awsCold}, TTL: time.Hour}
 	ctx := context.Background()
-	require.InDelta(t, 14, e.For(ctx, awsCold).Seconds, 1e-9)
-	require.InDelta(t, 14, e.For(ctx, awsCold).Seconds, 1e-9)
+	require.InDelta(t, 17, e.For(ctx, awsCold).Seconds, 1e-9)
+	require.InDelta(t, 17, e.For(ctx, awsCold).Seconds, 1e-9)
 	require.Equal(t, 1, src.reads, "cached for the TTL")
 
 	e.TTL = 0
 	src.err = errors.New("db down")
-	require.InDelta(t, 14, e.For(ctx, awsCold).Seconds, 1e-9, "the last estimate is kept")
+	require.InDelta(t, 17, e.For(ctx, awsCold).Seconds, 1e-9, "the last estimate is kept")
 	unknown := leadtime.Key{Platform: "local", Start: leadtime.Cold}
 	require.InDelta(t, 0, e.For(ctx, unknown).Seconds, 0)
 }
