@@ -25,3 +25,8 @@ ALTER TABLE bots ADD COLUMN reserved_until timestamptz;
 ALTER TABLE bots ADD CONSTRAINT bots_reservation_whole CHECK (
     (reserved_platform IS NULL) = (reserved_from IS NULL) AND (reserved_from IS NULL) = (reserved_until IS NULL));
 CREATE INDEX bots_reserved ON bots (reserved_platform, reserved_from) WHERE reserved_platform IS NOT NULL;
+
+-- The longest the bot stays, from join_at (from its deploy start without
+-- one), when the user gives a shorter one than MAX_BOT_LIFETIME: it bounds
+-- the bot's life, so its reserved window can be that much shorter.
+ALTER TABLE bots ADD COLUMN max_duration_seconds integer CHECK (max_duration_seconds > 0);

@@ -172,7 +172,8 @@ func createDeadline(b store.Bot, d store.Deployment, cfg Config) time.Time {
 }
 
 func decideDeployed(b store.Bot, d store.Deployment, now time.Time, cfg Config) Action {
-	lifetime := b.DeployStartedAt.Add(cfg.MaxBotLifetime + cfg.LeaveTimeout)
+	leaveAt, _ := b.LeaveAt(cfg.MaxBotLifetime)
+	lifetime := leaveAt.Add(cfg.LeaveTimeout)
 	if !now.Before(lifetime) {
 		return finish(store.StatusFatal, store.ReasonMaxLifetime)
 	}

@@ -189,6 +189,28 @@ func TestDecideMaxLifetime(t *testing.T) {
 	require.Equal(t, finish(store.StatusFatal, store.ReasonMaxLifetime), Decide(b, d, now, testConfig))
 }
 
+// A bot with a max duration leaves that long after its join_at (after its
+// deploy start without one), and is ended a leave timeout later.
+func TestDecideMaxDuration(t *testing.T) {
+	t.Parallel()
+	b, d := deployed(store.StatusInCall)
+	b.MaxDurationSeconds = ptr(600)
+	leaveAt, ok := b.LeaveAt(testConfig.MaxBotLifetime)
+	require.True(t, ok)
+	require.Equal(t, t0.Add(10*time.Minute), leaveAt, "from the deploy start without join_at")
+	b.JoinAt = ptr(t0.Add(time.Minute)) // admitted a lead time early
+	leaveAt, _ = b.LeaveAt(testConfig.MaxBotLifetime)
+	require.Equal(t, t0.Add(11*time.Minute), leaveAt, "from join_at")
+	end := leaveAt.Add(testConfig.LeaveTimeout)
+	b.LastHeartbeatAt = ptr(end)
+	require.NotEqual(t, ActFinish, Decide(b, d, end.Add(-time.Second), testConfig).Kind)
+	require.Equal(t, finish(store.StatusFatal, store.ReasonMaxLifetime), Decide(b, d, end, testConfig))
+
+	b.MaxDurationSeconds = ptr(24 * 3600) // longer than MAX_BOT_LIFETIME: the lifetime wins
+	leaveAt, _ = b.LeaveAt(testConfig.MaxBotLifetime)
+	require.Equal(t, t0.Add(testConfig.MaxBotLifetime), leaveAt)
+}
+
 func TestDecideExitBeforeCallRetries(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusJoiningCall)

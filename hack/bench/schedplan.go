@@ -29,6 +29,10 @@ const (
 	adHocBefore     = 200 * time.Second // the ad hoc burst is created this long before the second wave
 	adHocWindow     = 10 * time.Second  // over this long
 	defaultCall     = 200 * time.Second
+	// maxDuration is what every scheduled bot declares as its meeting's
+	// longest length (max_duration_seconds): the call and a margin. Its
+	// reserved window ends there, not at MAX_BOT_LIFETIME.
+	maxDuration = 5 * time.Minute
 	defaultKillLead = 100 * time.Second
 )
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -87,6 +88,7 @@ func (r *schedRun) createOne(ctx context.Context, b plannedBot) createResult {
 	if b.Kind == kindScheduled {
 		res.JoinAt = r.t0.Add(b.JoinAt).Truncate(time.Millisecond)
 		body["join_at"] = res.JoinAt.UTC().Format(time.RFC3339Nano)
+		body["max_duration_seconds"] = int(math.Ceil(scaled(max(maxDuration, r.opts.call+time.Minute), r.opts.scale).Seconds()))
 	}
 	c, err := r.api.create(ctx, body, fmt.Sprintf("bench-scheduled-%d", b.Seq))
 	res.ID, res.Reserved, res.Err = c.ID, c.CapacityReserved, err

@@ -105,8 +105,7 @@ func (s *Server) configFor(b store.Bot, auth store.BotAuth) botproto.Config {
 		HeartbeatIntervalSeconds: max(1, int(math.Ceil(s.Config.BotHeartbeatInterval.Seconds()))),
 	}
 	_ = json.Unmarshal(b.Metadata, &cfg.Metadata)
-	if b.DeployStartedAt != nil {
-		leaveAt := b.DeployStartedAt.Add(s.Config.MaxBotLifetime)
+	if leaveAt, ok := b.LeaveAt(s.Config.MaxBotLifetime); ok {
 		cfg.LeaveAt = &leaveAt
 	}
 	if b.Status.Terminal() || b.Desired == store.DesiredStopped {
@@ -131,8 +130,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 		s.writeBotAuthError(w, err)
 		return
 	}
+	leaveAt, deployed := store.LeaveAt(hb.DeployStartedAt, hb.JoinAt, hb.MaxDurationSeconds, s.Config.MaxBotLifetime)
 	leave := hb.Desired == store.DesiredStopped || hb.Status == store.StatusLeaving || hb.Status.Terminal() ||
-		(hb.DeployStartedAt != nil && !now.Before(hb.DeployStartedAt.Add(s.Config.MaxBotLifetime)))
+		(deployed && !now.Before(leaveAt))
 	writeJSON(w, http.StatusOK, botproto.HeartbeatResponse{ShouldLeave: leave, Status: botproto.Status(hb.Status)})
 }
 

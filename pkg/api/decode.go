@@ -26,6 +26,8 @@ type CreateBotRequest struct {
 	Recording       *Recording      `json:"recording,omitempty"`
 	Metadata        json.RawMessage `json:"metadata,omitempty"`
 	CallbackURL     *string         `json:"callback_url,omitempty"`
+	// MaxDurationSeconds bounds the bot's stay from join_at (or its start).
+	MaxDurationSeconds *int `json:"max_duration_seconds,omitempty"`
 }
 
 // AutomaticLeave is the request form of the bot's leave rules; omitted
@@ -53,6 +55,9 @@ const (
 	JoinAtPastTolerance = 5 * time.Minute
 	MaxJoinAtAhead      = 90 * 24 * time.Hour
 	DefaultBotName      = "Meeboter"
+	// MinMaxDuration and MaxMaxDuration bound max_duration_seconds.
+	MinMaxDuration = 10 * time.Second
+	MaxMaxDuration = 24 * time.Hour
 )
 
 // leaveBounds are [default, min, max] seconds of each automatic_leave field.
@@ -100,6 +105,12 @@ func DecodeCreateBot(body []byte, owner string, now time.Time) (store.NewBot, []
 	}
 	nb.Metadata = validateMetadata(req.Metadata, add)
 	nb.CallbackURL = validateCallback(req.CallbackURL, add)
+	if d := req.MaxDurationSeconds; d != nil {
+		if *d < int(MinMaxDuration.Seconds()) || *d > int(MaxMaxDuration.Seconds()) {
+			add("max_duration_seconds", "must be between %d and %d", int(MinMaxDuration.Seconds()), int(MaxMaxDuration.Seconds()))
+		}
+		nb.MaxDurationSeconds = d
+	}
 	return nb, fe, nil
 }
 

@@ -19,7 +19,8 @@ import (
 
 // ReservationView is the capacity held for a scheduled bot: on platform,
 // from its admission (twice the platform's lead time before join_at, room
-// for the lead to grow) to the end of its longest life.
+// for the lead to grow) to the end of its longest stay (max_duration_seconds
+// or MAX_BOT_LIFETIME) and its leave timeout.
 type ReservationView struct {
 	Platform string    `json:"platform"`
 	From     time.Time `json:"from"`
@@ -36,23 +37,30 @@ func reservationOf(b store.Bot) *ReservationView {
 // reservations are the windows a bot joining at joinAt asks for, one per
 // platform in priority order: none for a bot joining now, or sooner than
 // ReserveAhead.
-func (s *Server) reservations(ctx context.Context, joinAt *time.Time, now time.Time) []store.Reservation {
+func (s *Server) reservations(ctx context.Context, joinAt *time.Time, maxDuration *int, now time.Time) []store.Reservation {
 	if joinAt == nil || s.Config.ReserveAhead <= 0 || joinAt.Before(now.Add(s.Config.ReserveAhead)) {
 		return nil
 	}
-	return s.windows(ctx, *joinAt)
+	return s.windows(ctx, *joinAt, maxDuration)
 }
 
-func (s *Server) windows(ctx context.Context, joinAt time.Time) []store.Reservation {
+// windows are the candidate windows of a bot joining at joinAt: until it
+// must have left (Bot.LeaveAt, its deploy start before joinAt) and its
+// leave timeout passed.
+func (s *Server) windows(ctx context.Context, joinAt time.Time, maxDuration *int) []store.Reservation {
 	if s.LeadTimes == nil {
 		return nil
 	}
 	life := s.Config.MaxBotLifetime + s.Config.LeaveTimeout
+	stay := s.Config.MaxBotLifetime
+	if maxDuration != nil {
+		stay = min(stay, time.Duration(*maxDuration)*time.Second)
+	}
 	out := make([]store.Reservation, 0, len(s.Config.Platforms))
 	for _, p := range s.Config.Platforms {
 		lead := s.LeadTimes.ForPlatform(ctx, p.Name)
 		out = append(out, store.Reservation{Platform: p.Name, Limit: p.Limit, From: joinAt.Add(-2 * lead),
-			Until: joinAt.Add(life), Lifetime: life})
+			Until: joinAt.Add(stay + s.Config.LeaveTimeout), Lifetime: life})
 	}
 	return out
 }
@@ -165,9 +173,10 @@ func (s *Server) patchBot(w http.ResponseWriter, r *http.Request, owner string) 
 		return
 	}
 	if p.JoinAt != nil {
-		p.Reserve = s.reservations(r.Context(), p.JoinAt, now)
+		p.Reserve = s.reservations(r.Context(), p.JoinAt, cur.MaxDurationSeconds, now)
 		if cur.ReservedPlatform != nil && p.JoinAt.After(now) {
-			p.Reserve = s.windows(r.Context(), *p.JoinAt) // a guarantee, once given, is kept or the change refused
+			// A guarantee, once given, is kept or the change refused.
+			p.Reserve = s.windows(r.Context(), *p.JoinAt, cur.MaxDurationSeconds)
 		}
 	}
 	b, err := s.Store.PatchBot(r.Context(), owner, id, p, now)

@@ -71,6 +71,14 @@ func TestCreateReservesCapacityForAScheduledBot(t *testing.T) {
 	require.False(t, got[7].CapacityReserved, "no platform can guarantee the window: best effort")
 	require.Nil(t, got[7].Reservation)
 
+	short := b.create(t, b.acme, `{"meeting_url":"`+meetURL+`","join_at":"`+join.Add(4*time.Hour).Format(time.RFC3339)+
+		`","max_duration_seconds":1800}`)
+	require.Equal(t, 1800, *short.MaxDurationSeconds)
+	require.Equal(t, join.Add(4*time.Hour+30*time.Minute+leaveTimeout), short.Reservation.Until,
+		"a short meeting reserves a short window")
+	b.do(t, http.MethodPost, "/api/v1/bots", b.acme, `{"meeting_url":"`+meetURL+`","max_duration_seconds":9}`).
+		requireStatus(t, http.StatusUnprocessableEntity)
+
 	soon := b.create(t, b.acme, scheduledBody(t0.Add(5*time.Minute)))
 	require.False(t, soon.CapacityReserved, "less than RESERVE_AHEAD ahead: nothing reserved")
 

@@ -25,6 +25,10 @@ type BotView struct {
 	MeetingPlatform    string               `json:"meeting_platform"`
 	BotName            string               `json:"bot_name"`
 	JoinAt             *time.Time           `json:"join_at"`
+	// MaxDurationSeconds bounds the bot's stay: it is told to leave this
+	// long after join_at (after its start without one), or at
+	// MAX_BOT_LIFETIME, whichever comes first. Null: MAX_BOT_LIFETIME.
+	MaxDurationSeconds *int `json:"max_duration_seconds"`
 	AutomaticLeave     store.AutomaticLeave `json:"automatic_leave"`
 	Recording          store.Recording      `json:"recording"`
 	Metadata           json.RawMessage      `json:"metadata"`
@@ -68,7 +72,7 @@ func RenderBot(b store.Bot) ([]byte, error) { return json.Marshal(viewOf(b)) }
 
 func viewOf(b store.Bot) BotView {
 	return BotView{ID: b.ID, MeetingURL: b.MeetingURL, MeetingPlatform: b.MeetingPlatform, BotName: b.BotName,
-		JoinAt: b.JoinAt, AutomaticLeave: b.AutomaticLeave, Recording: b.Recording, Metadata: b.Metadata,
+		JoinAt: b.JoinAt, MaxDurationSeconds: b.MaxDurationSeconds, AutomaticLeave: b.AutomaticLeave, Recording: b.Recording, Metadata: b.Metadata,
 		CallbackURL: b.CallbackURL, Desired: b.Desired, StopMode: b.StopMode, Status: b.Status,
 		StatusReason: b.StatusReason, Generation: b.Generation, ObservedGeneration: b.ObservedGeneration,
 		Platform: b.Platform, Attempt: b.CurrentAttempt, LastHeartbeatAt: b.LastHeartbeatAt, CreatedAt: b.CreatedAt,
@@ -165,7 +169,7 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string)
 		writeProblem(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	nb.Reserve = s.reservations(r.Context(), nb.JoinAt, now)
+	nb.Reserve = s.reservations(r.Context(), nb.JoinAt, nb.MaxDurationSeconds, now)
 	if nb.Recording.Enabled && s.Recordings == nil {
 		fields = append(fields, FieldError{"recording.enabled", "this server stores no recordings (S3_ENDPOINT is not set)"})
 	}

@@ -96,9 +96,11 @@ func (s *Store) attemptRestartedTx(ctx context.Context, tx pgx.Tx, bot Bot, now 
 
 // HeartbeatResult is what a heartbeat learns about its bot.
 type HeartbeatResult struct {
-	Status          Status
-	Desired         Desired
-	DeployStartedAt *time.Time
+	Status             Status
+	Desired            Desired
+	DeployStartedAt    *time.Time
+	JoinAt             *time.Time
+	MaxDurationSeconds *int
 }
 
 // Heartbeat records a beat of the current attempt in one round trip; it never
@@ -110,8 +112,8 @@ func (s *Store) Heartbeat(ctx context.Context, token string, botID uuid.UUID, no
 		FROM deployments d
 		WHERE d.token_hash = $1 AND b.id = d.bot_id AND b.id = $2 AND b.current_attempt = d.attempt
 		  AND b.status NOT IN ('DONE', 'FATAL')
-		RETURNING b.status, b.desired, b.deploy_started_at`, HashSecret(token), botID, now).
-		Scan(&r.Status, &r.Desired, &r.DeployStartedAt)
+		RETURNING b.status, b.desired, b.deploy_started_at, b.join_at, b.max_duration_seconds`, HashSecret(token), botID, now).
+		Scan(&r.Status, &r.Desired, &r.DeployStartedAt, &r.JoinAt, &r.MaxDurationSeconds)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return r, wrap("heartbeat", err)
 	}

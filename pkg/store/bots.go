@@ -23,6 +23,8 @@ type NewBot struct {
 	Recording       Recording
 	Metadata        json.RawMessage
 	CallbackURL     *string
+	// MaxDurationSeconds, when set, bounds the bot's stay (Bot.LeaveAt).
+	MaxDurationSeconds *int
 	// Reserve, when set, asks for capacity for the bot's window on the first
 	// of its candidates that can guarantee it (a bot scheduled far enough
 	// ahead); none can: the bot is created without, best effort.
@@ -147,10 +149,11 @@ func insertBot(ctx context.Context, tx pgx.Tx, nb NewBot, now time.Time) (Bot, e
 		metadata = json.RawMessage(`{}`)
 	}
 	rows, _ := tx.Query(ctx, `INSERT INTO bots (id, owner, meeting_url, meeting_platform, bot_name, join_at,
-			automatic_leave, recording, metadata, callback_url, status, queued_at, next_check_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13) RETURNING *`,
+			automatic_leave, recording, metadata, callback_url, status, queued_at, next_check_at, created_at, updated_at,
+			max_duration_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13, $14) RETURNING *`,
 		uuid.Must(uuid.NewV7()), nb.Owner, nb.MeetingURL, nb.MeetingPlatform, nb.BotName, nb.JoinAt,
-		nb.AutomaticLeave, nb.Recording, metadata, nb.CallbackURL, status, queuedAt, now)
+		nb.AutomaticLeave, nb.Recording, metadata, nb.CallbackURL, status, queuedAt, now, nb.MaxDurationSeconds)
 	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
 }
 

@@ -153,6 +153,8 @@ type Bot struct {
 	DeployStartedAt    *time.Time      `db:"deploy_started_at"`
 	JoinedAt           *time.Time      `db:"joined_at"`
 	EnteredAt          *time.Time      `db:"entered_at"`
+	// MaxDurationSeconds, when set, bounds the bot's stay (see LeaveAt).
+	MaxDurationSeconds *int `db:"max_duration_seconds"`
 	// The capacity reserved for a scheduled bot: platform and window.
 	ReservedPlatform *string    `db:"reserved_platform"`
 	ReservedFrom     *time.Time `db:"reserved_from"`
@@ -232,4 +234,34 @@ var (
 // attempt: a crash between "create" and "record" is adopted by this name.
 func DeploymentName(botID uuid.UUID, attempt int) string {
 	return "meeboter-" + botID.String() + "-" + strconv.Itoa(attempt)
+}
+
+// LeaveAt is when a deployed bot is told to leave: maxLifetime after its
+// deploy start, or its max duration after its join_at (its deploy start
+// without one), whichever comes first; false before it is deployed.
+func LeaveAt(deployStartedAt, joinAt *time.Time, maxDurationSeconds *int, maxLifetime time.Duration) (time.Time, bool) {
+	if deployStartedAt == nil {
+		return time.Time{}, false
+	}
+	at := deployStartedAt.Add(maxLifetime)
+	if maxDurationSeconds != nil {
+		from := *deployStartedAt
+		if joinAt != nil && joinAt.After(from) {
+			from = *joinAt
+		}
+		at = minTime(at, from.Add(time.Duration(*maxDurationSeconds)*time.Second))
+	}
+	return at, true
+}
+
+// LeaveAt is LeaveAt of b.
+func (b Bot) LeaveAt(maxLifetime time.Duration) (time.Time, bool) {
+	return LeaveAt(b.DeployStartedAt, b.JoinAt, b.MaxDurationSeconds, maxLifetime)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
