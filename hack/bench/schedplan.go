@@ -22,17 +22,17 @@ const (
 // holds; the controller is killed shortly before the last wave is due,
 // when that wave's ECS bots should be admitted.
 const (
-	firstWaveAt     = 15 * time.Minute
-	waveGap         = 10 * time.Minute
-	createAhead     = 15 * time.Minute  // the first bots of a wave are created this long before it is due
-	createWindow    = 200 * time.Second // and the last ones this much later
-	adHocBefore     = 200 * time.Second // the ad hoc burst is created this long before the second wave
-	adHocWindow     = 10 * time.Second  // over this long
-	defaultCall     = 200 * time.Second
+	firstWaveAt  = 15 * time.Minute
+	waveGap      = 10 * time.Minute
+	createAhead  = 15 * time.Minute  // the first bots of a wave are created this long before it is due
+	createWindow = 200 * time.Second // and the last ones this much later
+	adHocBefore  = 200 * time.Second // the ad hoc burst is created this long before the second wave
+	adHocWindow  = 10 * time.Second  // over this long
+	defaultCall  = 200 * time.Second
 	// maxDuration is what every scheduled bot declares as its meeting's
 	// longest length (max_duration_seconds): the call and a margin. Its
 	// reserved window ends there, not at MAX_BOT_LIFETIME.
-	maxDuration = 5 * time.Minute
+	maxDuration     = 5 * time.Minute
 	defaultKillLead = 100 * time.Second
 )
 

@@ -20,15 +20,15 @@ import (
 
 // BotView is a bot as the user API shows it.
 type BotView struct {
-	ID                 uuid.UUID            `json:"id"`
-	MeetingURL         string               `json:"meeting_url"`
-	MeetingPlatform    string               `json:"meeting_platform"`
-	BotName            string               `json:"bot_name"`
-	JoinAt             *time.Time           `json:"join_at"`
+	ID              uuid.UUID  `json:"id"`
+	MeetingURL      string     `json:"meeting_url"`
+	MeetingPlatform string     `json:"meeting_platform"`
+	BotName         string     `json:"bot_name"`
+	JoinAt          *time.Time `json:"join_at"`
 	// MaxDurationSeconds bounds the bot's stay: it is told to leave this
 	// long after join_at (after its start without one), or at
 	// MAX_BOT_LIFETIME, whichever comes first. Null: MAX_BOT_LIFETIME.
-	MaxDurationSeconds *int `json:"max_duration_seconds"`
+	MaxDurationSeconds *int                 `json:"max_duration_seconds"`
 	AutomaticLeave     store.AutomaticLeave `json:"automatic_leave"`
 	Recording          store.Recording      `json:"recording"`
 	Metadata           json.RawMessage      `json:"metadata"`
