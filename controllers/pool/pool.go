@@ -3,20 +3,18 @@ package pool
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/pkg/metrics"
+	"github.com/meeboter/meeboter/pkg/platform/coolify"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
-// platformName labels the pool's metrics: it is the coolify platform's name
-// (coolify.PlatformName, which this package cannot import: coolify imports it).
-const platformName = "coolify"
+// platformName labels the pool's metrics.
+const platformName = coolify.PlatformName
 
 // Kinds of drift correction, the kind label of
 // meeboter_drift_corrections_total.
@@ -27,27 +25,12 @@ const (
 	DriftErrorReplaced = "error_replaced" // an ERROR slot that kept failing, replaced
 )
 
-// App is a Coolify application as the pool sees it.
-type App struct {
-	UUID      string
-	Name      string
-	Status    string // Coolify's "state:health"
-	CreatedAt time.Time
-}
-
-// State is the container state part of Status ("running", "exited", …).
-func (a App) State() string {
-	state, _, _ := strings.Cut(a.Status, ":")
-	return state
-}
-
-// AppSpec is what a slot application should be.
-type AppSpec struct {
-	Name, Description string
-	Image, Tag        string
-	LimitsCPUs        string
-	LimitsMemory      string
-}
+// App and AppSpec are the driver's slot application and its spec: the
+// pool controller works on the driver's types, never the other way round.
+type (
+	App     = coolify.SlotApp
+	AppSpec = coolify.SlotSpec
+)
 
 // Apps is what the pool needs of Coolify. List returns every slot
 // application (ours by tag) or an error, never a partial list. Start wraps
@@ -66,8 +49,10 @@ type Apps interface {
 	Stop(ctx context.Context, uuid string) error
 }
 
+var _ Apps = (*coolify.SlotApps)(nil)
+
 // ErrStartUnknown marks a start that may have happened though it failed.
-var ErrStartUnknown = errors.New("pool: the start may have happened")
+var ErrStartUnknown = coolify.ErrSlotStartUnknown
 
 // clockSkew is how far Coolify's clock may be from ours when a start's
 // deployment is matched to its request. Small: a slot's previous deployment

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/meeboter/meeboter/controllers/pool"
+	"errors"
+	"strings"
 )
 
 // PoolTag marks every slot application, so one filtered list call reads them
@@ -21,24 +22,47 @@ type SlotApps struct {
 	Base CreateApp
 }
 
-var _ pool.Apps = (*SlotApps)(nil)
+// SlotApp is a slot application as the pool controller sees it.
+type SlotApp struct {
+	UUID      string
+	Name      string
+	Status    string // Coolify's "state:health"
+	CreatedAt time.Time
+}
 
-// List implements pool.Apps: one call for every slot application.
-func (a *SlotApps) List(ctx context.Context) ([]pool.App, error) {
+// State is the container state part of Status ("running", "exited", …).
+func (a SlotApp) State() string {
+	state, _, _ := strings.Cut(a.Status, ":")
+	return state
+}
+
+// SlotSpec is what a slot application should be.
+type SlotSpec struct {
+	Name, Description string
+	Image, Tag        string
+	LimitsCPUs        string
+	LimitsMemory      string
+}
+
+// ErrSlotStartUnknown marks a start that may have happened though it failed.
+var ErrSlotStartUnknown = errors.New("pool: the start may have happened")
+
+// List implements the pool controller's Apps: one call for every slot application.
+func (a *SlotApps) List(ctx context.Context) ([]SlotApp, error) {
 	apps, err := a.Client.ListApplications(ctx, PoolTag)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]pool.App, len(apps))
+	out := make([]SlotApp, len(apps))
 	for i, app := range apps {
-		out[i] = pool.App{UUID: app.UUID, Name: app.Name, Status: app.Status, CreatedAt: app.CreatedAt}
+		out[i] = SlotApp{UUID: app.UUID, Name: app.Name, Status: app.Status, CreatedAt: app.CreatedAt}
 	}
 	return out, nil
 }
 
-// Create implements pool.Apps. Slot containers never exit on their own, so
+// Create implements the pool controller's Apps. Slot containers never exit on their own, so
 // Coolify's restart limit is left at its default as a last safety net.
-func (a *SlotApps) Create(ctx context.Context, spec pool.AppSpec) (string, error) {
+func (a *SlotApps) Create(ctx context.Context, spec SlotSpec) (string, error) {
 	req := a.Base
 	req.Name, req.Description = spec.Name, spec.Description
 	req.Image, req.Tag = spec.Image, spec.Tag
@@ -47,18 +71,18 @@ func (a *SlotApps) Create(ctx context.Context, spec pool.AppSpec) (string, error
 	return a.Client.CreateApplication(ctx, req)
 }
 
-// SetEnv implements pool.Apps.
+// SetEnv implements the pool controller's Apps.
 func (a *SlotApps) SetEnv(ctx context.Context, uuid string, env map[string]string) error {
 	return a.Client.SetEnvs(ctx, uuid, env)
 }
 
-// Update implements pool.Apps: the new spec applies at the slot's next start.
-func (a *SlotApps) Update(ctx context.Context, uuid string, spec pool.AppSpec) error {
+// Update implements the pool controller's Apps: the new spec applies at the slot's next start.
+func (a *SlotApps) Update(ctx context.Context, uuid string, spec SlotSpec) error {
 	return a.Client.UpdateApplication(ctx, uuid, AppPatch{Image: &spec.Image, Tag: &spec.Tag,
 		LimitsCPUs: &spec.LimitsCPUs, LimitsMemory: &spec.LimitsMemory})
 }
 
-// Delete implements pool.Apps; an application already gone is deleted.
+// Delete implements the pool controller's Apps; an application already gone is deleted.
 func (a *SlotApps) Delete(ctx context.Context, uuid string) error {
 	if err := a.Client.DeleteApplication(ctx, uuid); err != nil && !IsNotFound(err) {
 		return err
@@ -66,17 +90,17 @@ func (a *SlotApps) Delete(ctx context.Context, uuid string) error {
 	return nil
 }
 
-// Start implements pool.Apps. Coolify's "already queued" answer is success;
+// Start implements the pool controller's Apps. Coolify's "already queued" answer is success;
 // a 5xx or a lost answer may have started the application.
 func (a *SlotApps) Start(ctx context.Context, uuid string) error {
 	_, err := a.Client.StartApplication(ctx, uuid)
 	if Ambiguous(err) {
-		return fmt.Errorf("%w: %w", pool.ErrStartUnknown, err)
+		return fmt.Errorf("%w: %w", ErrSlotStartUnknown, err)
 	}
 	return err
 }
 
-// StartedSince implements pool.Apps from the application's newest
+// StartedSince implements the pool controller's Apps from the application's newest
 // deployment.
 func (a *SlotApps) StartedSince(ctx context.Context, uuid string, since time.Time) (bool, error) {
 	return startedSince(ctx, a.Client, uuid, since)
@@ -91,7 +115,7 @@ func startedSince(ctx context.Context, c *Client, uuid string, since time.Time) 
 	return !d.Done() || (!d.CreatedAt.Before(since) && d.Status == DeploymentFinished), nil
 }
 
-// Stop implements pool.Apps.
+// Stop implements the pool controller's Apps.
 func (a *SlotApps) Stop(ctx context.Context, uuid string) error {
 	return a.Client.StopApplication(ctx, uuid)
 }
