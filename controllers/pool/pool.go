@@ -25,12 +25,12 @@ const (
 	DriftErrorReplaced = "error_replaced" // an ERROR slot that kept failing, replaced
 )
 
-// App and AppSpec are the driver's slot application and its spec: the
-// pool controller works on the driver's types, never the other way round.
-type (
-	App     = coolify.SlotApp
-	AppSpec = coolify.SlotSpec
-)
+// App is the driver's slot application: the pool controller works on the
+// driver's types, never the other way round.
+type App = coolify.SlotApp
+
+// AppSpec is the driver's slot application spec.
+type AppSpec = coolify.SlotSpec
 
 // Apps is what the pool needs of Coolify. List returns every slot
 // application (ours by tag) or an error, never a partial list. Start wraps

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -116,7 +117,7 @@ func (s *Store) Admit(ctx context.Context, p PlatformLimit, now time.Time) ([]uu
 		if err != nil {
 			return err
 		}
-		admitted = append(reserved, others...)
+		admitted = slices.Concat(reserved, others)
 		if len(admitted) == 0 {
 			return nil
 		}
