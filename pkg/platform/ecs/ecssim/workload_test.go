@@ -40,7 +40,9 @@ func (b *syncBuffer) String() string {
 func TestProcessWorkloadGetsTheTaskEnv(t *testing.T) {
 	t.Parallel()
 	out := &syncBuffer{}
-	script := `tr '\0' '\n' < /proc/$$/environ; echo END; exit 7`
+	// It stays up a moment: a shell that exits at once may be STOPPED
+	// before the test has seen it RUNNING (flaked on CI).
+	script := `tr '\0' '\n' < /proc/$$/environ; echo END; sleep 2; exit 7`
 	wl := ProcessWorkload([]string{"/bin/sh", "-c", script}, WithOutput(out), WithKillGrace(time.Second))
 	e := newSim(t, Config{Workload: wl, TaskDefinitions: map[string]TaskDef{
 		"bot:1": {Environment: map[string]string{"FROM_DEF": "1", "MODE": "def"}},
