@@ -1,6 +1,7 @@
 package pool_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -68,6 +69,65 @@ func (b *testBundle) hotSlots(t *testing.T, mp string) int {
 	n := 0
 	for _, s := range b.slots(t) {
 		if s.MeetingPlatform == mp && s.State == store.SlotIdle && s.AppUUID != nil && running[*s.AppUUID] {
+			n++
+		}
+	}
+	return n
+}
+
+// Hot starts through the concurrency cap (4 here) are shared between the
+// meeting platforms, and a start seen finished frees its place in the same
+// pass: back-to-back waves need every round of starts, and the pool's
+// period is not one of them.
+func TestHotStartsAreSharedAndReuseFinishedPlaces(t *testing.T) {
+	t.Parallel()
+	o := defaultOpts()
+	o.manualPool, o.lookAhead = true, time.Minute
+	b := setup(t, o)
+	ctx := context.Background()
+	joinAt := time.Now().Add(40 * time.Second)
+	for _, url := range []string{meetURL, meetURL, zoomURL, zoomURL, teamsURL, teamsURL} {
+		require.Equal(t, http.StatusCreated, b.Call(t, http.MethodPost, "/api/v1/bots", map[string]any{
+			"meeting_url": url, "join_at": joinAt.Format(time.RFC3339Nano)}, nil))
+	}
+	require.Eventually(t, func() bool {
+		_, err := b.ctl.RunOnce(ctx)
+		require.NoError(t, err)
+		return b.slotStates(t)[store.SlotIdle] == 6
+	}, 10*time.Second, 20*time.Millisecond, "six slots created")
+
+	_, err := b.ctl.RunOnce(ctx)
+	require.NoError(t, err)
+	starting := map[string]int{}
+	for _, s := range b.slots(t) {
+		if s.State == store.SlotStarting {
+			starting[s.MeetingPlatform]++
+		}
+	}
+	require.Equal(t, map[string]int{"google-meet": 2, "microsoft-teams": 1, "zoom": 1}, starting,
+		"four starts (the cap), every meeting platform served")
+
+	require.Eventually(t, func() bool { return b.runningApps() == 4 }, 10*time.Second, 20*time.Millisecond)
+	_, err = b.ctl.RunOnce(ctx)
+	require.NoError(t, err)
+	states := b.slotStates(t)
+	require.Equal(t, 4, states[store.SlotIdle], "the finished starts are hot idle slots")
+	require.Equal(t, 2, states[store.SlotStarting], "and their places went to the last two in the same pass")
+}
+
+func (b *testBundle) slotStates(t *testing.T) map[store.SlotState]int {
+	t.Helper()
+	states := map[store.SlotState]int{}
+	for _, s := range b.slots(t) {
+		states[s.State]++
+	}
+	return states
+}
+
+func (b *testBundle) runningApps() int {
+	n := 0
+	for _, a := range b.sim.Apps() {
+		if a.Running {
 			n++
 		}
 	}

@@ -190,6 +190,8 @@ func (b *testBundle) waitAllIdle(t *testing.T, timeout time.Duration) []store.Po
 const (
 	meetURL = "https://meet.google.com/abc-defg-hij"
 	zoomURL = "https://zoom.us/j/1234567890"
+	// teamsURL is a Microsoft Teams meeting link.
+	teamsURL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjQ5ZmJk%40thread.v2/0"
 )
 
 // drift is the pool's meeboter_drift_corrections_total of one kind.

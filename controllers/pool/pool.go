@@ -1,9 +1,11 @@
 package pool
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -201,7 +203,7 @@ func (p *Pool) RunOnce(ctx context.Context) (int, error) {
 	}
 	idle := idleCounts(slots)
 	acted := 0
-	for _, slot := range slots {
+	for _, slot := range passOrder(slots) {
 		app, listed := p.appOf(ps, slot)
 		if listed {
 			if err := p.Store.RecordSlotObservation(ctx, slot.ID, app.Status, now); err != nil {
@@ -229,6 +231,29 @@ func (p *Pool) appOf(ps *pass, slot store.PoolSlot) (App, bool) {
 	}
 	a, ok := ps.byName[slot.Name] // created before a crash could record its uuid
 	return a, ok
+}
+
+// passOrder is the order a pass steps through the slots: starts in flight
+// first, so those that finished free their places under the concurrency
+// cap for this pass; then claimed slots waiting for a place, before hot
+// starts; then by number across meeting platforms, so hot starts are
+// shared between the meeting platforms rather than given to the first.
+func passOrder(slots []store.PoolSlot) []store.PoolSlot {
+	ordered := slices.Clone(slots)
+	slices.SortStableFunc(ordered, func(a, b store.PoolSlot) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.Number, b.Number), cmp.Compare(a.MeetingPlatform, b.MeetingPlatform))
+	})
+	return ordered
+}
+
+func rank(s store.PoolSlot) int {
+	switch {
+	case s.State == store.SlotStarting && s.StartRequestedAt != nil:
+		return 0
+	case s.State == store.SlotStarting:
+		return 1
+	}
+	return 2
 }
 
 func idleCounts(slots []store.PoolSlot) map[string]int {

@@ -156,9 +156,9 @@ func (p *Pool) starting(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 	case slot.StartRequestedAt == nil:
 		return p.start(ctx, ps, slot, app, listed)
 	case listed && app.State() == "running" && slot.AssignedDeployment == nil:
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle}) // a hot slot, asking for work
+		return p.started(ctx, ps, slot, store.SlotIdle) // a hot slot, asking for work
 	case listed && app.State() == "running":
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotBusy})
+		return p.started(ctx, ps, slot, store.SlotBusy)
 	case ps.now.Sub(*slot.StartRequestedAt) > p.Config.StartTimeout:
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("start not seen running within the start timeout")})
 	case slot.StartUnknown && listed:
@@ -173,6 +173,16 @@ func (p *Pool) starting(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, ClearStartRequested: true})
 	}
 	return false, nil
+}
+
+// started records a finished start; its place under the concurrency cap
+// is free for the rest of this pass.
+func (p *Pool) started(ctx context.Context, ps *pass, slot store.PoolSlot, to store.SlotState) (bool, error) {
+	ok, err := p.move(ctx, slot, store.SlotUpdate{To: to})
+	if ok {
+		ps.inFlight--
+	}
+	return ok, err
 }
 
 // start records the start request, its outcome unknown, then asks Coolify:

@@ -78,14 +78,21 @@ func claimSlotTx(ctx context.Context, tx pgx.Tx, deployment, meetingPlatform, sp
 	}
 	// A hot slot (idle, its container seen running and asking for work) is
 	// busy at once: its container picks the assignment up at its next ask.
+	// One whose hot start is under way is next best: it keeps its start,
+	// and its container finds the assignment at its first ask. Then a
+	// stopped idle slot (a start through the concurrency cap), then one
+	// still being created.
 	rows, _ = tx.Query(ctx, `UPDATE pool_slots SET assigned_deployment = $1, last_used_at = $4, updated_at = $4,
 			state = CASE WHEN state = 'IDLE' AND observed LIKE 'running%' THEN 'BUSY'
 				WHEN state = 'IDLE' THEN 'STARTING' ELSE state END,
-			start_requested_at = NULL, start_unknown = false, stop_requested_at = NULL
+			start_requested_at = CASE WHEN state = 'STARTING' THEN start_requested_at END,
+			start_unknown = state = 'STARTING' AND start_unknown, stop_requested_at = NULL
 		WHERE id = (SELECT id FROM pool_slots
 			WHERE meeting_platform = $2 AND spec_hash = $3 AND assigned_deployment IS NULL
-			  AND (state = 'IDLE' OR state = 'CREATING')
-			ORDER BY state = 'CREATING', observed LIKE 'running%' IS NOT TRUE, last_used_at NULLS FIRST, id
+			  AND state IN ('IDLE', 'STARTING', 'CREATING')
+			ORDER BY CASE WHEN state = 'IDLE' AND observed LIKE 'running%' THEN 0
+				WHEN state = 'STARTING' THEN 1 WHEN state = 'IDLE' THEN 2 ELSE 3 END,
+			  last_used_at NULLS FIRST, id
 			LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING *`, deployment, meetingPlatform, specHash, now)
 	if slot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[PoolSlot]); !errors.Is(err, pgx.ErrNoRows) {
@@ -298,12 +305,21 @@ func (s *Store) SlotAssignment(ctx context.Context, appUUID, slotToken, newToken
 	var a Assignment
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var hash []byte
-		err := tx.QueryRow(ctx, `SELECT slot_token_hash FROM pool_slots WHERE app_uuid = $1`, appUUID).Scan(&hash)
+		var state SlotState
+		err := tx.QueryRow(ctx, `SELECT slot_token_hash, state FROM pool_slots WHERE app_uuid = $1`, appUUID).Scan(&hash, &state)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(hash, HashSecret(slotToken)) != 1) {
 			return ErrUnauthenticated
 		}
 		if err != nil {
 			return err
+		}
+		if state == SlotStarting {
+			// The container asking proves its start finished: the pool
+			// records it now, freeing its place under the concurrency cap,
+			// instead of at its next period.
+			if err := wakeTx(ctx, tx, WakePool); err != nil {
+				return err
+			}
 		}
 		type botToken struct {
 			Bot

@@ -73,6 +73,52 @@ func TestClaimSlotPrefersIdleOfTheSameTypeAndAdopts(t *testing.T) {
 	require.Equal(t, got.ID, again.ID, "a retried claim adopts its slot")
 }
 
+// A claim takes the slot that serves its bot soonest: a hot one (idle, its
+// container running), then one whose hot start is under way (its start
+// kept: starting it again would redeploy it), then a stopped idle one.
+func TestClaimSlotPrefersRunningThenStartingThenStopped(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := context.Background()
+	_, err := st.ReserveIdleSlots(ctx, "zoom", "spec1", 3, 5, t0)
+	require.NoError(t, err)
+	slots, err := st.Slots(ctx)
+	require.NoError(t, err)
+	require.Len(t, slots, 3)
+	for i, s := range slots {
+		ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: s.ID, From: store.SlotCreating, To: store.SlotIdle,
+			AppUUID: ptr(fmt.Sprint("app", i))}, t0)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	stopped, starting, running := slots[0], slots[1], slots[2]
+	require.NoError(t, st.RecordSlotObservation(ctx, stopped.ID, "exited", t0))
+	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: starting.ID, From: store.SlotIdle, To: store.SlotStarting,
+		StartRequested: true, StartUnknown: ptr(true)}, t0)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, st.RecordSlotObservation(ctx, running.ID, "running:healthy", t0))
+
+	got, err := st.ClaimSlot(ctx, "d1", "zoom", "spec1", 5, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, running.ID, got.ID)
+	require.Equal(t, store.SlotBusy, got.State, "its container picks the work up at its next ask")
+
+	got, err = st.ClaimSlot(ctx, "d2", "zoom", "spec1", 5, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, starting.ID, got.ID)
+	require.Equal(t, store.SlotStarting, got.State)
+	require.NotNil(t, got.StartRequestedAt, "the hot start in flight is its start")
+	require.True(t, got.StartRequestedAt.Equal(t0))
+	require.True(t, got.StartUnknown, "and what is known of it is kept")
+
+	got, err = st.ClaimSlot(ctx, "d3", "zoom", "spec1", 5, t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, stopped.ID, got.ID)
+	require.Equal(t, store.SlotStarting, got.State)
+	require.Nil(t, got.StartRequestedAt, "a stopped slot waits for a start")
+}
+
 func TestReleaseSlot(t *testing.T) {
 	t.Parallel()
 	st, _ := setup(t)
