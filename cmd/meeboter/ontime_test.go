@@ -88,3 +88,69 @@ func TestScheduledBotLearnsTheLeadTimeAndEntersOnTime(t *testing.T) {
 	t.Logf("admitted %.2fs before join_at, READY %.2fs before, lateness %.3fs", admitted.Seconds(),
 		joinAt.Sub(at["READY"]).Seconds(), *got.Lateness)
 }
+
+// TestScheduledBotsEnterOnTimeAcrossCrashes SIGKILLs `meeboter serve`
+// between a scheduled bot's reservation and its admission, and another's
+// between its admission and its task's creation (RunTask failing
+// meanwhile); each restarted controller still gets its bot in on time.
+func TestScheduledBotsEnterOnTimeAcrossCrashes(t *testing.T) {
+	t.Parallel()
+	s, sim := ecsSystem(t, "LEAD_TIME_FLOOR_AWS=6s", "JOIN_LEAD_TIME=1s", "RESERVE_AHEAD=10s", "RESYNC_INTERVAL=5s")
+	addr := freeAddr(t)
+	logs := &lockedBuffer{}
+	c := s.start(addr, logs)
+	defer func() { c.stop(t) }()
+	scheduled := func(ahead time.Duration) (botView, time.Time) {
+		joinAt := time.Now().Add(ahead).UTC().Truncate(time.Second)
+		body := simulate(map[string]any{"call_seconds": 0.5})
+		body["join_at"] = joinAt.Format(time.RFC3339)
+		var v struct {
+			botView
+			Reserved bool `json:"capacity_reserved"`
+		}
+		code, err := s.api(addr, http.MethodPost, "/api/v1/bots", body, &v)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusCreated, code)
+		require.True(t, v.Reserved, "reserved: created more than RESERVE_AHEAD ahead")
+		return v.botView, joinAt
+	}
+
+	// Reserved, then the controller dies well before the bot's admission.
+	reserved, _ := scheduled(20 * time.Second)
+	c.kill()
+	time.Sleep(2 * time.Second)
+	c = s.start(addr, logs)
+	requireOnTime(t, s, addr, reserved.ID)
+
+	// Admitted, its RunTask failing, then the controller dies; it comes
+	// back to an ECS that answers.
+	sim.SetErrorRate(1)
+	before := sim.Stats()
+	admitted, _ := scheduled(15 * time.Second)
+	s.waitStatus(addr, admitted.ID, 15*time.Second, "DEPLOYING")
+	require.Eventually(t, func() bool { return sim.Stats().Calls["RunTask"] > before.Calls["RunTask"] }, 5*time.Second,
+		20*time.Millisecond, "its RunTask was tried")
+	require.Equal(t, before.Launched, sim.Stats().Launched, "and failed: no task yet")
+	c.kill()
+	sim.SetErrorRate(0)
+	c = s.start(addr, logs)
+	requireOnTime(t, s, addr, admitted.ID)
+}
+
+// requireOnTime waits for a scheduled bot to finish and requires it entered
+// its meeting within a second of join_at, not before.
+func requireOnTime(t *testing.T, s *system, addr, id string) {
+	t.Helper()
+	require.Equal(t, "DONE", s.waitStatus(addr, id, time.Minute, "DONE", "FATAL").Status)
+	var got struct {
+		Lateness *float64 `json:"join_lateness_seconds"`
+	}
+	code, err := s.api(addr, http.MethodGet, "/api/v1/bots/"+id, nil, &got)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, code)
+	require.NotNil(t, got.Lateness, "it entered its meeting")
+	require.GreaterOrEqual(t, *got.Lateness, 0.0, "never early")
+	require.Less(t, *got.Lateness, 1.0, "on time")
+	t.Logf("bot %s: lateness %.3fs", id, *got.Lateness)
+}
+
