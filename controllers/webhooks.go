@@ -102,7 +102,12 @@ func (e *Enqueuer) webhookBody(ch store.StatusChange) ([]byte, error) {
 
 // WebhookConfig configures deliveries.
 type WebhookConfig struct {
+	// Sender delivers to bots' callback URLs, which tenants choose: its
+	// Destinations keep them out of our network.
 	Sender *webhook.Sender
+	// Operator delivers to WEBHOOK_URL, which the operator chose, wherever
+	// it is (default: Sender).
+	Operator *webhook.Sender
 	// Window is how long a failing delivery is retried (default 24 h).
 	Window time.Duration
 	// RetryBase is the first backoff (default 10 s), doubled up to an hour.
@@ -130,7 +135,11 @@ type WebhookWorker struct {
 
 // Work implements river.Worker.
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
-	res, sendErr := w.Config.Sender.Send(ctx, job.Args.URL, job.Args.Body)
+	sender := w.Config.Sender
+	if job.Args.Target == TargetGlobal && w.Config.Operator != nil {
+		sender = w.Config.Operator
+	}
+	res, sendErr := sender.Send(ctx, job.Args.URL, job.Args.Body)
 	now := w.Clock.Now()
 	outcome := "delivered"
 	if sendErr != nil {
@@ -142,8 +151,8 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	}
 	data := map[string]any{"event_id": strconv.FormatInt(job.Args.EventID, 10), "target": job.Args.Target,
 		"attempt": job.Attempt, "outcome": outcome, "status_code": res.StatusCode, "duration_ms": res.Duration.Milliseconds()}
-	if res.Error != "" {
-		data["error"] = res.Error
+	if res.Reason != "" {
+		data["reason"] = res.Reason // a code: the network error's text would make deliveries a port scanner
 	}
 	w.Metrics.WebhookDelivery(job.Args.Target, outcome)
 	if err := w.Events.AddBotEvent(ctx, job.Args.BotID, "WEBHOOK_DELIVERY", data, now); err != nil {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"strconv"
 	"sync"
 	"testing"
@@ -100,6 +102,9 @@ type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
 
+// loopback lets the tests' receivers, on 127.0.0.1, be reached.
+var loopback = webhook.Destinations{AllowNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+
 func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig) *webhookBundle {
 	t.Helper()
 	pool := storetest.NewPool(t)
@@ -109,7 +114,7 @@ func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig
 	st := store.New(pool, enq)
 	rec := &countingReconciler{calls: map[uuid.UUID]int{}}
 	if cfg.Sender == nil {
-		cfg.Sender = &webhook.Sender{Secret: webhookSecret, Timeout: 2 * time.Second}
+		cfg.Sender = &webhook.Sender{Secret: webhookSecret, Timeout: 2 * time.Second, Destinations: loopback}
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st,
@@ -234,7 +239,7 @@ func TestWebhookRetriedUntilTheReceiverRecovers(t *testing.T) {
 		require.Equal(t, got[0].payload.EventID, events[i]["event_id"])
 	}
 	require.EqualValues(t, 503, events[0]["status_code"])
-	require.Contains(t, events[0]["error"], "503")
+	require.Equal(t, "http_status", events[0]["reason"])
 }
 
 func TestWebhookGivesUp(t *testing.T) {
@@ -284,7 +289,7 @@ func TestSlowReceiverNeverDelaysReconciles(t *testing.T) {
 		}
 	})
 	b := setupWebhooks(t, "", controllers.WebhookConfig{Workers: 2,
-		Sender: &webhook.Sender{Secret: webhookSecret, Timeout: 10 * time.Second}})
+		Sender: &webhook.Sender{Secret: webhookSecret, Timeout: 10 * time.Second, Destinations: loopback}})
 	t.Cleanup(func() { close(release) }) // runs before the River client stops
 	var bots []store.Bot
 	for range 6 {
@@ -298,4 +303,33 @@ func TestSlowReceiverNeverDelaysReconciles(t *testing.T) {
 	}
 	require.Less(t, time.Since(start), 3*time.Second)
 	require.Len(t, hanging.deliveries(), 2, "the other deliveries wait for a free webhook worker")
+}
+
+// A tenant's callback_url that resolves inside our network is never
+// dialled: the delivery gives up at once with a code (no network error
+// text to scan ports with), while the operator's WEBHOOK_URL on the same
+// loopback is delivered.
+func TestWebhookCallbacksCannotReachInside(t *testing.T) {
+	t.Parallel()
+	internal := newReceiver(t, nil)
+	global := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	b := setupWebhooks(t, global.url, controllers.WebhookConfig{Workers: 2,
+		Sender:   &webhook.Sender{Secret: webhookSecret, Timeout: 2 * time.Second},
+		Operator: &webhook.Sender{Secret: webhookSecret, Timeout: 2 * time.Second, Destinations: webhook.Anywhere}})
+	created := b.createBot(t, strings.Replace(internal.url, "127.0.0.1", "localhost", 1))
+
+	require.Eventually(t, func() bool {
+		events := b.deliveryEvents(t, created.ID)
+		return len(events) == 2 && len(global.deliveries()) == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	for _, e := range b.deliveryEvents(t, created.ID) {
+		if e["target"] == controllers.TargetGlobal {
+			require.Equal(t, "delivered", e["outcome"])
+			continue
+		}
+		require.Equal(t, "gave_up", e["outcome"], "no retry changes where it points")
+		require.Equal(t, "forbidden_destination", e["reason"])
+		require.NotContains(t, e, "error")
+	}
+	require.Empty(t, internal.deliveries(), "nothing reached the internal receiver")
 }

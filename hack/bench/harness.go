@@ -101,7 +101,8 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger)
 		PublicURL: h.apiURL, Platforms: []controllers.PlatformConfig{{Platform: p, Limit: n + 100}},
 		ReconcileWorker: 100, AdmitInterval: time.Second, ResyncInterval: 2 * time.Second, ObserveInterval: 2 * time.Second,
 		GCInterval: 15 * time.Second, GCGrace: time.Minute, JobTimeout: time.Minute,
-		Webhooks: controllers.WebhookConfig{Sender: &webhook.Sender{Secret: secret}}, Metrics: h.metrics},
+		Webhooks: controllers.WebhookConfig{Sender: &webhook.Sender{Secret: secret},
+			Operator: &webhook.Sender{Secret: secret, Destinations: webhook.Anywhere}}, Metrics: h.metrics},
 		controllers.Deps{Pool: pool, Store: h.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
 	if err != nil {
 		return nil, err

@@ -205,7 +205,7 @@ func (c *chaos) replicaEnv() []string {
 		"DATABASE_URL=" + s.dbURL, "PUBLIC_URL=" + s.proxy.url, "LOCAL_STATE_DIR=" + s.stateDir,
 		"BOT_COMMAND=" + s.bins.bot + " --simulate",
 		"S3_ENDPOINT=" + s.s3.Endpoint(), "S3_ACCESS_KEY=" + s.s3.AccessKey(), "S3_SECRET_KEY=" + s.s3.SecretKey(),
-		"S3_REGION=" + s.s3.Region(), "WEBHOOK_SECRET=" + webhookSecret,
+		"S3_REGION=" + s.s3.Region(), "WEBHOOK_SECRET=" + webhookSecret, "CALLBACK_ALLOW=127.0.0.0/8",
 	}
 	env = append(env, c.opts.controllerEnv()...)
 	env = append(env, s.coolify.controllerEnv()...)

@@ -343,6 +343,8 @@ func (d *devrun) serveEnv() []string {
 	env = defaultEnv(env, "LOG_FORMAT", "console")
 	env = defaultEnv(env, "LOCAL_STATE_DIR", filepath.Join(d.dev, "local"))
 	env = defaultEnv(env, "WEBHOOK_SECRET", d.hookSecret)
+	// A developer's receivers run on this machine.
+	env = defaultEnv(env, "CALLBACK_ALLOW", "127.0.0.0/8,::1,localhost")
 	env = d.s3.serveEnv(env)
 	if d.sim != nil {
 		return d.sim.serveEnv(env)

@@ -47,7 +47,9 @@ func ExampleVerify() {
 		OccurredAt: time.Now(),
 		Bot:        json.RawMessage(`{"id":"bot_1","status":"IN_CALL"}`),
 	})
-	res, err := (&webhook.Sender{Secret: secret}).Send(context.Background(), srv.URL, body)
+	// The receiver is on loopback, which only an allow-list opens.
+	local, _ := webhook.ParseDestinations("127.0.0.0/8")
+	res, err := (&webhook.Sender{Secret: secret, Destinations: local}).Send(context.Background(), srv.URL, body)
 	fmt.Println(res.StatusCode, err)
 	// Output:
 	// evt_1 bot.status_changed bot_1 IN_CALL

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -21,17 +23,17 @@ const DefaultTimeout = 10 * time.Second
 // streaming garbage cannot hold a worker.
 const maxResponseBody = 64 << 10
 
-// maxErrorLen bounds Result.Error, which ends up in the bot's event log.
-const maxErrorLen = 200
-
 // Sender makes single delivery attempts. The zero value is usable; a Sender
 // is safe for concurrent use as long as its fields are not changed.
 type Sender struct {
-	// Client sends the request. When nil, a client with Timeout that does
-	// not follow redirects is used. A custom client is still bounded by
-	// Timeout (through the request context) but follows redirects if it
-	// was built to.
+	// Client sends the request. When nil, a client that does not follow
+	// redirects and connects only where Destinations allows is used. A
+	// custom client is still bounded by Timeout (through the request
+	// context) but follows redirects and reaches whatever it was built to.
 	Client *http.Client
+	// Destinations are where the default client may connect: public
+	// addresses, and what they allow.
+	Destinations Destinations
 	// Secret signs each request. When empty, requests go unsigned: no
 	// Meeboter-Signature header.
 	Secret []byte
@@ -41,19 +43,40 @@ type Sender struct {
 	// Now stamps Meeboter-Timestamp; time.Now when nil. Result.Duration is
 	// measured with the real clock regardless.
 	Now func() time.Time
+
+	once   sync.Once
+	client *http.Client
 }
 
-// Result describes one attempt, for the bot's event log. It never holds the
-// secret, the URL or either body, and Error is at most 200 characters.
+// Result describes one attempt, for the bot's event log, which its tenant
+// reads: it never holds the secret, the URL, either body or a network
+// error's text (which would make deliveries a port scanner), only an
+// outcome code.
 type Result struct {
 	StatusCode int // 0 when no response arrived
 	Duration   time.Duration
-	Error      string // "" on success
+	Reason     Reason // "" on success
 	// Retryable says whether another attempt could succeed: true for
 	// network errors, timeouts, 408, 429 and 5xx; false for success, 3xx,
 	// other 4xx (410 Gone included) and a request that cannot be built.
 	Retryable bool
 }
+
+// Reason says why an attempt failed.
+type Reason string
+
+// Reasons.
+const (
+	ReasonInvalidURL           Reason = "invalid_url"
+	ReasonInvalidPayload       Reason = "invalid_payload"
+	ReasonForbiddenDestination Reason = "forbidden_destination"
+	ReasonDNS                  Reason = "dns_failed"
+	ReasonConnect              Reason = "connection_failed"
+	ReasonTLS                  Reason = "tls_failed"
+	ReasonTimeout              Reason = "timeout"
+	ReasonAborted              Reason = "aborted"
+	ReasonStatus               Reason = "http_status" // the receiver answered, not 2xx: see StatusCode
+)
 
 // StatusError is the error Send returns for a response that is not 2xx.
 type StatusError struct {
@@ -76,19 +99,18 @@ func (s *Sender) Send(ctx context.Context, rawURL string, body []byte) (Result, 
 	start := time.Now()
 	fail := func(res Result, err error) (Result, error) {
 		res.Duration = time.Since(start)
-		res.Error = truncate(err.Error(), maxErrorLen)
 		return res, err
 	}
 
 	if err := checkURL(rawURL); err != nil {
-		return fail(Result{}, err)
+		return fail(Result{Reason: ReasonInvalidURL}, err)
 	}
 	var head struct {
 		EventID string `json:"event_id"`
 	}
 	if err := json.Unmarshal(body, &head); err != nil || head.EventID == "" {
 		// Not the JSON error itself: it can quote the body.
-		return fail(Result{}, errors.New("webhook: body is not a payload with an event_id"))
+		return fail(Result{Reason: ReasonInvalidPayload}, errors.New("webhook: body is not a payload with an event_id"))
 	}
 
 	timeout := s.Timeout
@@ -99,7 +121,7 @@ func (s *Sender) Send(ctx context.Context, rawURL string, body []byte) (Result, 
 	defer cancel()
 	req, err := http.NewRequestWithContext(attemptCtx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
-		return fail(Result{}, errors.New("webhook: cannot build request"))
+		return fail(Result{Reason: ReasonInvalidURL}, errors.New("webhook: cannot build request"))
 	}
 	now := time.Now
 	if s.Now != nil {
@@ -114,18 +136,10 @@ func (s *Sender) Send(ctx context.Context, rawURL string, body []byte) (Result, 
 		req.Header.Set(HeaderSignature, Sign(s.Secret, sentAt, body))
 	}
 
-	client := s.Client
-	if client == nil {
-		client = &http.Client{
-			Timeout: timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
-	}
-	resp, err := client.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
-		return fail(Result{Retryable: true}, transportError(ctx, err, timeout))
+		reason, err := transportError(ctx, err, timeout)
+		return fail(Result{Reason: reason, Retryable: reason != ReasonForbiddenDestination}, err)
 	}
 	_, _ = io.CopyN(io.Discard, resp.Body, maxResponseBody)
 	_ = resp.Body.Close()
@@ -135,8 +149,25 @@ func (s *Sender) Send(ctx context.Context, rawURL string, body []byte) (Result, 
 		res.Duration = time.Since(start)
 		return res, nil
 	}
-	res.Retryable = retryableStatus(resp.StatusCode)
+	res.Retryable, res.Reason = retryableStatus(resp.StatusCode), ReasonStatus
 	return fail(res, &StatusError{StatusCode: resp.StatusCode})
+}
+
+// httpClient is Client, or the default one, built once so connections are
+// reused across deliveries.
+func (s *Sender) httpClient() *http.Client {
+	if s.Client != nil {
+		return s.Client
+	}
+	s.once.Do(func() {
+		s.client = &http.Client{
+			Transport: s.Destinations.Transport(),
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		}
+	})
+	return s.client
 }
 
 // checkURL rejects what no retry can fix. Its errors leave the URL out: a
@@ -149,22 +180,35 @@ func checkURL(rawURL string) error {
 	return nil
 }
 
-// transportError describes a failed round trip without the *url.Error
-// wrapper, which would quote the URL.
-func transportError(parent context.Context, err error, timeout time.Duration) error {
+// transportError classifies a failed round trip and describes it, for the
+// operator's logs, without the *url.Error wrapper, which would quote the
+// URL.
+func transportError(parent context.Context, err error, timeout time.Duration) (Reason, error) {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
-	var nerr net.Error
+	var (
+		nerr    net.Error
+		dnsErr  *net.DNSError
+		certErr *tls.CertificateVerificationError
+		recErr  tls.RecordHeaderError
+		alert   tls.AlertError
+	)
 	switch {
 	case parent.Err() != nil:
 		// The caller gave up (shutdown), not the receiver.
-		return fmt.Errorf("webhook: attempt aborted: %w", err)
+		return ReasonAborted, fmt.Errorf("webhook: attempt aborted: %w", err)
+	case errors.Is(err, ErrForbiddenDestination):
+		return ReasonForbiddenDestination, ErrForbiddenDestination
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &nerr) && nerr.Timeout():
-		return fmt.Errorf("webhook: no response within %s: %w", timeout, err)
+		return ReasonTimeout, fmt.Errorf("webhook: no response within %s: %w", timeout, err)
+	case errors.As(err, &dnsErr):
+		return ReasonDNS, fmt.Errorf("webhook: %w", err)
+	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alert):
+		return ReasonTLS, fmt.Errorf("webhook: %w", err)
 	default:
-		return fmt.Errorf("webhook: %w", err)
+		return ReasonConnect, fmt.Errorf("webhook: %w", err)
 	}
 }
 
@@ -177,13 +221,4 @@ func retryableStatus(code int) bool {
 	default:
 		return false
 	}
-}
-
-// truncate cuts s to at most n runes, marking the cut.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
