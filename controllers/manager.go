@@ -87,6 +87,7 @@ func (c *Config) defaults() {
 	c.Webhooks.Window = cmp.Or(c.Webhooks.Window, webhook.DefaultWindow)
 	c.Webhooks.RetryBase = cmp.Or(c.Webhooks.RetryBase, webhook.DefaultBackoffBase)
 	c.Webhooks.Workers = cmp.Or(c.Webhooks.Workers, 20)
+	c.Webhooks.SecretTTL = cmp.Or(c.Webhooks.SecretTTL, 10*time.Second)
 	c.Bot.MissingGrace = cmp.Or(c.Bot.MissingGrace, 10*time.Second)
 	c.Bot.MaxCreateErrors = cmp.Or(c.Bot.MaxCreateErrors, 5)
 	c.Bot.StopRecheck = cmp.Or(c.Bot.StopRecheck, time.Minute)
@@ -183,7 +184,8 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		PublicURL: cfg.PublicURL, Priority: limits, Logger: log.Named("bot"), Metrics: cfg.Metrics, LeadTime: cfg.LeadTime}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &ReconcileWorker{Reconciler: reconciler, Store: deps.Store, Locks: session, Metrics: cfg.Metrics})
-	river.AddWorker(workers, &WebhookWorker{Config: cfg.Webhooks, Events: deps.Store, Clock: deps.Clock, Metrics: cfg.Metrics})
+	river.AddWorker(workers, &WebhookWorker{Config: cfg.Webhooks, Store: deps.Store, Clock: deps.Clock, Metrics: cfg.Metrics,
+		Logger: deps.Logger.Named("webhook")})
 	m.client, err = river.NewClient(riverpgxv5.New(deps.Pool), &river.Config{
 		ID: m.clientID,
 		Queues: map[string]river.QueueConfig{

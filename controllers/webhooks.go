@@ -1,14 +1,17 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -31,7 +34,9 @@ const (
 type WebhookArgs struct {
 	EventID int64     `json:"event_id"`
 	BotID   uuid.UUID `json:"bot_id"`
-	Target  string    `json:"target"`
+	// Owner is the bot's tenant, whose secrets sign its callbacks.
+	Owner  string `json:"owner"`
+	Target string `json:"target"`
 	URL     string    `json:"url"`
 	// Body is stored base64 ([]byte), not as JSON: jsonb would reorder it.
 	Body []byte `json:"body"`
@@ -67,7 +72,7 @@ func (e *Enqueuer) EnqueueStatusChangeTx(ctx context.Context, tx pgx.Tx, ch stor
 	}
 	params := make([]river.InsertManyParams, len(jobs))
 	for i, job := range jobs {
-		job.EventID, job.BotID, job.Body = ch.EventID, ch.Bot.ID, body
+		job.EventID, job.BotID, job.Owner, job.Body = ch.EventID, ch.Bot.ID, ch.Bot.Owner, body
 		params[i] = river.InsertManyParams{Args: job}
 	}
 	_, err = e.mustClient().InsertManyTx(ctx, tx, params)
@@ -114,11 +119,17 @@ type WebhookConfig struct {
 	RetryBase time.Duration
 	// Workers is the webhook queue's concurrency (default 20).
 	Workers int
+	// SecretTTL is how long a tenant's secrets are cached between
+	// deliveries (default 10 s; a rotation's overlap is far longer).
+	SecretTTL time.Duration
 }
 
-// EventRecorder appends to a bot's timeline.
-type EventRecorder interface {
+// WebhookStore is what deliveries need of the store: the bot's timeline,
+// and its tenant's signing secrets.
+type WebhookStore interface {
 	AddBotEvent(ctx context.Context, id uuid.UUID, typ string, data any, now time.Time) error
+	SigningSecrets(ctx context.Context, owner string, now time.Time) ([]string, error)
+	EnsureWebhookSecret(ctx context.Context, owner, newSecret string, now time.Time) (bool, error)
 }
 
 // WebhookWorker delivers one event to one receiver, records the attempt in
@@ -128,18 +139,22 @@ type EventRecorder interface {
 type WebhookWorker struct {
 	river.WorkerDefaults[WebhookArgs]
 	Config  WebhookConfig
-	Events  EventRecorder
+	Store   WebhookStore
 	Clock   interface{ Now() time.Time }
 	Metrics *metrics.Metrics
+	// Logger notes a tenant given a secret at delivery; nil logs nothing.
+	Logger *zap.Logger
+
+	secrets secretCache
 }
 
 // Work implements river.Worker.
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
-	sender := w.Config.Sender
-	if job.Args.Target == TargetGlobal && w.Config.Operator != nil {
-		sender = w.Config.Operator
+	sender, secrets, err := w.signer(ctx, job.Args)
+	if err != nil {
+		return err
 	}
-	res, sendErr := sender.Send(ctx, job.Args.URL, job.Args.Body)
+	res, sendErr := sender.SendSigned(ctx, job.Args.URL, job.Args.Body, secrets)
 	now := w.Clock.Now()
 	outcome := "delivered"
 	if sendErr != nil {
@@ -155,13 +170,84 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 		data["reason"] = res.Reason // a code: the network error's text would make deliveries a port scanner
 	}
 	w.Metrics.WebhookDelivery(job.Args.Target, outcome)
-	if err := w.Events.AddBotEvent(ctx, job.Args.BotID, "WEBHOOK_DELIVERY", data, now); err != nil {
+	if err := w.Store.AddBotEvent(ctx, job.Args.BotID, "WEBHOOK_DELIVERY", data, now); err != nil {
 		return err
 	}
 	if outcome == "gave_up" {
 		return river.JobCancel(sendErr)
 	}
 	return sendErr
+}
+
+// signer is who sends a delivery and the secrets that sign it: the
+// operator's WEBHOOK_URL gets WEBHOOK_SECRET, a callback_url its tenant's
+// secrets (never one another tenant could sign with).
+func (w *WebhookWorker) signer(ctx context.Context, a WebhookArgs) (*webhook.Sender, [][]byte, error) {
+	if a.Target == TargetGlobal {
+		s := cmp.Or(w.Config.Operator, w.Config.Sender)
+		if len(s.Secret) == 0 {
+			return s, nil, nil
+		}
+		return s, [][]byte{s.Secret}, nil
+	}
+	secrets, err := w.tenantSecrets(ctx, a.Owner)
+	return w.Config.Sender, secrets, err
+}
+
+// tenantSecrets are the owner's signing secrets, cached for a few seconds
+// (a rotation keeps the old one signing far longer). A tenant from before
+// per-tenant secrets gets one now: `meeboter webhook-secret rotate` shows a
+// new one to give it.
+func (w *WebhookWorker) tenantSecrets(ctx context.Context, owner string) ([][]byte, error) {
+	now := w.Clock.Now()
+	if s, ok := w.secrets.get(owner, now, w.Config.SecretTTL); ok {
+		return s, nil
+	}
+	list, err := w.Store.SigningSecrets(ctx, owner, now)
+	if err == nil && len(list) == 0 {
+		if _, err = w.Store.EnsureWebhookSecret(ctx, owner, webhook.NewSecret(), now); err == nil {
+			if w.Logger != nil {
+				w.Logger.Warn("tenant had no webhook signing secret: one was made; rotate it to show it", zap.String("owner", owner))
+			}
+			list, err = w.Store.SigningSecrets(ctx, owner, now)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	secrets := make([][]byte, len(list))
+	for i, s := range list {
+		secrets[i] = []byte(s)
+	}
+	w.secrets.put(owner, secrets, now)
+	return secrets, nil
+}
+
+// secretCache holds tenants' secrets for a while.
+type secretCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedSecrets
+}
+
+type cachedSecrets struct {
+	secrets [][]byte
+	at      time.Time
+}
+
+func (c *secretCache) get(owner string, now time.Time, ttl time.Duration) ([][]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[owner]
+	return e.secrets, ok && now.Sub(e.at) < ttl
+}
+
+func (c *secretCache) put(owner string, secrets [][]byte, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]cachedSecrets{}
+	}
+	c.entries[owner] = cachedSecrets{secrets, now}
 }
 
 // NextRetry implements river.Worker: the webhook backoff, not River's.

@@ -26,7 +26,13 @@ import (
 	"github.com/meeboter/meeboter/pkg/webhook"
 )
 
-var webhookSecret = []byte("test-webhook-secret-0123456789")
+// webhookSecret is the operator's (WEBHOOK_URL); each tenant's callbacks
+// are signed with its own.
+var (
+	webhookSecret = []byte("test-webhook-secret-0123456789")
+	acmeSecret    = webhook.NewSecret()
+	globexSecret  = webhook.NewSecret()
+)
 
 // delivery is one request a receiver got.
 type delivery struct {
@@ -40,6 +46,7 @@ type delivery struct {
 // (n counts requests from 1).
 type receiver struct {
 	t      *testing.T
+	secret []byte
 	mu     sync.Mutex
 	got    []delivery
 	answer func(n int, w http.ResponseWriter, r *http.Request)
@@ -47,7 +54,12 @@ type receiver struct {
 }
 
 func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
-	rc := &receiver{t: t, answer: answer}
+	return newReceiverFor(t, []byte(acmeSecret), answer)
+}
+
+// newReceiverFor is a receiver that verifies with secret.
+func newReceiverFor(t *testing.T, secret []byte, answer func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
+	rc := &receiver{t: t, secret: secret, answer: answer}
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
 	rc.url = srv.URL + "/hook"
@@ -57,7 +69,7 @@ func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	d := delivery{header: r.Header.Clone(), body: body, at: time.Now()}
-	require.NoError(rc.t, webhook.Verify(webhookSecret, r.Header, body, time.Now(), time.Minute), "every delivery is signed")
+	require.NoError(rc.t, webhook.Verify(rc.secret, r.Header, body, time.Now(), time.Minute), "every delivery is signed")
 	require.NoError(rc.t, json.Unmarshal(body, &d.payload))
 	rc.mu.Lock()
 	rc.got = append(rc.got, d)
@@ -112,6 +124,10 @@ func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig
 		return json.Marshal(map[string]any{"id": b.ID, "status": b.Status})
 	}}}
 	st := store.New(pool, enq)
+	for owner, secret := range map[string]string{"acme": acmeSecret, "globex": globexSecret} {
+		_, err := st.EnsureWebhookSecret(context.Background(), owner, secret, time.Now())
+		require.NoError(t, err)
+	}
 	rec := &countingReconciler{calls: map[uuid.UUID]int{}}
 	if cfg.Sender == nil {
 		cfg.Sender = &webhook.Sender{Secret: webhookSecret, Timeout: 2 * time.Second, Destinations: loopback}
@@ -119,7 +135,7 @@ func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st,
 		Locks: storetest.NewSession(t, pool, controllers.ClientID("webhooks-test"))})
-	river.AddWorker(workers, &controllers.WebhookWorker{Config: cfg, Events: st, Clock: wallClock{}})
+	river.AddWorker(workers, &controllers.WebhookWorker{Config: cfg, Store: st, Clock: wallClock{}})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues: map[string]river.QueueConfig{controllers.QueueReconcile: {MaxWorkers: 5},
 			controllers.QueueWebhook: {MaxWorkers: cfg.Workers}},
@@ -137,7 +153,12 @@ func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig
 
 func (b *webhookBundle) createBot(t *testing.T, callbackURL string) store.Bot {
 	t.Helper()
-	nb := store.NewBot{Owner: "acme", MeetingURL: "https://meet.google.com/abc-defg-hij", MeetingPlatform: "google-meet", BotName: "b"}
+	return b.createBotFor(t, "acme", callbackURL)
+}
+
+func (b *webhookBundle) createBotFor(t *testing.T, owner, callbackURL string) store.Bot {
+	t.Helper()
+	nb := store.NewBot{Owner: owner, MeetingURL: "https://meet.google.com/abc-defg-hij", MeetingPlatform: "google-meet", BotName: "b"}
 	if callbackURL != "" {
 		nb.CallbackURL = &callbackURL
 	}
@@ -178,7 +199,7 @@ func (b *webhookBundle) statusEventID(t *testing.T, id uuid.UUID, status store.S
 func TestWebhooksDeliverEveryStatusChangeSigned(t *testing.T) {
 	t.Parallel()
 	callback := newReceiver(t, nil)
-	global := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	global := newReceiverFor(t, webhookSecret, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	b := setupWebhooks(t, global.url, controllers.WebhookConfig{Workers: 4})
 	ctx := context.Background()
 	withHook := b.createBot(t, callback.url)
@@ -312,7 +333,7 @@ func TestSlowReceiverNeverDelaysReconciles(t *testing.T) {
 func TestWebhookCallbacksCannotReachInside(t *testing.T) {
 	t.Parallel()
 	internal := newReceiver(t, nil)
-	global := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	global := newReceiverFor(t, webhookSecret, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	b := setupWebhooks(t, global.url, controllers.WebhookConfig{Workers: 2,
 		Sender:   &webhook.Sender{Secret: webhookSecret, Timeout: 2 * time.Second},
 		Operator: &webhook.Sender{Secret: webhookSecret, Timeout: 2 * time.Second, Destinations: webhook.Anywhere}})
@@ -332,4 +353,40 @@ func TestWebhookCallbacksCannotReachInside(t *testing.T) {
 		require.NotContains(t, e, "error")
 	}
 	require.Empty(t, internal.deliveries(), "nothing reached the internal receiver")
+}
+
+// Each tenant's callbacks are signed with its own secrets only: what one
+// tenant can sign, another's receiver refuses. A rotation signs with both
+// secrets during its overlap, then with the new one alone.
+func TestCallbacksAreSignedWithTheirTenantsSecrets(t *testing.T) {
+	t.Parallel()
+	acme := newReceiver(t, nil)
+	globex := newReceiverFor(t, []byte(globexSecret), nil)
+	b := setupWebhooks(t, "", controllers.WebhookConfig{Workers: 2})
+	b.createBotFor(t, "acme", acme.url)
+	b.createBotFor(t, "globex", globex.url)
+	require.Eventually(t, func() bool { return len(acme.deliveries()) == 1 && len(globex.deliveries()) == 1 },
+		10*time.Second, 10*time.Millisecond, "each verified with its own tenant's secret")
+	d := acme.deliveries()[0]
+	for _, other := range [][]byte{[]byte(globexSecret), webhookSecret} {
+		require.ErrorIs(t, webhook.Verify(other, d.header, d.body, time.Now(), time.Minute), webhook.ErrBadSignature,
+			"another tenant's (or the operator's) secret cannot sign for acme")
+	}
+
+	ctx := context.Background()
+	rotated := webhook.NewSecret()
+	require.NoError(t, b.st.RotateWebhookSecret(ctx, "acme", rotated, time.Hour, time.Now()))
+	b.createBotFor(t, "acme", acme.url)
+	require.Eventually(t, func() bool { return len(acme.deliveries()) == 2 }, 10*time.Second, 10*time.Millisecond)
+	d = acme.deliveries()[1]
+	for _, secret := range []string{acmeSecret, rotated} {
+		require.NoError(t, webhook.Verify([]byte(secret), d.header, d.body, time.Now(), time.Minute), "both sign during the overlap")
+	}
+
+	require.NoError(t, b.st.RotateWebhookSecret(ctx, "acme", webhook.NewSecret(), 0, time.Now()))
+	secrets, err := b.st.SigningSecrets(ctx, "acme", time.Now())
+	require.NoError(t, err)
+	require.Len(t, secrets, 1, "without overlap, only the newest signs")
+	require.NotContains(t, secrets, acmeSecret)
+	require.NotContains(t, secrets, rotated)
 }

@@ -153,4 +153,3 @@ func requireOnTime(t *testing.T, s *system, addr, id string) {
 	require.Less(t, *got.Lateness, 1.0, "on time")
 	t.Logf("bot %s: lateness %.3fs", id, *got.Lateness)
 }
-

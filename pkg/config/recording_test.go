@@ -47,8 +47,9 @@ func TestS3ConfigErrors(t *testing.T) {
 		"negative retention":         {env{"RECORDING_RETENTION_DAYS": "-1"}, "RECORDING_RETENTION_DAYS:"},
 		"upload URL beyond SigV4":    {env{"RECORDING_UPLOAD_URL_TTL": "200h"}, "RECORDING_UPLOAD_URL_TTL:"},
 		"download URL too short":     {env{"RECORDING_DOWNLOAD_URL_TTL": "10s"}, "RECORDING_DOWNLOAD_URL_TTL:"},
-		"webhook URL not http":       {env{"WEBHOOK_URL": "ftp://x"}, "WEBHOOK_URL:"},
+		"webhook URL not http":       {env{"WEBHOOK_URL": "ftp://x", "WEBHOOK_SECRET": "0123456789abcdef"}, "WEBHOOK_URL:"},
 		"webhook secret too short":   {env{"WEBHOOK_SECRET": "short"}, "WEBHOOK_SECRET:"},
+		"webhook url, no secret":     {env{"WEBHOOK_URL": "https://hooks.example.com/x"}, "WEBHOOK_SECRET: is required"},
 		"webhook workers zero":       {env{"WEBHOOK_WORKERS": "0"}, "WEBHOOK_WORKERS:"},
 		"webhook timeout not a time": {env{"WEBHOOK_TIMEOUT": "soon"}, "WEBHOOK_TIMEOUT:"},
 	} {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -96,6 +97,17 @@ func (e *StatusError) Error() string {
 // 2xx response; Result says whether trying again is worthwhile. At most
 // 64 KiB of the response body is read and discarded.
 func (s *Sender) Send(ctx context.Context, rawURL string, body []byte) (Result, error) {
+	var secrets [][]byte
+	if len(s.Secret) > 0 {
+		secrets = [][]byte{s.Secret}
+	}
+	return s.SendSigned(ctx, rawURL, body, secrets)
+}
+
+// SendSigned is Send signed with secrets instead of Secret: every one of
+// them signs (a tenant's old and new secret during a rotation's overlap),
+// in both our headers and the Standard Webhooks ones. None: unsigned.
+func (s *Sender) SendSigned(ctx context.Context, rawURL string, body []byte, secrets [][]byte) (Result, error) {
 	start := time.Now()
 	fail := func(res Result, err error) (Result, error) {
 		res.Duration = time.Since(start)
@@ -132,9 +144,7 @@ func (s *Sender) Send(ctx context.Context, rawURL string, body []byte) (Result, 
 	req.Header.Set("User-Agent", UserAgent)
 	req.Header.Set(HeaderEventID, head.EventID)
 	req.Header.Set(HeaderTimestamp, formatTimestamp(sentAt))
-	if len(s.Secret) > 0 {
-		req.Header.Set(HeaderSignature, Sign(s.Secret, sentAt, body))
-	}
+	sign(req.Header, secrets, head.EventID, sentAt, body)
 
 	resp, err := s.httpClient().Do(req)
 	if err != nil {
@@ -151,6 +161,27 @@ func (s *Sender) Send(ctx context.Context, rawURL string, body []byte) (Result, 
 	}
 	res.Retryable, res.Reason = retryableStatus(resp.StatusCode), ReasonStatus
 	return fail(res, &StatusError{StatusCode: resp.StatusCode})
+}
+
+// sign sets the signature headers: ours (Meeboter-Signature, v1= values
+// comma-separated) and the Standard Webhooks ones (v1, values
+// space-separated).
+func sign(h http.Header, secrets [][]byte, id string, at time.Time, body []byte) {
+	h.Set(HeaderStandardID, id)
+	h.Set(HeaderStandardTimestamp, formatTimestamp(at))
+	var ours, standard []string
+	for _, secret := range secrets {
+		ours = append(ours, Sign(secret, at, body))
+		if sig, ok := signStandard(secret, id, at, body); ok {
+			standard = append(standard, sig)
+		}
+	}
+	if len(ours) > 0 {
+		h.Set(HeaderSignature, strings.Join(ours, ","))
+	}
+	if len(standard) > 0 {
+		h.Set(HeaderStandardSignature, strings.Join(standard, " "))
+	}
 }
 
 // httpClient is Client, or the default one, built once so connections are
