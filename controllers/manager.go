@@ -88,6 +88,9 @@ func (c *Config) defaults() {
 	c.Webhooks.RetryBase = cmp.Or(c.Webhooks.RetryBase, webhook.DefaultBackoffBase)
 	c.Webhooks.Workers = cmp.Or(c.Webhooks.Workers, 20)
 	c.Webhooks.SecretTTL = cmp.Or(c.Webhooks.SecretTTL, 10*time.Second)
+	if c.Webhooks.Gate == nil {
+		c.Webhooks.Gate = DefaultGate(c.Webhooks.Workers)
+	}
 	c.Bot.MissingGrace = cmp.Or(c.Bot.MissingGrace, 10*time.Second)
 	c.Bot.MaxCreateErrors = cmp.Or(c.Bot.MaxCreateErrors, 5)
 	c.Bot.StopRecheck = cmp.Or(c.Bot.StopRecheck, time.Minute)

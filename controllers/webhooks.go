@@ -4,7 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,6 +125,17 @@ type WebhookConfig struct {
 	// SecretTTL is how long a tenant's secrets are cached between
 	// deliveries (default 10 s; a rotation's overlap is far longer).
 	SecretTTL time.Duration
+	// Gate caps deliveries in flight per tenant and per receiver and parks
+	// those to a dead receiver (default: DefaultGate(Workers)).
+	Gate *webhook.Gate
+}
+
+// DefaultGate is the gate of a webhook queue with workers: a tenant may
+// hold a quarter of the workers, a receiver host half of them, and five
+// failures in a row park a receiver for 30 s, doubling up to 10 min.
+func DefaultGate(workers int) *webhook.Gate {
+	return &webhook.Gate{PerTenant: max(workers/4, 1), PerHost: max(workers/2, 1), BreakAfter: 5,
+		Cooldown: 30 * time.Second, MaxCooldown: 10 * time.Minute, Wait: time.Second}
 }
 
 // WebhookStore is what deliveries need of the store: the bot's timeline,
@@ -148,14 +162,63 @@ type WebhookWorker struct {
 	secrets secretCache
 }
 
-// Work implements river.Worker.
+// Work implements river.Worker. A delivery the gate holds back (its
+// tenant or receiver at its cap, or the receiver's breaker open) is
+// snoozed: it waits without a worker and without using an attempt.
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
+	tenant, host := gateKeys(job.Args)
+	v := w.Config.Gate.Admit(tenant, host, w.Clock.Now())
+	if v.Wait > 0 {
+		return w.hold(ctx, job, v)
+	}
 	sender, secrets, err := w.signer(ctx, job.Args)
 	if err != nil {
+		w.Config.Gate.Done(tenant, host, v, false, w.Clock.Now())
 		return err
 	}
 	res, sendErr := sender.SendSigned(ctx, job.Args.URL, job.Args.Body, secrets)
 	now := w.Clock.Now()
+	w.Config.Gate.Done(tenant, host, v, sendErr != nil && res.Retryable && res.Reason != webhook.ReasonAborted, now)
+	return w.record(ctx, job, res, sendErr, now)
+}
+
+// gateKeys are who a delivery is for (its tenant; the operator for
+// WEBHOOK_URL) and the receiver it goes to.
+func gateKeys(a WebhookArgs) (tenant, host string) {
+	tenant = "tenant:" + a.Owner
+	if a.Target == TargetGlobal {
+		tenant = "operator"
+	}
+	if u, err := url.Parse(a.URL); err == nil {
+		host = strings.ToLower(u.Host)
+	}
+	return tenant, host
+}
+
+// hold snoozes a delivery the gate holds back; one parked by a dead
+// receiver's breaker past the retry window gives up.
+func (w *WebhookWorker) hold(ctx context.Context, job *river.Job[WebhookArgs], v webhook.Verdict) error {
+	now := w.Clock.Now()
+	if !v.Parked {
+		w.Metrics.WebhookDelivery(job.Args.Target, "deferred")
+		return river.JobSnooze(v.Wait)
+	}
+	if now.Add(v.Wait).Sub(job.CreatedAt) <= w.Config.Window {
+		w.Metrics.WebhookDelivery(job.Args.Target, "parked")
+		return river.JobSnooze(v.Wait)
+	}
+	data := map[string]any{"event_id": strconv.FormatInt(job.Args.EventID, 10), "target": job.Args.Target,
+		"attempt": job.Attempt, "outcome": "gave_up", "reason": "receiver_unavailable"}
+	w.Metrics.WebhookDelivery(job.Args.Target, "gave_up")
+	if err := w.Store.AddBotEvent(ctx, job.Args.BotID, "WEBHOOK_DELIVERY", data, now); err != nil {
+		return err
+	}
+	return river.JobCancel(errors.New("webhook: receiver unavailable for the whole retry window"))
+}
+
+// record writes the attempt to the bot's timeline and tells River what
+// comes next.
+func (w *WebhookWorker) record(ctx context.Context, job *river.Job[WebhookArgs], res webhook.Result, sendErr error, now time.Time) error {
 	outcome := "delivered"
 	if sendErr != nil {
 		outcome = "retrying"

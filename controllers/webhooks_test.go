@@ -390,3 +390,53 @@ func TestCallbacksAreSignedWithTheirTenantsSecrets(t *testing.T) {
 	require.NotContains(t, secrets, acmeSecret)
 	require.NotContains(t, secrets, rotated)
 }
+
+// One tenant's hanging receivers slow only that tenant: with 50 of
+// globex's receivers never answering, acme's deliveries still arrive
+// within 2 s — without the gate, globex's deliveries held every worker for
+// their whole 10 s timeout.
+func TestHangingReceiversOfOneTenantDoNotDelayAnother(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hang := func(_ int, _ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}
+	const workers = 20
+	var hanging []*receiver
+	for range 50 {
+		hanging = append(hanging, newReceiverFor(t, []byte(globexSecret), hang))
+	}
+	healthy := newReceiver(t, nil)
+	b := setupWebhooks(t, "", controllers.WebhookConfig{Workers: workers, Gate: controllers.DefaultGate(workers),
+		Sender: &webhook.Sender{Timeout: 10 * time.Second, Destinations: loopback}})
+	t.Cleanup(func() { close(release) }) // before the River client stops
+	for _, rc := range hanging {
+		b.createBotFor(t, "globex", rc.url)
+	}
+	busy := func() int {
+		n := 0
+		for _, rc := range hanging {
+			n += len(rc.deliveries())
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return busy() == workers/4 }, 10*time.Second, 10*time.Millisecond,
+		"globex holds its quarter of the workers")
+
+	sent := map[string]time.Time{}
+	for range 20 {
+		created := b.createBotFor(t, "acme", healthy.url)
+		sent[created.ID.String()] = time.Now()
+	}
+	require.Eventually(t, func() bool { return len(healthy.deliveries()) == 20 }, 10*time.Second, 10*time.Millisecond)
+	var worst time.Duration
+	for _, d := range healthy.deliveries() {
+		worst = max(worst, d.at.Sub(sent[d.payload.BotID]))
+	}
+	require.Less(t, worst, 2*time.Second, "acme's slowest delivery (p100 of 20)")
+	require.Equal(t, workers/4, busy(), "globex's others wait, parked without a worker")
+	t.Logf("acme's slowest of 20 deliveries: %s, with 50 of globex's receivers hanging", worst)
+}
