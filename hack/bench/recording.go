@@ -30,8 +30,8 @@ type UploadResult struct {
 }
 
 // measureUpload uploads size bytes the way meeboter-bot does (generated
-// stream, presigned PUT) to a real versitygw on loopback, then verifies the
-// object as the controller does (StatObject).
+// stream, presigned PUT) to a real versitygw on loopback, then verifies and
+// seals the object as the controller does (Seal; not part of the timing).
 func measureUpload(ctx context.Context, size int64) (UploadResult, error) {
 	dir, err := os.MkdirTemp("", "meeboter-bench-s3-")
 	if err != nil {
@@ -51,7 +51,7 @@ func measureUpload(ctx context.Context, size int64) (UploadResult, error) {
 	if err := st.EnsureBucket(ctx); err != nil {
 		return UploadResult{}, err
 	}
-	key := recording.Key(uuid.New(), 1, "google-meet", "mp4")
+	key := recording.UploadKey(uuid.New(), 1, "google-meet", "mp4")
 	p, err := st.PresignUpload(ctx, key)
 	if err != nil {
 		return UploadResult{}, err
@@ -62,7 +62,7 @@ func measureUpload(ctx context.Context, size int64) (UploadResult, error) {
 		return UploadResult{}, err
 	}
 	took := time.Since(start)
-	obj, err := st.Stat(ctx, key)
+	obj, err := st.Seal(ctx, key)
 	if err != nil {
 		return UploadResult{}, err
 	}

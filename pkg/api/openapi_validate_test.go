@@ -377,9 +377,11 @@ func (r specStubRecordings) PresignDownload(_ context.Context, key string) (reco
 	return recording.Presigned{URL: "http://s3.example/recordings/" + key + "?X-Amz-Signature=get", Expires: r.now.Add(time.Hour)}, nil
 }
 
-func (r specStubRecordings) Stat(context.Context, string) (recording.Object, error) {
+func (r specStubRecordings) Seal(context.Context, string) (recording.Object, error) {
 	return recording.Object{}, recording.ErrNotFound
 }
+
+func (r specStubRecordings) Remove(context.Context, string) error { return nil }
 
 type specFixedClock time.Time
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,10 +15,13 @@ import (
 )
 
 // Recordings is the recordings bucket; nil when S3 is not configured.
+// Bots write upload keys; users read only sealed copies (Seal), which no
+// URL can write: see package recording.
 type Recordings interface {
 	PresignUpload(ctx context.Context, key string) (recording.Presigned, error)
 	PresignDownload(ctx context.Context, key string) (recording.Presigned, error)
-	Stat(ctx context.Context, key string) (recording.Object, error)
+	Seal(ctx context.Context, uploadKey string) (recording.Object, error)
+	Remove(ctx context.Context, key string) error
 }
 
 // RecordingView is GET /api/v1/bots/{id}/recording.
@@ -71,7 +75,7 @@ func (s *Server) botRecording(w http.ResponseWriter, r *http.Request, auth store
 		writeProblem(w, http.StatusUnprocessableEntity, "unknown recording format", FieldError{"format", "must be one of mp4, webm, m4a, ogg"})
 		return
 	}
-	key := recording.Key(b.ID, auth.Attempt, b.MeetingPlatform, format)
+	key := recording.UploadKey(b.ID, auth.Attempt, b.MeetingPlatform, format)
 	p, err := s.Recordings.PresignUpload(r.Context(), key)
 	if err != nil {
 		s.internal(w, err)
@@ -81,6 +85,8 @@ func (s *Server) botRecording(w http.ResponseWriter, r *http.Request, auth store
 		ContentType: contentType, ExpiresAt: p.Expires})
 }
 
+// botRecordingComplete verifies the upload and seals it: users get a copy
+// the bot cannot write, so re-using the upload URL changes nothing they see.
 func (s *Server) botRecordingComplete(w http.ResponseWriter, r *http.Request, auth store.BotAuth) {
 	var req botproto.RecordingComplete
 	if !decodeBotBody(w, r, &req) {
@@ -90,24 +96,27 @@ func (s *Server) botRecordingComplete(w http.ResponseWriter, r *http.Request, au
 	if !ok {
 		return
 	}
-	if _, ok := recording.ParseKey(req.Key, b.ID, auth.Attempt, b.MeetingPlatform); !ok {
+	if _, ok := recording.ParseUploadKey(req.Key, b.ID, auth.Attempt, b.MeetingPlatform); !ok {
 		writeProblem(w, http.StatusUnprocessableEntity, "not this attempt's recording key",
 			FieldError{"key", "must be the key POST " + botproto.PathRecording + " returned to this attempt"})
 		return
 	}
-	obj, err := s.Recordings.Stat(r.Context(), req.Key)
-	switch {
-	case errors.Is(err, recording.ErrNotFound):
-		writeProblem(w, http.StatusConflict, "no object at "+req.Key+"; upload it first")
-		return
-	case err != nil:
-		s.internal(w, err)
-		return
-	case obj.Size == 0:
-		writeProblem(w, http.StatusUnprocessableEntity, "the uploaded recording is empty", FieldError{"key", "the object has 0 bytes"})
+	if b.RecordingKey != nil {
+		// Sealed already: a retry gets the same answer; nothing is copied
+		// again, whatever the upload key now holds.
+		if path.Base(*b.RecordingKey) != path.Base(req.Key) || b.RecordingSize == nil {
+			writeProblem(w, http.StatusConflict, "this bot's recording is already stored at "+*b.RecordingKey)
+			return
+		}
+		writeJSON(w, http.StatusOK, botproto.RecordingStored{Key: *b.RecordingKey, SizeBytes: *b.RecordingSize})
 		return
 	}
-	if _, err := s.Store.RecordingUploaded(r.Context(), auth, req.Key, obj.Size, s.Clock.Now()); err != nil {
+	obj, ok := s.sealRecording(w, r, req.Key)
+	if !ok {
+		return
+	}
+	if _, err := s.Store.RecordingUploaded(r.Context(), auth, obj.Key, obj.Size, s.Clock.Now()); err != nil {
+		s.removeObject(r.Context(), obj.Key) // nobody will serve this copy
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrStaleAttempt) {
 			writeProblem(w, http.StatusConflict, err.Error())
 			return
@@ -115,10 +124,38 @@ func (s *Server) botRecordingComplete(w http.ResponseWriter, r *http.Request, au
 		s.internal(w, err)
 		return
 	}
+	s.removeObject(r.Context(), req.Key)
 	s.Metrics.RecordingStored(obj.Size)
 	s.Logger.Info("recording stored", zap.String("bot_id", b.ID.String()), zap.Int("attempt", auth.Attempt),
-		zap.String("key", req.Key), zap.Int64("size_bytes", obj.Size))
-	writeJSON(w, http.StatusOK, botproto.RecordingStored{Key: req.Key, SizeBytes: obj.Size})
+		zap.String("key", obj.Key), zap.Int64("size_bytes", obj.Size))
+	writeJSON(w, http.StatusOK, botproto.RecordingStored{Key: obj.Key, SizeBytes: obj.Size})
+}
+
+// sealRecording copies the upload to its sealed key, answering the bot's
+// mistakes with a 4xx.
+func (s *Server) sealRecording(w http.ResponseWriter, r *http.Request, key string) (recording.Object, bool) {
+	obj, err := s.Recordings.Seal(r.Context(), key)
+	switch {
+	case errors.Is(err, recording.ErrNotFound):
+		writeProblem(w, http.StatusConflict, "no object at "+key+"; upload it first")
+	case errors.Is(err, recording.ErrChanged):
+		writeProblem(w, http.StatusConflict, "the object at "+key+" changed while it was being verified; complete again once the upload is finished")
+	case errors.Is(err, recording.ErrEmpty):
+		writeProblem(w, http.StatusUnprocessableEntity, "the uploaded recording is empty", FieldError{"key", "the object has 0 bytes"})
+	case err != nil:
+		s.internal(w, err)
+	default:
+		return obj, true
+	}
+	return recording.Object{}, false
+}
+
+// removeObject deletes key, best effort: a leftover upload or copy is
+// served to nobody, and RECORDING_RETENTION_DAYS expires it with the rest.
+func (s *Server) removeObject(ctx context.Context, key string) {
+	if err := s.Recordings.Remove(context.WithoutCancel(ctx), key); err != nil {
+		s.Logger.Warn("recording: could not remove an unserved object", zap.String("key", key), zap.Error(err))
+	}
 }
 
 func (s *Server) getRecording(w http.ResponseWriter, r *http.Request, owner string) {

@@ -61,7 +61,7 @@ func TestRecordingUploadVerifyDownload(t *testing.T) {
 	bot := b.create(t, b.acme, recordingBody)
 	token := b.deploy(t, bot.ID)[0]
 	b.reportStatus(t, bot.ID, token, "JOINING_CALL", "IN_CALL", "LEAVING")
-	key := recording.Key(bot.ID, 1, "google-meet", "mp4")
+	key := recording.UploadKey(bot.ID, 1, "google-meet", "mp4")
 
 	r := b.do(t, http.MethodGet, "/api/v1/bots/"+bot.ID.String()+"/recording", b.acme, "")
 	r.requireStatus(t, http.StatusNotFound)
@@ -86,15 +86,21 @@ func TestRecordingUploadVerifyDownload(t *testing.T) {
 	require.Equal(t, http.StatusOK, s3Put(t, up.URL, payload))
 
 	// Only this attempt's own key is accepted.
-	for _, other := range []string{recording.Key(bot.ID, 2, "google-meet", "mp4"), recording.Key(uuid.New(), 1, "google-meet", "mp4"),
-		"bots/" + bot.ID.String() + "/recordings/../x", ""} {
+	for _, other := range []string{recording.UploadKey(bot.ID, 2, "google-meet", "mp4"), recording.UploadKey(uuid.New(), 1, "google-meet", "mp4"),
+		"bots/" + bot.ID.String() + "/uploads/../x", "bots/" + bot.ID.String() + "/recordings/1-google-meet.mp4", ""} {
 		r = b.botDo(t, http.MethodPost, "/bot/v1/recording/complete", token, bot.ID, `{"key":"`+other+`"}`)
 		r.requireStatus(t, http.StatusUnprocessableEntity)
 		require.Equal(t, []string{"key"}, r.problem(t).fields())
 	}
 	r = b.botDo(t, http.MethodPost, "/bot/v1/recording/complete", token, bot.ID, `{"key":"`+key+`"}`)
 	r.requireStatus(t, http.StatusOK)
-	require.Equal(t, botproto.RecordingStored{Key: key, SizeBytes: int64(len(payload))}, decodeJSON[botproto.RecordingStored](t, r))
+	stored := decodeJSON[botproto.RecordingStored](t, r)
+	require.Regexp(t, `^bots/`+bot.ID.String()+`/recordings/[0-9a-f]{16}/1-google-meet\.mp4$`, stored.Key)
+	require.Equal(t, int64(len(payload)), stored.SizeBytes)
+	// A retry (the answer was lost) gets the same answer.
+	r = b.botDo(t, http.MethodPost, "/bot/v1/recording/complete", token, bot.ID, `{"key":"`+key+`"}`)
+	r.requireStatus(t, http.StatusOK)
+	require.Equal(t, stored, decodeJSON[botproto.RecordingStored](t, r))
 
 	require.Equal(t, botproto.StatusDone, b.reportStatus(t, bot.ID, token, "DONE").Status)
 	got := b.get(t, b.acme, bot.ID)
@@ -105,7 +111,7 @@ func TestRecordingUploadVerifyDownload(t *testing.T) {
 	r = b.do(t, http.MethodGet, "/api/v1/bots/"+bot.ID.String()+"/recording", b.acme, "")
 	r.requireStatus(t, http.StatusOK)
 	view := decodeJSON[RecordingView](t, r)
-	require.Equal(t, key, view.Key)
+	require.Equal(t, stored.Key, view.Key)
 	require.Equal(t, int64(len(payload)), view.SizeBytes)
 	require.Equal(t, "video/mp4", view.ContentType)
 	status, data := s3Get(t, view.URL)
@@ -115,12 +121,49 @@ func TestRecordingUploadVerifyDownload(t *testing.T) {
 	// Another tenant gets nothing: not the URL, not even that it exists.
 	r = b.do(t, http.MethodGet, "/api/v1/bots/"+bot.ID.String()+"/recording", b.globex, "")
 	r.requireStatus(t, http.StatusNotFound)
-	require.NotContains(t, string(r.body), key)
+	require.NotContains(t, string(r.body), stored.Key)
 
 	// Once DONE, the recording cannot be replaced.
 	r = b.botDo(t, http.MethodPost, "/bot/v1/recording", token, bot.ID, `{}`)
 	r.requireStatus(t, http.StatusConflict)
 	b.requireValidated(t)
+}
+
+// The swap probe (issue 12): a bot uploads, completes, then PUTs something
+// else through the same upload URL, still valid, even after it ended, and
+// completes again. Users must still download the verified bytes, at the
+// verified size.
+func TestRecordingSwapAfterComplete(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bot := b.create(t, b.acme, recordingBody)
+	token := b.deploy(t, bot.ID)[0]
+	b.reportStatus(t, bot.ID, token, "JOINING_CALL", "IN_CALL", "LEAVING")
+	r := b.botDo(t, http.MethodPost, "/bot/v1/recording", token, bot.ID, `{}`)
+	r.requireStatus(t, http.StatusOK)
+	up := decodeJSON[botproto.RecordingUpload](t, r)
+	verified := []byte("twenty-five bytes of mp4!")
+	require.Equal(t, http.StatusOK, s3Put(t, up.URL, verified))
+	r = b.botDo(t, http.MethodPost, "/bot/v1/recording/complete", token, bot.ID, `{"key":"`+up.Key+`"}`)
+	r.requireStatus(t, http.StatusOK)
+
+	// Before the bot ends, and once more after: neither swap reaches users.
+	swap := bytes.Repeat([]byte("<html><script>evil()</script></html>"), 1<<15)
+	require.Equal(t, http.StatusOK, s3Put(t, up.URL, swap))
+	r = b.botDo(t, http.MethodPost, "/bot/v1/recording/complete", token, bot.ID, `{"key":"`+up.Key+`"}`)
+	r.requireStatus(t, http.StatusOK)
+	require.Equal(t, int64(len(verified)), decodeJSON[botproto.RecordingStored](t, r).SizeBytes)
+	require.Equal(t, botproto.StatusDone, b.reportStatus(t, bot.ID, token, "DONE").Status)
+	require.Equal(t, http.StatusOK, s3Put(t, up.URL, swap))
+
+	r = b.do(t, http.MethodGet, "/api/v1/bots/"+bot.ID.String()+"/recording", b.acme, "")
+	r.requireStatus(t, http.StatusOK)
+	view := decodeJSON[RecordingView](t, r)
+	require.Equal(t, int64(len(verified)), view.SizeBytes)
+	require.NotEqual(t, up.Key, view.Key, "users never read the key the bot can write")
+	status, data := s3Get(t, view.URL)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, verified, data)
 }
 
 // DONE promises a recording: a recording bot that says DONE without one
@@ -168,7 +211,7 @@ func TestRecordingRefusals(t *testing.T) {
 	r = b.botDo(t, http.MethodPost, "/bot/v1/recording", tokens[1], rec.ID, `{}`)
 	r.requireStatus(t, http.StatusOK)
 	up := decodeJSON[botproto.RecordingUpload](t, r)
-	require.Equal(t, recording.Key(rec.ID, 1, "microsoft-teams", "webm"), up.Key, "Teams records WebM by default")
+	require.Equal(t, recording.UploadKey(rec.ID, 1, "microsoft-teams", "webm"), up.Key, "Teams records WebM by default")
 
 	// An empty object is not a recording.
 	require.Equal(t, http.StatusOK, s3Put(t, up.URL, nil))

@@ -41,7 +41,8 @@ const (
 	PathStatus    = "/bot/v1/status"
 	PathEvents    = "/bot/v1/events"
 	// PathRecording hands out a presigned PUT URL for the attempt's one
-	// recording key; PathRecordingComplete has the controller verify it.
+	// recording upload key; PathRecordingComplete has the controller verify
+	// it and seal a copy users download (see RecordingStored).
 	PathRecording         = "/bot/v1/recording"
 	PathRecordingComplete = "/bot/v1/recording/complete"
 	// PathAssignment is asked by a pool slot (slot token + HeaderPoolSlot),
@@ -200,7 +201,10 @@ type RecordingRequest struct {
 }
 
 // RecordingUpload is where to upload: PUT the file's bytes to URL before
-// ExpiresAt. It grants nothing else: no other key, no read, no listing.
+// ExpiresAt (RECORDING_UPLOAD_URL_TTL, 15 min by default: ask just before
+// uploading, and ask again if it expired). It grants nothing else: no other
+// key, no read, no listing. Key is the upload key, to send to
+// PathRecordingComplete.
 type RecordingUpload struct {
 	Method      string    `json:"method"`
 	URL         string    `json:"url"`
@@ -214,7 +218,9 @@ type RecordingComplete struct {
 	Key string `json:"key"`
 }
 
-// RecordingStored is the verified recording.
+// RecordingStored is the verified recording. Key is the sealed copy users
+// download, not the upload key: once stored, nothing the bot uploads changes
+// it, and completing again returns the same answer.
 type RecordingStored struct {
 	Key       string `json:"key"`
 	SizeBytes int64  `json:"size_bytes"`

@@ -75,7 +75,7 @@ func TestLoadDefaults(t *testing.T) {
 			ModifyRate: 40, ModifyBurst: 100, ReadRate: 20, ReadBurst: 100, LaunchRate: 20, LaunchBurst: 100,
 			TaskDefinitions: map[string]string{}},
 		MetricsCacheTTL: 5 * time.Second,
-		S3:              config.S3{Bucket: "meeboter-recordings", Region: "us-east-1", UploadURLTTL: time.Hour, DownloadURLTTL: time.Hour},
+		S3:              config.S3{Bucket: "meeboter-recordings", Region: "us-east-1", UploadURLTTL: 15 * time.Minute, DownloadURLTTL: time.Hour},
 		Webhooks: config.Webhooks{Timeout: 10 * time.Second, RetryWindow: 24 * time.Hour, RetryBase: 10 * time.Second,
 			Workers: 20},
 	}, c)

@@ -22,6 +22,9 @@ type S3 struct {
 	// controller (a Docker network, say).
 	PublicEndpoint string
 	// UploadURLTTL and DownloadURLTTL bound the presigned URLs' validity.
+	// Uploads default to 15 min: a bot asks just before it uploads, S3
+	// checks expiry when an upload starts (a long one started in time
+	// completes), and a leaked upload URL is useful for less time.
 	UploadURLTTL   time.Duration
 	DownloadURLTTL time.Duration
 	// RetentionDays, when > 0, expires recordings by a bucket lifecycle rule.
@@ -43,7 +46,7 @@ func (r *reader) s3() S3 {
 		Bucket:         r.aliased("S3_BUCKET_NAME", "MINIO_BUCKET_NAME", "meeboter-recordings"),
 		Region:         r.aliased("S3_REGION", "MINIO_REGION", "us-east-1"),
 		PublicEndpoint: r.str("S3_PUBLIC_ENDPOINT", ""),
-		UploadURLTTL:   r.dur("RECORDING_UPLOAD_URL_TTL", time.Hour),
+		UploadURLTTL:   r.dur("RECORDING_UPLOAD_URL_TTL", 15*time.Minute),
 		DownloadURLTTL: r.dur("RECORDING_DOWNLOAD_URL_TTL", time.Hour),
 		RetentionDays:  r.int("RECORDING_RETENTION_DAYS", 0, 0),
 	}

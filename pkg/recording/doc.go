@@ -3,9 +3,13 @@
 //
 // Bots never hold S3 credentials. A bot asks the controller for a presigned
 // PUT URL that can write exactly one key — the one of its own attempt,
-// bots/<id>/recordings/<attempt>-<meeting platform>.<ext> — for a bounded time,
-// uploads to it, then asks the controller to verify the object (StatObject)
-// before it may report DONE. Users download through presigned GET URLs.
+// bots/<id>/uploads/<attempt>-<meeting platform>.<ext> — for a short time,
+// uploads to it, then asks the controller to verify it before it may report
+// DONE. Verifying seals it (Seal): a server-side copy to
+// bots/<id>/recordings/<nonce>/<attempt>-<meeting platform>.<ext>, a key no
+// URL can write, after which the upload is deleted. Users download the
+// sealed copy through presigned GET URLs, so a bot that keeps its upload URL
+// cannot change what they get.
 //
 // Presigning is local computation, so the client is built with an explicit
 // region and path-style addressing: minio-go then never asks the server for

@@ -2,6 +2,8 @@ package recording
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -132,17 +134,26 @@ func ContentType(key string) string {
 	return Formats[strings.TrimPrefix(path.Ext(key), ".")]
 }
 
-// Key is the one key an attempt of a bot may write.
-func Key(botID uuid.UUID, attempt int, meetingPlatform, format string) string {
-	return KeyPrefix + botID.String() + "/recordings/" + strconv.Itoa(attempt) + "-" + meetingPlatform + "." + format
+// UploadKey is the one key an attempt of a bot may write. Users never read
+// it: complete seals a copy of it (SealedKey), which no URL can write.
+func UploadKey(botID uuid.UUID, attempt int, meetingPlatform, format string) string {
+	return KeyPrefix + botID.String() + "/uploads/" + strconv.Itoa(attempt) + "-" + meetingPlatform + "." + format
 }
 
-var keyPattern = regexp.MustCompile(`^bots/([0-9a-f-]{36})/recordings/([1-9][0-9]*)-([a-z-]+)\.([a-z0-9]+)$`)
+// SealedKey is where Seal copies an attempt's upload: nonce (random per
+// seal) makes two concurrent seals write two objects, so the loser cannot
+// overwrite the one the winner recorded. The file name stays
+// <attempt>-<meeting platform>.<ext>.
+func SealedKey(botID uuid.UUID, attempt int, meetingPlatform, format, nonce string) string {
+	return KeyPrefix + botID.String() + "/recordings/" + nonce + "/" + strconv.Itoa(attempt) + "-" + meetingPlatform + "." + format
+}
 
-// ParseKey checks that key is Key(botID, attempt, meetingPlatform, f) for
-// some known format f, and returns f.
-func ParseKey(key string, botID uuid.UUID, attempt int, meetingPlatform string) (string, bool) {
-	m := keyPattern.FindStringSubmatch(key)
+var uploadKeyPattern = regexp.MustCompile(`^bots/([0-9a-f-]{36})/uploads/([1-9][0-9]*)-([a-z-]+)\.([a-z0-9]+)$`)
+
+// ParseUploadKey checks that key is UploadKey(botID, attempt,
+// meetingPlatform, f) for some known format f, and returns f.
+func ParseUploadKey(key string, botID uuid.UUID, attempt int, meetingPlatform string) (string, bool) {
+	m := uploadKeyPattern.FindStringSubmatch(key)
 	if len(m) != 5 || m[1] != botID.String() || m[2] != strconv.Itoa(attempt) || m[3] != meetingPlatform {
 		return "", false
 	}
@@ -156,7 +167,12 @@ type Presigned struct {
 	Expires time.Time
 }
 
-// PresignUpload returns a PUT URL for key, valid for the upload TTL.
+// PresignUpload returns a PUT URL for key, valid for the upload TTL. What
+// bounds it: the signature covers the method and key (no other key, no
+// read), the TTL (RECORDING_UPLOAD_URL_TTL), and S3's 5 GiB limit on one
+// PUT. A presigned PUT cannot carry a size range (only a POST policy's
+// content-length-range can, which not every S3 server implements), so
+// Seal, not the URL, is what keeps a verified recording from changing.
 func (s *Storage) PresignUpload(ctx context.Context, key string) (Presigned, error) {
 	ttl := s.cfg.UploadURLTTL
 	u, err := s.presigner.PresignedPutObject(ctx, s.cfg.Bucket, key, ttl)
@@ -186,10 +202,19 @@ func (s *Storage) presigned(u *url.URL, ttl time.Duration, err error) (Presigned
 
 // Object is what StatObject says of a recording.
 type Object struct {
+	Key         string
 	Size        int64
 	ContentType string
 	ETag        string
 }
+
+// Errors of Seal that are the bot's doing, not the server's.
+var (
+	// ErrEmpty is an upload of 0 bytes: not a recording.
+	ErrEmpty = errors.New("recording: the upload is empty")
+	// ErrChanged is an upload overwritten while it was being sealed.
+	ErrChanged = errors.New("recording: the upload changed while it was being sealed")
+)
 
 // Stat checks that key exists and returns its size; a missing object is
 // ErrNotFound.
@@ -202,7 +227,61 @@ func (s *Storage) Stat(ctx context.Context, key string) (Object, error) {
 		}
 		return Object{}, fmt.Errorf("recording: stat %s: %w", key, err)
 	}
-	return Object{Size: info.Size, ContentType: info.ContentType, ETag: info.ETag}, nil
+	return Object{Key: key, Size: info.Size, ContentType: info.ContentType, ETag: info.ETag}, nil
+}
+
+// Seal makes a verified upload immutable: it copies uploadKey, server-side,
+// to a new SealedKey that no presigned URL can write, and returns that
+// copy. The bot's upload URL stays valid until it expires, but whatever it
+// writes afterwards lands on uploadKey, which nobody serves. The copy is
+// conditional on the ETag seen first, so an upload overwritten meanwhile is
+// ErrChanged rather than a mix of two; the copy's own size is what the
+// caller records, so the size users see is the size they download.
+func (s *Storage) Seal(ctx context.Context, uploadKey string) (Object, error) {
+	dir, file := path.Split(uploadKey)
+	if !strings.HasSuffix(dir, "/uploads/") {
+		return Object{}, fmt.Errorf("recording: %s is not an upload key", uploadKey)
+	}
+	up, err := s.Stat(ctx, uploadKey)
+	switch {
+	case err != nil:
+		return Object{}, err
+	case up.Size == 0:
+		return Object{}, ErrEmpty
+	}
+	sealed := strings.TrimSuffix(dir, "uploads/") + "recordings/" + nonce() + "/" + file
+	// ComposeObject, not CopyObject: a single CopyObject stops at 5 GiB,
+	// ComposeObject switches to a multipart copy above it. The media type
+	// is the format's, not the bot's (servers that keep the source's, like
+	// versitygw, are overridden at download by response-content-type).
+	_, err = s.client.ComposeObject(ctx,
+		minio.CopyDestOptions{Bucket: s.cfg.Bucket, Object: sealed, ReplaceMetadata: true, ContentType: ContentType(file)},
+		minio.CopySrcOptions{Bucket: s.cfg.Bucket, Object: uploadKey, MatchETag: up.ETag})
+	var resp minio.ErrorResponse
+	switch {
+	case errors.As(err, &resp) && (resp.StatusCode == http.StatusPreconditionFailed || resp.Code == "PreconditionFailed"):
+		return Object{}, ErrChanged
+	case errors.As(err, &resp) && (resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound):
+		return Object{}, ErrChanged
+	case err != nil:
+		return Object{}, fmt.Errorf("recording: copy %s to %s: %w", uploadKey, sealed, err)
+	}
+	return s.Stat(ctx, sealed)
+}
+
+// nonce is 16 random hex digits.
+func nonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// Remove deletes key; a missing key is no error.
+func (s *Storage) Remove(ctx context.Context, key string) error {
+	if err := s.client.RemoveObject(ctx, s.cfg.Bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return fmt.Errorf("recording: remove %s: %w", key, err)
+	}
+	return nil
 }
 
 // Ping checks that the bucket is reachable with our credentials.

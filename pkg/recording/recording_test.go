@@ -62,7 +62,7 @@ func TestUploadVerifyDownload(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	key := recording.Key(uuid.New(), 1, "google-meet", "mp4")
+	key := recording.UploadKey(uuid.New(), 1, "google-meet", "mp4")
 
 	_, err := b.storage.Stat(ctx, key)
 	require.ErrorIs(t, err, recording.ErrNotFound)
@@ -76,8 +76,11 @@ func TestUploadVerifyDownload(t *testing.T) {
 	obj, err := b.storage.Stat(ctx, key)
 	require.NoError(t, err)
 	require.EqualValues(t, 10, obj.Size)
+	sealed, err := b.storage.Seal(ctx, key)
+	require.NoError(t, err)
+	require.EqualValues(t, 10, sealed.Size)
 
-	down, err := b.storage.PresignDownload(ctx, key)
+	down, err := b.storage.PresignDownload(ctx, sealed.Key)
 	require.NoError(t, err)
 	status, header, body := get(t, down.URL)
 	require.Equal(t, http.StatusOK, status)
@@ -92,12 +95,12 @@ func TestPresignedPutCannotWriteAnotherKey(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	bot := uuid.New()
-	mine := recording.Key(bot, 1, "zoom", "mp4")
+	mine := recording.UploadKey(bot, 1, "zoom", "mp4")
 	up, err := b.storage.PresignUpload(ctx, mine)
 	require.NoError(t, err)
 
-	for _, other := range []string{recording.Key(bot, 2, "zoom", "mp4"), recording.Key(uuid.New(), 1, "zoom", "mp4"),
-		"bots/" + bot.String() + "/recordings/1-zoom.webm"} {
+	for _, other := range []string{recording.UploadKey(bot, 2, "zoom", "mp4"), recording.UploadKey(uuid.New(), 1, "zoom", "mp4"),
+		"bots/" + bot.String() + "/uploads/1-zoom.webm", "bots/" + bot.String() + "/recordings/1-zoom.mp4"} {
 		forged := strings.Replace(up.URL, mine, other, 1)
 		require.NotEqual(t, up.URL, forged)
 		require.Equal(t, http.StatusForbidden, put(t, forged, []byte("evil")), other)
@@ -113,7 +116,7 @@ func TestExpiredURLsFail(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	key := recording.Key(uuid.New(), 1, "zoom", "mp4")
+	key := recording.UploadKey(uuid.New(), 1, "zoom", "mp4")
 	// SigV4's minimum is one second; the config's minimum (1m) is for
 	// production, so build the short-lived storage directly.
 	short := b.cfg
@@ -145,7 +148,7 @@ func TestWrongCredentialsFail(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Error(t, st.Ping(ctx))
-	key := recording.Key(uuid.New(), 1, "zoom", "mp4")
+	key := recording.UploadKey(uuid.New(), 1, "zoom", "mp4")
 	up, err := st.PresignUpload(ctx, key) // signing is local: it "works"...
 	require.NoError(t, err)
 	require.Equal(t, http.StatusForbidden, put(t, up.URL, []byte("x"))) // ...the server says no
@@ -187,23 +190,100 @@ func TestRetentionRule(t *testing.T) {
 func TestKeys(t *testing.T) {
 	t.Parallel()
 	bot := uuid.MustParse("0b6f4b8e-4a36-4bb7-9d70-3f7c1e0a9f11")
-	key := recording.Key(bot, 2, "microsoft-teams", "webm")
-	require.Equal(t, "bots/0b6f4b8e-4a36-4bb7-9d70-3f7c1e0a9f11/recordings/2-microsoft-teams.webm", key)
-	f, ok := recording.ParseKey(key, bot, 2, "microsoft-teams")
+	key := recording.UploadKey(bot, 2, "microsoft-teams", "webm")
+	require.Equal(t, "bots/0b6f4b8e-4a36-4bb7-9d70-3f7c1e0a9f11/uploads/2-microsoft-teams.webm", key)
+	f, ok := recording.ParseUploadKey(key, bot, 2, "microsoft-teams")
 	require.True(t, ok)
 	require.Equal(t, "webm", f)
 	for _, bad := range []string{
-		recording.Key(bot, 1, "microsoft-teams", "webm"), // another attempt
-		recording.Key(uuid.New(), 2, "microsoft-teams", "webm"),
-		recording.Key(bot, 2, "zoom", "webm"),
-		recording.Key(bot, 2, "microsoft-teams", "exe"),
+		recording.UploadKey(bot, 1, "microsoft-teams", "webm"), // another attempt
+		recording.UploadKey(uuid.New(), 2, "microsoft-teams", "webm"),
+		recording.UploadKey(bot, 2, "zoom", "webm"),
+		recording.UploadKey(bot, 2, "microsoft-teams", "exe"),
 		key + "/../x", "../" + key, "",
+		"bots/0b6f4b8e-4a36-4bb7-9d70-3f7c1e0a9f11/recordings/2-microsoft-teams.webm", // not an upload key
 	} {
-		_, ok := recording.ParseKey(bad, bot, 2, "microsoft-teams")
+		_, ok := recording.ParseUploadKey(bad, bot, 2, "microsoft-teams")
 		require.False(t, ok, bad)
 	}
 	require.Equal(t, "webm", recording.DefaultFormat("microsoft-teams", "video"))
 	require.Equal(t, "mp4", recording.DefaultFormat("zoom", "video"))
 	require.Equal(t, "m4a", recording.DefaultFormat("google-meet", "audio"))
-	require.Equal(t, "audio/mp4", recording.ContentType(recording.Key(bot, 1, "zoom", "m4a")))
+	require.Equal(t, "audio/mp4", recording.ContentType(recording.UploadKey(bot, 1, "zoom", "m4a")))
+}
+
+// The swap probe: once sealed, the recording cannot change, although the
+// bot still holds a valid upload URL and uses it again.
+func TestSealedRecordingSurvivesReupload(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	key := recording.UploadKey(uuid.New(), 1, "zoom", "mp4")
+	up, err := b.storage.PresignUpload(ctx, key)
+	require.NoError(t, err)
+	verified := []byte("twenty-five bytes of mp4!")
+	require.Equal(t, http.StatusOK, put(t, up.URL, verified))
+
+	sealed, err := b.storage.Seal(ctx, key)
+	require.NoError(t, err)
+	require.NotEqual(t, key, sealed.Key)
+	require.EqualValues(t, len(verified), sealed.Size)
+	require.NoError(t, b.storage.Remove(ctx, key))
+
+	// The same URL, still valid: the PUT lands on the upload key only.
+	swap := bytes.Repeat([]byte("<html>"), 1<<16)
+	require.Equal(t, http.StatusOK, put(t, up.URL, swap))
+
+	down, err := b.storage.PresignDownload(ctx, sealed.Key)
+	require.NoError(t, err)
+	status, header, body := get(t, down.URL)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, verified, body)
+	require.Equal(t, "video/mp4", header.Get("Content-Type"))
+	again, err := b.storage.Stat(ctx, sealed.Key)
+	require.NoError(t, err)
+	require.Equal(t, sealed, again)
+}
+
+// Two seals of one upload make two objects: a late one never overwrites
+// the copy an earlier one returned.
+func TestSealsNeverOverwrite(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	key := recording.UploadKey(uuid.New(), 1, "zoom", "m4a")
+	up, err := b.storage.PresignUpload(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, put(t, up.URL, []byte("first")))
+	first, err := b.storage.Seal(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, put(t, up.URL, []byte("second!")))
+	second, err := b.storage.Seal(ctx, key)
+	require.NoError(t, err)
+
+	require.NotEqual(t, first.Key, second.Key)
+	require.True(t, strings.HasSuffix(first.Key, "/1-zoom.m4a"), first.Key)
+	got, err := b.storage.Stat(ctx, first.Key)
+	require.NoError(t, err)
+	require.EqualValues(t, 5, got.Size)
+}
+
+func TestSealRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	key := recording.UploadKey(uuid.New(), 1, "zoom", "mp4")
+	_, err := b.storage.Seal(ctx, key)
+	require.ErrorIs(t, err, recording.ErrNotFound)
+
+	up, err := b.storage.PresignUpload(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, put(t, up.URL, nil))
+	_, err = b.storage.Seal(ctx, key)
+	require.ErrorIs(t, err, recording.ErrEmpty)
+
+	_, err = b.storage.Seal(ctx, "bots/x/recordings/1-zoom.mp4")
+	require.ErrorContains(t, err, "not an upload key")
+	require.NoError(t, b.storage.Remove(ctx, key))
+	require.NoError(t, b.storage.Remove(ctx, key), "removing a missing key is no error")
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // RecordingUploaded records the verified recording of an attempt: the caller
-// has seen the object (StatObject). Recording the same key again is a no-op;
+// has sealed the object (recording.Storage.Seal) and key is the sealed copy.
+// Recording the same key again is a no-op; another key once one is recorded,
 // a terminal bot or a stale attempt is refused, so a bot cannot swap the
 // recording a user may already be downloading.
 func (s *Store) RecordingUploaded(ctx context.Context, auth BotAuth, key string, size int64, now time.Time) (Bot, error) {
@@ -22,6 +23,8 @@ func (s *Store) RecordingUploaded(ctx context.Context, auth BotAuth, key string,
 		switch {
 		case bot.RecordingKey != nil && *bot.RecordingKey == key:
 			return nil
+		case bot.RecordingKey != nil:
+			return fmt.Errorf("%w: the bot's recording is already stored at %s", ErrConflict, *bot.RecordingKey)
 		case bot.Status.Terminal():
 			return fmt.Errorf("%w: the bot is already %s", ErrConflict, bot.Status)
 		}
