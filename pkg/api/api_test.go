@@ -1054,15 +1054,13 @@ func TestBotStatusTransitions(t *testing.T) {
 	require.JSONEq(t, `{"reason":"everyone_left"}`, string(timeline.Events[4].Data))
 	require.JSONEq(t, `{"reason":"completed"}`, string(timeline.Events[5].Data))
 
-	// A finished bot is told to exit and to leave, and its heartbeat is not
-	// recorded.
+	// A finished bot's token is fenced (409: exit), and its heartbeat is
+	// not recorded.
 	b.clock.Advance(time.Minute)
-	cfg := decodeJSON[botproto.Config](t, b.botDo(t, http.MethodGet, botproto.PathConfig, tok, bot.ID, ""))
-	require.True(t, cfg.ShouldExit)
-	require.Equal(t, "the bot is done", cfg.ExitReason)
+	b.botDo(t, http.MethodGet, botproto.PathConfig, tok, bot.ID, "").requireStatus(t, http.StatusConflict)
 	r := b.botDo(t, http.MethodPost, botproto.PathHeartbeat, tok, bot.ID, "{}")
-	r.requireStatus(t, http.StatusOK)
-	require.Equal(t, botproto.HeartbeatResponse{ShouldLeave: true, Status: "DONE"}, decodeJSON[botproto.HeartbeatResponse](t, r))
+	r.requireStatus(t, http.StatusConflict)
+	require.Contains(t, r.problem(t).Detail, "must exit")
 	requireTime(t, times[store.StatusLeaving], b.get(t, b.acme, bot.ID).LastHeartbeatAt)
 	// A stop request on a finished bot changes nothing.
 	r = b.do(t, http.MethodPost, "/api/v1/bots/"+bot.ID.String()+"/leave", b.acme, "")
@@ -1086,8 +1084,10 @@ func TestBotStatusTransitions(t *testing.T) {
 		require.Equal(t, botproto.StatusLeaving, decodeJSON[botproto.StatusResponse](t, r).Status)
 	})
 	t.Run("malformed body", func(t *testing.T) {
+		other := b.create(t, b.acme, meetingBody(meetURL))
+		otherTok := b.deploy(t, other.ID)[0] // a live one: an ended bot's token is fenced first
 		for _, body := range []string{`{"status":`, `{"status":"IN_CALL","extra":1}`} {
-			r := b.botDo(t, http.MethodPost, botproto.PathStatus, tok, bot.ID, body)
+			r := b.botDo(t, http.MethodPost, botproto.PathStatus, otherTok, other.ID, body)
 			r.requireStatus(t, http.StatusBadRequest)
 			r.problem(t)
 		}

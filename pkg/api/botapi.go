@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,10 @@ func (s *Server) writeBotAuthError(w http.ResponseWriter, err error) {
 		writeProblem(w, http.StatusForbidden, "this token belongs to another bot")
 	case errors.Is(err, store.ErrStaleAttempt):
 		writeProblem(w, http.StatusConflict, "this token belongs to an earlier attempt of the bot; this container must exit")
+	case errors.Is(err, store.ErrBotEnded):
+		writeProblem(w, http.StatusConflict, store.ErrBotEnded.Error())
+	case errors.Is(err, store.ErrDeploymentGone):
+		writeProblem(w, http.StatusGone, store.ErrDeploymentGone.Error())
 	default:
 		s.internal(w, err)
 	}
@@ -56,7 +61,26 @@ func receivedAt(r *http.Request, clock Clock) time.Time {
 	return clock.Now()
 }
 
+// withBot authenticates a bot route and fences it: once the attempt's bot
+// has ended (409) or its deployment is gone (410), its token writes and
+// reads nothing more.
 func (s *Server) withBot(h func(http.ResponseWriter, *http.Request, store.BotAuth)) http.HandlerFunc {
+	return s.withBotFenced(h, store.BotAuth.Fenced)
+}
+
+// withFinishingBot is withBot for what a finishing upload needs (recording
+// complete): only a gone deployment is fenced, and the route's own rules
+// decide what an ended bot may still do.
+func (s *Server) withFinishingBot(h func(http.ResponseWriter, *http.Request, store.BotAuth)) http.HandlerFunc {
+	return s.withBotFenced(h, func(a store.BotAuth) error {
+		if a.Deployment == store.DeploymentGone {
+			return store.ErrDeploymentGone
+		}
+		return nil
+	})
+}
+
+func (s *Server) withBotFenced(h func(http.ResponseWriter, *http.Request, store.BotAuth), fence func(store.BotAuth) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), receivedKey{}, s.Clock.Now()))
 		token, id, ok := botCredentials(r)
@@ -65,6 +89,9 @@ func (s *Server) withBot(h func(http.ResponseWriter, *http.Request, store.BotAut
 			return
 		}
 		auth, err := s.Store.AuthenticateBot(r.Context(), token, id)
+		if err == nil {
+			err = fence(auth)
+		}
 		if err != nil {
 			s.writeBotAuthError(w, err)
 			return
@@ -221,6 +248,10 @@ var eventType = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
 
 const maxEventsPerBatch = 100
 
+// DefaultMaxEventsPerAttempt is Config.MaxEventsPerAttempt when unset: far
+// more than a long meeting's joins and leaves, far fewer than a flood.
+const DefaultMaxEventsPerAttempt = 1000
+
 func (s *Server) botEvents(w http.ResponseWriter, r *http.Request, auth store.BotAuth) {
 	var req botproto.EventsRequest
 	if !decodeBotBody(w, r, &req) {
@@ -230,12 +261,37 @@ func (s *Server) botEvents(w http.ResponseWriter, r *http.Request, auth store.Bo
 		writeProblem(w, http.StatusUnprocessableEntity, "invalid events", FieldError{"events", "must hold 1 to 100 events"})
 		return
 	}
-	now := s.Clock.Now()
-	events := make([]store.NewEvent, len(req.Events))
-	for i, e := range req.Events {
+	events, ok := botEventsOf(w, req.Events)
+	if !ok {
+		return
+	}
+	err := s.Store.AddEvents(r.Context(), auth, events, s.Clock.Now(), cmp.Or(s.Config.MaxEventsPerAttempt, DefaultMaxEventsPerAttempt))
+	switch {
+	case errors.Is(err, store.ErrTooManyEvents):
+		// 409, not 429: waiting does not help, and a client retries a 429.
+		writeProblem(w, http.StatusConflict, strings.TrimPrefix(err.Error(), "store: add events: "))
+	case errors.Is(err, store.ErrBotEnded), errors.Is(err, store.ErrDeploymentGone), errors.Is(err, store.ErrStaleAttempt):
+		s.writeBotAuthError(w, err)
+	case err != nil:
+		s.internal(w, err)
+	default:
+		writeJSON(w, http.StatusOK, botproto.EventsResponse{Accepted: len(events)})
+	}
+}
+
+// botEventsOf validates a batch; false means a problem was written. The
+// times are clamped by the store, which knows the attempt's lifetime.
+func botEventsOf(w http.ResponseWriter, in []botproto.Event) ([]store.NewEvent, bool) {
+	events := make([]store.NewEvent, len(in))
+	for i, e := range in {
 		if !eventType.MatchString(e.Type) {
 			writeProblem(w, http.StatusUnprocessableEntity, "invalid event", FieldError{"events.type", "must match [A-Z][A-Z0-9_]{0,63}"})
-			return
+			return nil, false
+		}
+		if botproto.ControllerEventType(e.Type) {
+			writeProblem(w, http.StatusUnprocessableEntity, "invalid event", FieldError{"events.type",
+				e.Type + " is written only by the controller; a bot reports status through " + botproto.PathStatus})
+			return nil, false
 		}
 		data, _ := json.Marshal(e.Data)
 		if e.Data == nil {
@@ -243,19 +299,11 @@ func (s *Server) botEvents(w http.ResponseWriter, r *http.Request, auth store.Bo
 		}
 		if bytes.Contains(data, []byte(`\u0000`)) {
 			writeProblem(w, http.StatusUnprocessableEntity, "invalid event", FieldError{"events.data", "must not contain NUL characters"})
-			return
+			return nil, false
 		}
-		at := e.OccurredAt
-		if at.IsZero() {
-			at = now
-		}
-		events[i] = store.NewEvent{Type: e.Type, OccurredAt: at, Data: data}
+		events[i] = store.NewEvent{Type: e.Type, OccurredAt: e.OccurredAt, Data: data}
 	}
-	if err := s.Store.AddEvents(r.Context(), auth, events, now); err != nil {
-		s.internal(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, botproto.EventsResponse{Accepted: len(events)})
+	return events, true
 }
 
 // decodeBotBody decodes a strict JSON body; false means a problem was written.

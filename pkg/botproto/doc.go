@@ -13,6 +13,8 @@
 //	POST /bot/v1/heartbeat  {} -> HeartbeatResponse
 //	POST /bot/v1/status     StatusRequest -> StatusResponse
 //	POST /bot/v1/events     EventsRequest -> EventsResponse
+//	POST /bot/v1/recording  RecordingRequest -> RecordingUpload
+//	POST /bot/v1/recording/complete  RecordingComplete -> RecordingStored
 //
 // A Coolify pool slot is started without BOT_ID and MILO_AUTH_TOKEN; it has
 // POOL_SLOT_UUID and POOL_SLOT_TOKEN instead and asks, with
@@ -40,6 +42,27 @@
 // meeting session is gone: the attempt ends at once (FATAL
 // container_restarted once in the call, a new attempt before it), and the
 // answer is a Config with ShouldExit, or, for a slot, nothing to run.
+//
+// Events (PathEvents) are the bot's claims, and users see them as such:
+// the timeline shows each with source "bot" and the attempt that posted it,
+// beside the controller's own record (source "controller"). So that no
+// claim can pass for a record, a type in ControllerEventTypes (the statuses,
+// STOP_REQUESTED, RECORDING_UPLOADED, WEBHOOK_DELIVERY, ...) is refused with
+// 422 (report status through PathStatus instead); OccurredAt is clamped to
+// the attempt's lifetime (an earlier time becomes the attempt's creation, a
+// later one the arrival; a skewed clock loses no event); and an attempt may
+// post at most a bounded number of events in all (the server's
+// MaxEventsPerAttempt, default 1000): a batch that does not fit is refused
+// whole with 409, and retrying will not help.
+//
+// A token lives as long as its attempt's work. Once the bot is DONE or FATAL
+// every route answers 409 ("this attempt is over and its container must
+// exit"), except POST /bot/v1/recording/complete, which the recording rules
+// judge; once the controller has seen the attempt's workload end
+// (deployment GONE) every route, that one included, answers 410. A stale
+// attempt (the bot has a newer one) is 409 as well. On any of these the
+// container stops its work and exits; a finishing bot completes its upload
+// before it reports DONE.
 //
 // Errors are application/problem+json (Problem). 4xx answers are final;
 // transport errors, 429 and 5xx are retried with jittered exponential

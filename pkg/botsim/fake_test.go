@@ -38,6 +38,8 @@ type fakeController struct {
 	assignCalls int
 	// onAssign is signalled (without blocking) after each assignment answer.
 	onAssign chan int
+	// configProblem, when set, is the status config is refused with.
+	configProblem int
 }
 
 func newFake() *fakeController {
@@ -69,6 +71,10 @@ func (f *fakeController) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	switch r.URL.Path {
 	case botproto.PathConfig:
+		if f.configProblem != 0 {
+			problem(w, f.configProblem)
+			return
+		}
 		reply(w, f.cfg)
 	case botproto.PathHeartbeat:
 		f.heartbeats++

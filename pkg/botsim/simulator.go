@@ -91,8 +91,14 @@ func (s *Simulator) Run(ctx context.Context) int {
 	if cfg == nil {
 		var err error
 		if cfg, err = s.API.Config(ctx); err != nil {
-			if ctx.Err() != nil {
+			var p *botproto.Problem
+			switch {
+			case ctx.Err() != nil:
 				s.Log.Info("interrupted before joining")
+				return 0
+			case errors.As(err, &p) && (p.Status == http.StatusConflict || p.Status == http.StatusGone):
+				// The attempt is over (ended, gone or replaced): nothing to do.
+				s.Log.Info("controller says this attempt is over; nothing to do", "reason", p.Detail)
 				return 0
 			}
 			s.Log.Error("fetching config failed", "err", err)

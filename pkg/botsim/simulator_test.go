@@ -2,6 +2,7 @@ package botsim
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -221,6 +222,22 @@ func TestShouldExitDoesNothing(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Empty(t, f.statusList())
 	require.Zero(t, f.heartbeats)
+}
+
+// A token whose attempt is over (the bot ended: 409; its deployment gone:
+// 410) gets no config: the container has nothing to do, and exits cleanly.
+func TestAttemptOverDoesNothing(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusConflict, http.StatusGone} {
+		f := newFake()
+		f.configProblem = status
+
+		code := simulate(context.Background(), t, f, Settings{CallDuration: time.Second})
+
+		require.Equal(t, 0, code, "%d", status)
+		require.Empty(t, f.statusList())
+		require.Zero(t, f.heartbeats)
+	}
 }
 
 func TestSignalSaysGoodbye(t *testing.T) {

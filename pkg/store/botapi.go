@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,17 +14,22 @@ import (
 type BotAuth struct {
 	BotID   uuid.UUID
 	Attempt int
+	// Status and Deployment are the bot's status and the attempt's
+	// deployment state when the token was checked: what Fenced decides by.
+	Status     Status
+	Deployment DeploymentState
 }
 
 // AuthenticateBot checks a bot token against the bot id the caller claims.
 // An unknown token is ErrUnauthenticated, another bot's id ErrForbidden, and a
-// token of an attempt that is no longer current ErrStaleAttempt.
+// token of an attempt that is no longer current ErrStaleAttempt. A current
+// attempt whose bot ended is still authenticated: see BotAuth.Fenced.
 func (s *Store) AuthenticateBot(ctx context.Context, token string, botID uuid.UUID) (BotAuth, error) {
 	var auth BotAuth
 	var current int
-	err := s.pool.QueryRow(ctx, `SELECT d.bot_id, d.attempt, b.current_attempt
+	err := s.pool.QueryRow(ctx, `SELECT d.bot_id, d.attempt, b.current_attempt, b.status, d.state
 		FROM deployments d JOIN bots b ON b.id = d.bot_id WHERE d.token_hash = $1`,
-		HashSecret(token)).Scan(&auth.BotID, &auth.Attempt, &current)
+		HashSecret(token)).Scan(&auth.BotID, &auth.Attempt, &current, &auth.Status, &auth.Deployment)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return auth, ErrUnauthenticated
@@ -111,15 +115,19 @@ func (s *Store) Heartbeat(ctx context.Context, token string, botID uuid.UUID, no
 	err := s.pool.QueryRow(ctx, `UPDATE bots b SET last_heartbeat_at = $3
 		FROM deployments d
 		WHERE d.token_hash = $1 AND b.id = d.bot_id AND b.id = $2 AND b.current_attempt = d.attempt
-		  AND b.status NOT IN ('DONE', 'FATAL')
+		  AND b.status NOT IN ('DONE', 'FATAL') AND d.state <> 'GONE'
 		RETURNING b.status, b.desired, b.deploy_started_at, b.join_at, b.max_duration_seconds`, HashSecret(token), botID, now).
 		Scan(&r.Status, &r.Desired, &r.DeployStartedAt, &r.JoinAt, &r.MaxDurationSeconds)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return r, wrap("heartbeat", err)
 	}
-	// Rare path: say precisely why (bad token, other bot, stale, or terminal).
+	// Rare path: say precisely why (bad token, other bot, stale, ended or
+	// gone). A row that changed between the two reads is answered as it is now.
 	auth, err := s.AuthenticateBot(ctx, token, botID)
 	if err != nil {
+		return r, err
+	}
+	if err := auth.Fenced(); err != nil {
 		return r, err
 	}
 	bot, err := s.BotForAttempt(ctx, auth)
@@ -249,30 +257,6 @@ func terminalReason(bot Bot, to Status, reported string) string {
 		return ReasonRemoved
 	}
 	return ReasonCompleted
-}
-
-// NewEvent is a timeline entry a bot reports.
-type NewEvent struct {
-	Type       string
-	OccurredAt time.Time
-	Data       json.RawMessage
-}
-
-// AddEvents appends a batch of bot-reported events.
-func (s *Store) AddEvents(ctx context.Context, auth BotAuth, events []NewEvent, now time.Time) error {
-	types := make([]string, len(events))
-	times := make([]time.Time, len(events))
-	datas := make([]string, len(events))
-	for i, e := range events {
-		types[i], times[i], datas[i] = e.Type, e.OccurredAt, string(e.Data)
-		if len(e.Data) == 0 {
-			datas[i] = "{}"
-		}
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO bot_events (bot_id, type, data, occurred_at, created_at)
-		SELECT $1, t, d::jsonb, o, $5 FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(t, d, o)`,
-		auth.BotID, types, datas, times, now)
-	return wrap("add events", err)
 }
 
 // AttemptStart says how an attempt started: when its deployment was created,

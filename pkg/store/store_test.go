@@ -193,7 +193,7 @@ func TestBotAuthentication(t *testing.T) {
 
 	auth, err := st.AuthenticateBot(ctx, "token-a", a.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.BotAuth{BotID: a.ID, Attempt: 1}, auth)
+	require.Equal(t, store.BotAuth{BotID: a.ID, Attempt: 1, Status: store.StatusDeploying, Deployment: store.DeploymentRunning}, auth)
 
 	_, err = st.AuthenticateBot(ctx, "nope", a.ID)
 	require.ErrorIs(t, err, store.ErrUnauthenticated)
@@ -239,9 +239,8 @@ func TestReportStatusRules(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, finished, "FinishBot does not move a terminal bot either")
 
-	hb, err := st.Heartbeat(ctx, "tok", bot.ID, t0.Add(3*time.Minute))
-	require.NoError(t, err)
-	require.Equal(t, store.StatusDone, hb.Status)
+	_, err = st.Heartbeat(ctx, "tok", bot.ID, t0.Add(3*time.Minute))
+	require.ErrorIs(t, err, store.ErrBotEnded, "a terminal bot's token is fenced")
 	again, _, err := st.LoadBot(ctx, bot.ID)
 	require.NoError(t, err)
 	require.Equal(t, t0.Add(time.Minute), again.LastHeartbeatAt.UTC(), "a terminal bot's heartbeat is not refreshed")

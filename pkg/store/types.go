@@ -209,6 +209,10 @@ type Event struct {
 	Data       json.RawMessage `db:"data"`
 	OccurredAt time.Time       `db:"occurred_at"`
 	CreatedAt  time.Time       `db:"created_at"`
+	// Source is SourceController or SourceBot (a bot's claim); Attempt is
+	// the attempt that claimed a bot event (nil for the controller's).
+	Source  string `db:"source"`
+	Attempt *int   `db:"attempt"`
 }
 
 // APIKey is a tenant's key; only its hash is stored.
