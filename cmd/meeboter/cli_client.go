@@ -100,7 +100,7 @@ func newAPIError(status string, body []byte) *apiError {
 		if len(text) > 200 {
 			text = text[:200] + "…"
 		}
-		return &apiError{status: status, msg: cmp.Or(text, "(empty body)")}
+		return &apiError{status: status, msg: printable(cmp.Or(text, "(empty body)"))}
 	}
 	msg := cmp.Or(p.Detail, p.Title)
 	var fields []string
@@ -110,5 +110,5 @@ func newAPIError(status string, body []byte) *apiError {
 	if len(fields) > 0 {
 		msg += " (" + strings.Join(fields, "; ") + ")"
 	}
-	return &apiError{status: status, msg: msg}
+	return &apiError{status: status, msg: printable(msg)}
 }

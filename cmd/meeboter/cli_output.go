@@ -17,8 +17,8 @@ import (
 
 func printJSON(w io.Writer, raw []byte) error {
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		_, err = w.Write(raw)
+	if err := json.Indent(&buf, escapeJSONText(raw), "", "  "); err != nil {
+		_, err = w.Write([]byte(printable(string(raw))))
 		return err
 	}
 	buf.WriteByte('\n')
@@ -35,15 +35,16 @@ func newTable(w io.Writer, header ...string) *table {
 	return t
 }
 
-// row writes one line; tabs and newlines in a cell would break the columns.
+// row writes one line; tabs and newlines in a cell would break the columns,
+// other hidden characters are escaped (printable).
 func (t *table) row(cells ...string) {
 	for i, c := range cells {
-		cells[i] = strings.Map(func(r rune) rune {
+		cells[i] = printable(strings.Map(func(r rune) rune {
 			if r == '\t' || r == '\n' || r == '\r' {
 				return ' '
 			}
 			return r
-		}, c)
+		}, c))
 	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
@@ -143,9 +144,9 @@ func fieldText(key string, v json.RawMessage, now time.Time) string {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil && strings.HasSuffix(key, "_at") {
 			return s + " (" + ago(now, t) + ")"
 		}
-		return strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(s)
+		return printable(s)
 	}
-	return compactJSON(v)
+	return printable(compactJSON(v))
 }
 
 func compactJSON(v json.RawMessage) string {

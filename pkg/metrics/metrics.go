@@ -39,6 +39,7 @@ type Metrics struct {
 	RecordingBytes          prometheus.Counter
 	HTTPRequests            *prometheus.CounterVec   // handler, code
 	HTTPRequestDuration     *prometheus.HistogramVec // handler
+	HTTPPanics              *prometheus.CounterVec   // handler
 
 	state      *stateCollector
 	collectors []prometheus.Collector
@@ -105,6 +106,7 @@ func New(opts Options) *Metrics {
 	m.HTTPRequests = counter("meeboter_http_requests_total", "API requests by route and status code.", "handler", "code")
 	m.HTTPRequestDuration = histogram("meeboter_http_request_duration_seconds", "API request latency by route.",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "handler")
+	m.HTTPPanics = counter("meeboter_http_panics_total", "API handlers that panicked (answered 500), by route.", "handler")
 
 	m.add(collectors.NewGoCollector())
 	m.add(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

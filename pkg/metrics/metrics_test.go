@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/pkg/metrics"
+	"github.com/meeboter/meeboter/pkg/store"
 )
 
 // countingSource serves a fixed snapshot and counts reads.
@@ -165,4 +167,36 @@ func gathered(t *testing.T, m *metrics.Metrics) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// TestBotFinishedBoundsReasonLabel: a reason a bot made up is counted under
+// one label value, however many a bot sends; the controller's own reasons
+// keep theirs (alerts and dashboards select on them).
+func TestBotFinishedBoundsReasonLabel(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	for i := range 50 {
+		m.BotFinished("FATAL", fmt.Sprintf("made_up_%d", i))
+	}
+	m.BotFinished("FATAL", "evil\"} 1\nmeeboter_leader 1")
+	require.Equal(t, 1, testutil.CollectAndCount(m.BotsFinished), "one series for every unknown reason")
+	require.InDelta(t, 51, testutil.ToFloat64(m.BotsFinished.WithLabelValues("FATAL", metrics.ReasonOther)), 0)
+
+	known := []string{store.ReasonCompleted, store.ReasonCancelled, store.ReasonRemoved, store.ReasonHeartbeat,
+		store.ReasonDeployTimeout, store.ReasonQueueTimeout, store.ReasonLeaveTimeout, store.ReasonMaxLifetime,
+		store.ReasonContainerExited, store.ReasonContainerRestarted, store.ReasonPlatformError, store.ReasonBotFatal,
+		store.ReasonRecordingMissing, "recording_upload_failed"}
+	for _, r := range known {
+		require.Equal(t, r, metrics.ReasonLabel(r))
+	}
+}
+
+// TestHTTPPanicCounted: the recover middleware's counter, by route.
+func TestHTTPPanicCounted(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Options{})
+	m.HTTPPanic("GET /api/v1/bots/{id}")
+	require.InDelta(t, 1, testutil.ToFloat64(m.HTTPPanics.WithLabelValues("GET /api/v1/bots/{id}")), 0)
+	var nilMetrics *metrics.Metrics
+	require.NotPanics(t, func() { nilMetrics.HTTPPanic("x") })
 }

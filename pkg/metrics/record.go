@@ -15,6 +15,29 @@ var deadlines = map[string]string{
 	"max_lifetime":      "lifetime",
 }
 
+// ReasonOther is the reason label of every finish whose reason is not one
+// of knownReasons: a bot picks its FATAL reason, and a label value per
+// string it sends would grow the series without bound. The reason itself
+// stays on the bot (status_reason).
+const ReasonOther = "other"
+
+// knownReasons are the terminal reasons the controller sets (pkg/store's
+// Reason* constants) and the codes our own bots report.
+var knownReasons = map[string]bool{
+	"completed": true, "cancelled": true, "removed": true, "heartbeat_timeout": true, "deploy_timeout": true,
+	"queue_timeout": true, "leave_timeout": true, "max_lifetime": true, "container_exited": true,
+	"container_restarted": true, "platform_error": true, "bot_fatal": true, "recording_missing": true,
+	"recording_upload_failed": true,
+}
+
+// ReasonLabel is the reason label value of a finish with reason.
+func ReasonLabel(reason string) string {
+	if knownReasons[reason] {
+		return reason
+	}
+	return ReasonOther
+}
+
 // ObserveReconcile records one pass of a controller that started at start.
 func (m *Metrics) ObserveReconcile(controller string, start time.Time, err error) {
 	if m == nil {
@@ -51,7 +74,7 @@ func (m *Metrics) BotFinished(status, reason string) {
 	if m == nil {
 		return
 	}
-	m.BotsFinished.WithLabelValues(status, reason).Inc()
+	m.BotsFinished.WithLabelValues(status, ReasonLabel(reason)).Inc()
 	if d, ok := deadlines[reason]; ok {
 		m.DeadlineExpiries.WithLabelValues(d).Inc()
 	}
@@ -129,4 +152,12 @@ func (m *Metrics) HTTPRequest(handler string, status int, d time.Duration) {
 	}
 	m.HTTPRequests.WithLabelValues(handler, strconv.Itoa(status)).Inc()
 	m.HTTPRequestDuration.WithLabelValues(handler).Observe(d.Seconds())
+}
+
+// HTTPPanic records a handler's panic on a route pattern.
+func (m *Metrics) HTTPPanic(handler string) {
+	if m == nil {
+		return
+	}
+	m.HTTPPanics.WithLabelValues(handler).Inc()
 }

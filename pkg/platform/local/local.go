@@ -72,6 +72,9 @@ func New(cfg Config) (*Platform, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local: state dir: %w", err)
 	}
+	if err := checkStateDir(dir); err != nil {
+		return nil, err
+	}
 	cfg.StateDir = dir
 	return &Platform{cfg: cfg, instance: instanceID(dir)}, nil
 }
@@ -109,7 +112,7 @@ func (p *Platform) Create(ctx context.Context, w platform.Workload) (string, err
 		return l.ExternalID, err
 	}
 	_ = os.Remove(p.path(w.Name, ".exit"))
-	logFile, err := os.OpenFile(p.path(w.Name, ".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := createNoFollow(p.path(w.Name, ".log"), os.O_APPEND)
 	if err != nil {
 		return "", err
 	}
@@ -276,7 +279,15 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	f, err := createNoFollow(tmp, os.O_TRUNC)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
