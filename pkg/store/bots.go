@@ -29,6 +29,9 @@ type NewBot struct {
 	// of its candidates that can guarantee it (a bot scheduled far enough
 	// ahead); none can: the bot is created without, best effort.
 	Reserve []Reservation
+	// MaxBots is the owner's cap on unfinished bots unless tenant_limits
+	// stores one (0: none); a create beyond it is a *CapError.
+	MaxBots int
 }
 
 // Idempotency identifies a create request that may be replayed.
@@ -62,6 +65,9 @@ func (s *Store) CreateBot(ctx context.Context, nb NewBot, idem *Idempotency, now
 				res = CreateResult{Response: replay, Replayed: replay != nil}
 				return err
 			}
+		}
+		if err := checkCapTx(ctx, tx, nb.Owner, nb.MaxBots); err != nil {
+			return err
 		}
 		bot, err := insertBot(ctx, tx, nb, now)
 		if err != nil {

@@ -89,7 +89,8 @@ func (s *Store) QueueDueScheduled(ctx context.Context, now time.Time, leads Lead
 }
 
 // Admit claims capacity on a platform for queued bots: those whose capacity
-// is reserved there first, then the oldest of the others, at most p.Limit
+// is reserved there first, then the others in fair order across tenants
+// (fairQueueSQL), at most p.Limit
 // live deployments in all, and never the room a reservation that may start
 // within an unreserved bot's lifetime was promised. Capacity is counted from
 // rows under the platform's admission lock, so replicas agree. Each admitted
@@ -141,20 +142,42 @@ func unreservedRoomTx(ctx context.Context, tx pgx.Tx, p PlatformLimit, used int,
 	return max(min(p.Limit-used, p.Limit-peak), 0), err
 }
 
-// claimQueuedTx moves up to n queued bots, oldest first, to DEPLOYING on
-// platform with a new attempt: those reserved there, or those reserved
-// nowhere.
+// fairQueueSQL ranks the queued bots that match where (SQL) fairly across
+// tenants (owners), as CTE "ranked": a bot's turn is its tenant's live bots
+// (on any platform) plus its place in its tenant's queue, so the tenant
+// using least goes next and one tenant's backlog cannot starve another's
+// bot; equal turns go oldest first. Reserved and unreserved bots are ranked
+// apart (reserved ones are served first anyway).
+func fairQueueSQL(where string) string {
+	return `WITH queue AS (
+		SELECT id, owner, queued_at, reserved_platform IS NOT NULL AS reserved FROM bots
+		WHERE status = 'QUEUED' AND (` + where + `)
+	), live AS (
+		SELECT b.owner, count(*) AS n FROM deployments d JOIN bots b ON b.id = d.bot_id
+		WHERE d.state <> 'GONE' AND b.owner IN (SELECT owner FROM queue) GROUP BY b.owner
+	), ranked AS (
+		SELECT q.id, q.queued_at, q.reserved, COALESCE(l.n, 0)
+			+ row_number() OVER (PARTITION BY q.owner, q.reserved ORDER BY q.queued_at, q.id) AS turn
+		FROM queue q LEFT JOIN live l USING (owner)
+	)`
+}
+
+// claimQueuedTx moves up to n queued bots, in fair order (fairQueueSQL), to
+// DEPLOYING on platform with a new attempt: those reserved there, or those
+// reserved nowhere.
 func (s *Store) claimQueuedTx(ctx context.Context, tx pgx.Tx, platform string, reserved bool, n int, now time.Time) ([]uuid.UUID, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	rows, _ := tx.Query(ctx, `UPDATE bots SET status = 'DEPLOYING', platform = $1, current_attempt = current_attempt + 1,
-			deploy_started_at = $2, last_heartbeat_at = NULL, next_check_at = $2, updated_at = $2,
+	where := `desired = 'RUNNING' AND CASE WHEN $2 THEN reserved_platform = $1 ELSE reserved_platform IS NULL END`
+	rows, _ := tx.Query(ctx, fairQueueSQL(where)+`, picked AS (
+			SELECT b.id FROM bots b JOIN ranked r USING (id) WHERE b.status = 'QUEUED' AND b.desired = 'RUNNING'
+			ORDER BY r.turn, r.queued_at, r.id LIMIT $3 FOR UPDATE OF b SKIP LOCKED)
+		UPDATE bots SET status = 'DEPLOYING', platform = $1, current_attempt = current_attempt + 1,
+			deploy_started_at = $4, last_heartbeat_at = NULL, next_check_at = $4, updated_at = $4,
 			revision = revision + 1
-		WHERE id IN (SELECT id FROM bots WHERE status = 'QUEUED' AND desired = 'RUNNING'
-			AND CASE WHEN $4 THEN reserved_platform = $1 ELSE reserved_platform IS NULL END
-			ORDER BY queued_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, current_attempt`, platform, now, n, reserved)
+		WHERE id IN (SELECT id FROM picked)
+		RETURNING id, current_attempt`, platform, reserved, n, now)
 	type claim struct {
 		ID      uuid.UUID
 		Attempt int

@@ -84,16 +84,16 @@ func releaseTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 }
 
 // QueuePosition is a queued bot's place in its queue (1: next), counting
-// the bots admitted before it: reserved ones first, then the oldest.
+// the bots admitted before it: reserved ones first, then the others in
+// fair order across tenants (fairQueueSQL).
 func (s *Store) QueuePosition(ctx context.Context, b Bot) (int, error) {
 	if b.Status != StatusQueued || b.QueuedAt == nil {
 		return 0, nil
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) + 1 FROM bots WHERE status = 'QUEUED' AND desired = 'RUNNING'
-		AND ((reserved_platform IS NOT NULL) > ($2::text IS NOT NULL)
-		  OR ((reserved_platform IS NOT NULL) = ($2::text IS NOT NULL) AND (queued_at, id) < ($3, $1)))`,
-		b.ID, b.ReservedPlatform, *b.QueuedAt).Scan(&n)
+	err := s.pool.QueryRow(ctx, fairQueueSQL(`desired = 'RUNNING' OR id = $1`)+`
+		SELECT n FROM (SELECT id, row_number() OVER (ORDER BY reserved DESC, turn, queued_at, id) AS n FROM ranked) p
+		WHERE id = $1`, b.ID).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
