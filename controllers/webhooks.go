@@ -40,7 +40,7 @@ type WebhookArgs struct {
 	// Owner is the bot's tenant, whose secrets sign its callbacks.
 	Owner  string `json:"owner"`
 	Target string `json:"target"`
-	URL     string    `json:"url"`
+	URL    string `json:"url"`
 	// Body is stored base64 ([]byte), not as JSON: jsonb would reorder it.
 	Body []byte `json:"body"`
 }

@@ -33,7 +33,7 @@ func connect(ctx context.Context, getenv func(string) string) (*pgxpool.Pool, er
 	}
 	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, errDatabaseURL
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
@@ -82,7 +82,7 @@ func apikey(ctx context.Context, args []string, getenv func(string) string, stdo
 			return err
 		}
 		fmt.Fprintf(stdout, "id: %s\nowner: %s\nkey: %s\n(store the key now: it is not shown again)\n", key.ID, key.Owner, secret)
-		return nil
+		return printFirstWebhookSecret(ctx, st, key.Owner, stdout)
 	case "list":
 		keys, err := st.ListAPIKeys(ctx)
 		if err != nil {

@@ -16,10 +16,11 @@ import (
 // the user API.
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
-	s := newSystem(t, "HEARTBEAT_TIMEOUT=10s", "METRICS_CACHE_TTL=100ms")
+	metricsAddr := freeAddr(t)
+	s := newSystem(t, "HEARTBEAT_TIMEOUT=10s", "METRICS_CACHE_TTL=100ms", "METRICS_ADDR="+metricsAddr)
 	addr := freeAddr(t)
 	c := s.start(addr, &lockedBuffer{})
-	before := scrape(t, addr)
+	before := scrape(t, metricsAddr)
 
 	// Parallel subtests run inside the group, so the checks below run after them.
 	t.Run("group", func(t *testing.T) {
@@ -92,7 +93,7 @@ func TestEndToEnd(t *testing.T) {
 		})
 	})
 	require.Eventually(t, func() bool { return len(s.botProcesses()) == 0 }, 30*time.Second, 100*time.Millisecond)
-	requireMetricsMoved(t, addr, before)
+	requireMetricsMoved(t, metricsAddr, before)
 	c.stop(t)
 }
 

@@ -56,8 +56,10 @@ type system struct {
 	dbURL    string
 	stateDir string
 	apiKey   string
-	extraEnv []string
-	view     *local.Platform // what a controller would see of the bot processes
+	// webhookSecret signs tenant e2e's callbacks (shown with its first key).
+	webhookSecret string
+	extraEnv      []string
+	view          *local.Platform // what a controller would see of the bot processes
 }
 
 func newSystem(t *testing.T, extraEnv ...string) *system {
@@ -74,8 +76,12 @@ func newSystem(t *testing.T, extraEnv ...string) *system {
 		if k, ok := strings.CutPrefix(line, "key: "); ok {
 			s.apiKey = k
 		}
+		if k, ok := strings.CutPrefix(line, "webhook secret: "); ok {
+			s.webhookSecret = k
+		}
 	}
 	require.NotEmpty(t, s.apiKey, out)
+	require.NotEmpty(t, s.webhookSecret, out)
 	return s
 }
 
@@ -83,6 +89,9 @@ func (s *system) env(addr string) []string {
 	return append([]string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(),
 		"DATABASE_URL=" + s.dbURL, "HTTP_ADDR=" + addr, "LOCAL_STATE_DIR=" + s.stateDir,
+		// Controllers run side by side: each on a port of its own for
+		// /metrics, unless the test names one to scrape.
+		"METRICS_ADDR=127.0.0.1:0",
 		"LOG_FORMAT=json", "LOG_LEVEL=info",
 		"RESYNC_INTERVAL=1s", "OBSERVE_INTERVAL=500ms", "GC_INTERVAL=2s", "GC_GRACE=5s", "JOB_TIMEOUT=5s",
 		"BOT_HEARTBEAT_INTERVAL=1s", "HEARTBEAT_TIMEOUT=30s", "LEAVE_TIMEOUT=10s", "LOCAL_BOT_LIMIT=100",

@@ -28,6 +28,11 @@ commands:
   apikey create --owner O [--name N]   create an API key (printed once)
   apikey list                          list API keys
   apikey revoke <id>                   revoke an API key
+  webhook-secret list                  tenants' webhook signing secrets (not their values)
+  webhook-secret rotate --owner O [--overlap D]
+                                       a new signing secret (printed once); the old one signs beside it for D (24h)
+  tenants limits [<tenant> [--rate R] [--burst B] [--max-bots N] [--reset]]
+                                       show (every tenant, or one) or set per-tenant limits
   bots list [--status S,...] [--platform P] [--limit N] [--all]
                                        list bots, newest first (--all follows every page)
   bots get <id>                        show a bot
@@ -48,7 +53,7 @@ commands:
 
 bots, pool and platforms call a running API: MEEBOTER_URL (default http://127.0.0.1:8080),
 MEEBOTER_API_KEY (required). They take --output table|json (-o; default table).
-migrate, apikey and jobs use the database: DATABASE_URL (required); jobs takes --output too.
+migrate, apikey, webhook-secret, tenants and jobs use the database: DATABASE_URL (required); jobs takes --output too.
 `
 
 // run dispatches a command; it returns the process exit code: 0, 1 when
@@ -67,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, getenv, stdout)
 	case "apikey":
 		err = apikey(ctx, args[1:], getenv, stdout)
+	case "webhook-secret":
+		err = webhookSecretCommand(ctx, args[1:], getenv, stdout)
+	case "tenants":
+		err = tenantsCommand(ctx, args[1:], getenv, stdout)
 	case "bots":
 		err = botsCommand(ctx, env, args[1:])
 	case "jobs":

@@ -25,9 +25,10 @@ const e2eWebhookSecret = "e2e-webhook-secret-0123456789"
 
 // hookReceiver records verified deliveries with their arrival time.
 type hookReceiver struct {
-	t   *testing.T
-	mu  sync.Mutex
-	got []webhookDelivery
+	t      *testing.T
+	secret []byte // the tenant's: callbacks are signed with it, not WEBHOOK_SECRET
+	mu     sync.Mutex
+	got    []webhookDelivery
 }
 
 type webhookDelivery struct {
@@ -39,7 +40,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	require.NoError(h.t, err)
 	arrived := time.Now()
-	if err := webhook.Verify([]byte(e2eWebhookSecret), r.Header, body, arrived, time.Minute); err != nil {
+	if err := webhook.Verify(h.secret, r.Header, body, arrived, time.Minute); err != nil {
 		h.t.Errorf("unverifiable delivery: %v", err)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -74,13 +75,13 @@ func (h *hookReceiver) forBot(id string) []webhookDelivery {
 func TestRecordingAndWebhooksEndToEnd(t *testing.T) {
 	t.Parallel()
 	s3 := s3server.StartT(t)
-	hooks := &hookReceiver{t: t}
-	receiver := httptest.NewServer(hooks)
-	t.Cleanup(receiver.Close)
 	metricsAddr := freeAddr(t)
 	s := newSystem(t, "METRICS_ADDR="+metricsAddr, "S3_ENDPOINT="+s3.Endpoint(), "MINIO_ACCESS_KEY="+s3.AccessKey(), "MINIO_SECRET_KEY="+s3.SecretKey(),
 		"S3_BUCKET_NAME=e2e-recordings", "S3_REGION="+s3.Region(), "WEBHOOK_SECRET="+e2eWebhookSecret, "CALLBACK_ALLOW=127.0.0.0/8",
 		"LOG_LEVEL=debug") // the most the controller ever logs
+	hooks := &hookReceiver{t: t, secret: []byte(s.webhookSecret)}
+	receiver := httptest.NewServer(hooks)
+	t.Cleanup(receiver.Close)
 	addr := freeAddr(t)
 	logs := &lockedBuffer{}
 	c := s.start(addr, logs)
@@ -92,7 +93,7 @@ func TestRecordingAndWebhooksEndToEnd(t *testing.T) {
 	b := s.createBot(addr, body)
 
 	s.waitStatus(addr, b.ID, 30*time.Second, "IN_CALL")
-	botToken := requireNoSecretsInBotEnv(t, s, b.ID, s3.AccessKey(), s3.SecretKey(), e2eWebhookSecret)
+	botToken := requireNoSecretsInBotEnv(t, s, b.ID, s3.AccessKey(), s3.SecretKey(), e2eWebhookSecret, s.webhookSecret)
 	done := s.waitStatus(addr, b.ID, 60*time.Second, "DONE", "FATAL")
 	require.Equal(t, "DONE", done.Status)
 	require.Equal(t, "completed", *done.StatusReason)
@@ -148,7 +149,7 @@ func TestRecordingAndWebhooksEndToEnd(t *testing.T) {
 		all = append(all, string(b))
 	}
 	require.Contains(t, logs.String(), `"bot reported status"`, "the controller did log")
-	for _, secret := range []string{s.apiKey, botToken, s3.AccessKey(), s3.SecretKey(), e2eWebhookSecret, s.dbURL} {
+	for _, secret := range []string{s.apiKey, botToken, s3.AccessKey(), s3.SecretKey(), e2eWebhookSecret, s.webhookSecret, s.dbURL} {
 		require.NotEmpty(t, secret)
 		for i, text := range all {
 			require.NotContains(t, text, secret, "a secret reached log %d", i)

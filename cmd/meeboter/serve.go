@@ -63,7 +63,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		return errDatabaseURL
 	}
 	poolCfg.MaxConns = 40
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
@@ -83,9 +83,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *zap.Logger) error {
 	enq := &controllers.Enqueuer{Webhooks: controllers.WebhookTargets{URL: cfg.Webhooks.URL, Render: api.RenderBot}}
-	if cfg.Webhooks.Secret == "" {
-		log.Warn("WEBHOOK_SECRET is not set: webhooks go out unsigned, and receivers cannot tell them from forgeries")
-	}
 	recordings, err := openRecordings(ctx, cfg.S3, log)
 	if err != nil {
 		return err
@@ -107,13 +104,12 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	apiServer := &api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"), Recordings: recordings, Metrics: met,
 		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval,
 			PoolPlatform: plats.poolPlatform, Platforms: plats.limits(), LeaveTimeout: cfg.LeaveTimeout,
-			ReserveAhead: cfg.ReserveAhead},
+			ReserveAhead: cfg.ReserveAhead, Callbacks: cfg.Webhooks.CallbackAllow,
+			TenantDefaults: store.Limits{RatePerSecond: cfg.Tenants.RatePerSecond, RateBurst: cfg.Tenants.RateBurst,
+				MaxBots: cfg.Tenants.MaxBots}},
 		LeadTimes: leads,
 		Ready:     func(ctx context.Context) error { return ready(ctx, m, pool) }}
 	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(log.Named("metrics"))})
-	if cfg.MetricsAddr == "" {
-		apiServer.MetricsHandler = metricsHandler
-	}
 	servers, err := listen(cfg, apiServer.Handler(), metricsHandler)
 	if err != nil {
 		return err
@@ -142,7 +138,12 @@ func ready(ctx context.Context, m *controllers.Manager, pool *pgxpool.Pool) erro
 	return pool.Ping(ctx)
 }
 
-// listeners are the API's and, with METRICS_ADDR, the metrics' servers.
+// errDatabaseURL reports an unparsable DATABASE_URL without its value or
+// the parser's message, which quotes it: it holds the database password.
+var errDatabaseURL = errors.New("DATABASE_URL: cannot parse it as a postgres:// URL or key=value string (the value is not shown: it may hold a password)")
+
+// listeners are the API's and the metrics' servers (METRICS_ADDR): /metrics
+// is never on the API port, where every tenant could read the whole fleet.
 type listeners struct {
 	servers []*http.Server
 	lns     []net.Listener
@@ -157,20 +158,25 @@ func listen(cfg config.Config, apiHandler, metricsHandler http.Handler) (*listen
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		l.lns = append(l.lns, ln)
-		l.servers = append(l.servers, &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: h})
+		l.servers = append(l.servers, newHTTPServer(cfg.HTTP, h))
 		return nil
 	}
 	if err := add("HTTP_ADDR", cfg.HTTPAddr, apiHandler); err != nil {
 		return nil, err
 	}
-	if cfg.MetricsAddr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metricsHandler)
-		if err := add("METRICS_ADDR", cfg.MetricsAddr, mux); err != nil {
-			return nil, err
-		}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler)
+	if err := add("METRICS_ADDR", cfg.MetricsAddr, mux); err != nil {
+		return nil, err
 	}
 	return l, nil
+}
+
+// newHTTPServer bounds every phase of a connection, so a client that drips
+// its request, never reads its response or idles cannot hold a connection.
+func newHTTPServer(c config.HTTP, h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout,
+		WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes}
 }
 
 func (l *listeners) close() {
@@ -220,8 +226,12 @@ func managerConfig(cfg config.Config, plats platforms) controllers.Config {
 		JobTimeout:       cfg.JobTimeout,
 		ReplicaID:        cfg.ReplicaID,
 		Webhooks: controllers.WebhookConfig{
-			Sender: &webhook.Sender{Secret: []byte(cfg.Webhooks.Secret), Timeout: cfg.Webhooks.Timeout},
+			Sender: &webhook.Sender{Secret: []byte(cfg.Webhooks.Secret), Timeout: cfg.Webhooks.Timeout,
+				Destinations: cfg.Webhooks.CallbackAllow},
+			Operator: &webhook.Sender{Secret: []byte(cfg.Webhooks.Secret), Timeout: cfg.Webhooks.Timeout,
+				Destinations: webhook.Anywhere},
 			Window: cfg.Webhooks.RetryWindow, RetryBase: cfg.Webhooks.RetryBase, Workers: cfg.Webhooks.Workers,
+			Gate: webhookGate(cfg.Webhooks),
 		},
 	}
 }
@@ -252,4 +262,15 @@ func openRecordings(ctx context.Context, cfg config.S3, log *zap.Logger) (api.Re
 	}
 	log.Info("recordings", zap.String("bucket", s.Bucket()), zap.Int("retention_days", cfg.RetentionDays))
 	return s, nil
+}
+
+// webhookGate is the webhook queue's gate from the configuration.
+func webhookGate(c config.Webhooks) *webhook.Gate {
+	g := controllers.DefaultGate(c.Workers)
+	if c.TenantConcurrency > 0 {
+		g.PerTenant = c.TenantConcurrency
+	}
+	g.BreakAfter, g.Cooldown = c.BreakerFailures, c.BreakerCooldown
+	g.MaxCooldown = max(g.MaxCooldown, c.BreakerCooldown)
+	return g
 }

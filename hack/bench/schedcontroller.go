@@ -45,7 +45,8 @@ func (c *controller) url() string { return "http://" + c.addr }
 // serveEnv is the whole environment of one incarnation.
 func (c *controller) serveEnv() []string {
 	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "TMPDIR=" + os.TempDir(),
-		"HTTP_ADDR=" + c.addr, "PUBLIC_URL=" + c.url(), "REPLICA_ID=bench-" + fmt.Sprint(c.incarnation)}
+		"HTTP_ADDR=" + c.addr, "PUBLIC_URL=" + c.url(), "REPLICA_ID=bench-" + fmt.Sprint(c.incarnation),
+		"METRICS_ADDR=127.0.0.1:0"} // not the default port, which a dev controller may hold
 	return append(base, c.env...)
 }
 

@@ -36,11 +36,13 @@ type system struct {
 	proxy        *proxy
 	hooks        []*hookReceiver
 	apiKey       string
+	hookSecret   string          // tenant chaos's webhook signing secret
 	localView    *local.Platform // the local bot processes, as a controller sees them
 	env          []string        // every replica's environment
 }
 
-// webhookSecret signs every webhook the replicas send.
+// webhookSecret signs the operator's webhooks (WEBHOOK_URL); callbacks are
+// signed with the tenant's secret.
 const webhookSecret = "chaos-webhook-secret-0123456789abcdef"
 
 // bringUp starts the system in dependency order.
@@ -133,10 +135,15 @@ func (s *system) createAPIKey(ctx context.Context) error {
 	for line := range strings.SplitSeq(out, "\n") {
 		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "key: "); ok {
 			s.apiKey = k
-			return nil
+		}
+		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "webhook secret: "); ok {
+			s.hookSecret = k
 		}
 	}
-	return fmt.Errorf("no key in %q", out)
+	if s.apiKey == "" || s.hookSecret == "" {
+		return fmt.Errorf("no key or webhook secret in the output of apikey create (%d bytes)", len(out))
+	}
+	return nil
 }
 
 func (s *system) startS3(ctx context.Context) error {
@@ -150,7 +157,7 @@ func (s *system) startS3(ctx context.Context) error {
 
 func (s *system) startHooks(context.Context) error {
 	for range 2 {
-		h, err := startHookReceiver([]byte(webhookSecret))
+		h, err := startHookReceiver([]byte(s.hookSecret))
 		if err != nil {
 			return err
 		}

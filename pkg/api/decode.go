@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/meeboter/meeboter/pkg/meeting"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -90,10 +89,7 @@ func DecodeCreateBot(body []byte, owner string, now time.Time) (store.NewBot, []
 	nb := store.NewBot{Owner: owner, BotName: DefaultBotName, JoinAt: req.JoinAt, Recording: store.Recording{Mode: "none"}}
 	nb.MeetingURL, nb.MeetingPlatform = validateMeeting(req, add)
 	if req.BotName != nil {
-		nb.BotName = strings.TrimSpace(*req.BotName)
-		if nb.BotName == "" || utf8.RuneCountInString(nb.BotName) > MaxBotNameLength || strings.ContainsRune(nb.BotName, 0) {
-			add("bot_name", "must be 1 to %d characters, without NUL", MaxBotNameLength)
-		}
+		nb.BotName = validateBotName(*req.BotName, add)
 	}
 	validateJoinAt(req.JoinAt, now, add)
 	nb.AutomaticLeave = automaticLeave(req.AutomaticLeave, add)
@@ -175,8 +171,9 @@ func validateMetadata(raw json.RawMessage, add func(string, string, ...any)) jso
 		add("metadata", "must be a JSON object")
 		return nil
 	}
-	if bytes.Contains(compact.Bytes(), []byte(`\u0000`)) {
-		add("metadata", "must not contain NUL characters (\\u0000)")
+	// Checked here, so jsonb never refuses it (a 500) at insert.
+	if msg := checkJSONB(compact.Bytes()); msg != "" {
+		add("metadata", "%s", msg)
 		return nil
 	}
 	if compact.Len() > MaxMetadataBytes {

@@ -7,18 +7,29 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/pkg/meeting"
 	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // FuzzDecodeCreateBot checks what the store relies on for any body: no
-// panic, and an accepted request is a consistent bot.
+// panic, an accepted request is a consistent bot, and Postgres stores it
+// (a refusal there would be a 500: every bad input must be a 4xx here).
 func FuzzDecodeCreateBot(f *testing.F) {
 	fixedNow := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	pool := storetest.NewPool(f)
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only
+	require.NoError(f, err)
+	st := store.New(pool, controllers.NewEnqueuer(rc))
 	seeds := []string{
 		// valid
 		`{"meeting_url":"https://meet.google.com/abc-defg-hij"}`,
@@ -53,6 +64,16 @@ func FuzzDecodeCreateBot(f *testing.F) {
 		`{"meeting_url":"https://meet.google.com/abc-defg-hij","callback_url":"https://u:p@example.com"}`,
 		`{"meeting_url":"https://meet.google.com/abc-defg-hij","callback_url":"javascript:alert(1)"}`,
 		`{"meeting_url":"https://meet.google.com/abc-defg-hij","recording":{"enabled":true,"mode":"gif"}}`,
+		// what jsonb refuses, and its edges
+		`{"meeting_url":"https://meet.google.com/abc-defg-hij","metadata":{"a":"\ud800"}}`,
+		`{"meeting_url":"https://meet.google.com/abc-defg-hij","metadata":{"a":"\ud83d\ude00","b":"\\ud800"}}`,
+		`{"meeting_url":"https://meet.google.com/abc-defg-hij","metadata":{"a":1e1000000}}`,
+		`{"meeting_url":"https://meet.google.com/abc-defg-hij","metadata":{"a":1e-20000}}`,
+		`{"meeting_url":"https://meet.google.com/abc-defg-hij","metadata":{"a":1e131071,"b":1e-16383,"c":0e99999}}`,
+		"{\"meeting_url\":\"https://meet.google.com/abc-defg-hij\",\"metadata\":{\"a\":\"\xc3\"}}",
+		`{"meeting_url":"https://meet.google.com/abc-defg-hij","metadata":{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}`,
+		`{"meeting_url":"https://meet.google.com/abc-defg-hij","bot_name":"a\u202eb"}`,
+		"{\"meeting_url\":\"https://meet.google.com/abc-defg-hij\",\"bot_name\":\"\xff\"}",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -93,7 +114,9 @@ func FuzzDecodeCreateBot(f *testing.F) {
 		require.True(t, json.Valid(nb.Metadata), "metadata %q", nb.Metadata)
 		require.True(t, bytes.HasPrefix(nb.Metadata, []byte("{")), "metadata %q is an object", nb.Metadata)
 		var obj map[string]any
-		require.NoError(t, json.Unmarshal(nb.Metadata, &obj))
+		dec := json.NewDecoder(bytes.NewReader(nb.Metadata))
+		dec.UseNumber() // numbers beyond float64 are kept as sent
+		require.NoError(t, dec.Decode(&obj))
 		require.NotNil(t, obj)
 		require.LessOrEqual(t, len(nb.Metadata), MaxMetadataBytes)
 
@@ -120,6 +143,16 @@ func FuzzDecodeCreateBot(f *testing.F) {
 		} else {
 			require.Equal(t, store.Recording{Mode: "none"}, nb.Recording)
 		}
+
+		for _, r := range nb.BotName {
+			require.False(t, unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp), "bot_name %q", nb.BotName)
+		}
+
+		// The real insert: what was accepted, Postgres stores (an owner
+		// per input, so no tenant limit interferes).
+		nb.Owner = uuid.NewString()
+		_, err = st.CreateBot(t.Context(), nb, nil, fixedNow, RenderBot)
+		require.NoError(t, err, "an accepted bot is stored: %q", body)
 
 		if nb.CallbackURL != nil {
 			require.LessOrEqual(t, len(*nb.CallbackURL), MaxCallbackURLLength)

@@ -337,8 +337,11 @@ func (s *specStubStore) ListEvents(_ context.Context, _ string, id uuid.UUID, af
 		return nil, store.ErrNotFound
 	}
 	return []store.Event{
-		{ID: after + 1, BotID: id, Type: "QUEUED", Data: json.RawMessage(`{}`), OccurredAt: s.bot.CreatedAt},
-		{ID: after + 3, BotID: id, Type: "FATAL", Data: json.RawMessage(`{"reason":"deploy_timeout"}`), OccurredAt: s.bot.CreatedAt},
+		{ID: after + 1, BotID: id, Type: "QUEUED", Data: json.RawMessage(`{}`), OccurredAt: s.bot.CreatedAt, Source: store.SourceController},
+		{ID: after + 2, BotID: id, Type: "PARTICIPANT_JOIN", Data: json.RawMessage(`{"name":"Ada"}`), OccurredAt: s.bot.CreatedAt,
+			Source: store.SourceBot, Attempt: new(1)},
+		{ID: after + 3, BotID: id, Type: "FATAL", Data: json.RawMessage(`{"reason":"deploy_timeout"}`), OccurredAt: s.bot.CreatedAt,
+			Source: store.SourceController},
 	}, nil
 }
 
@@ -364,6 +367,10 @@ func (s *specStubStore) PatchBot(_ context.Context, _ string, id uuid.UUID, p st
 }
 
 func (s *specStubStore) QueuePosition(context.Context, store.Bot) (int, error) { return 3, nil }
+
+func (s *specStubStore) TenantLimits(_ context.Context, owner string) (store.TenantLimits, error) {
+	return store.TenantLimits{Owner: owner}, nil
+}
 
 // specStubRecordings presigns without S3 (the real bucket is tested in
 // pkg/recording and in recording_test.go).

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -102,10 +100,7 @@ func DecodePatchBot(body []byte, cur store.Bot, now time.Time) (store.BotPatch, 
 		}
 	}
 	if req.BotName != nil {
-		name := strings.TrimSpace(*req.BotName)
-		if name == "" || utf8.RuneCountInString(name) > MaxBotNameLength || strings.ContainsRune(name, 0) {
-			add("bot_name", "must be 1 to %d characters, without NUL", MaxBotNameLength)
-		}
+		name := validateBotName(*req.BotName, add)
 		p.BotName = &name
 	}
 	if req.Metadata != nil {
@@ -168,6 +163,7 @@ func (s *Server) patchBot(w http.ResponseWriter, r *http.Request, owner string) 
 		writeProblem(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	fields = append(fields, s.callbackFields(p.CallbackURL)...)
 	if len(fields) > 0 {
 		writeProblem(w, http.StatusUnprocessableEntity, "the change is not valid", fields...)
 		return

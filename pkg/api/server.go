@@ -12,6 +12,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/leadtime"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/webhook"
 )
 
 // Clock is the API's time source.
@@ -34,13 +35,14 @@ type Store interface {
 	FetchConfig(ctx context.Context, auth store.BotAuth, now time.Time) (store.Bot, bool, error)
 	Heartbeat(ctx context.Context, token string, botID uuid.UUID, now time.Time) (store.HeartbeatResult, error)
 	ReportStatus(ctx context.Context, auth store.BotAuth, to store.Status, reason string, now time.Time) (store.Bot, error)
-	AddEvents(ctx context.Context, auth store.BotAuth, events []store.NewEvent, now time.Time) error
+	AddEvents(ctx context.Context, auth store.BotAuth, events []store.NewEvent, now time.Time, maxPerAttempt int) error
 	RecordingUploaded(ctx context.Context, auth store.BotAuth, key string, size int64, now time.Time) (store.Bot, error)
 	AttemptStart(ctx context.Context, auth store.BotAuth) (store.AttemptStart, error)
 
 	SlotAssignment(ctx context.Context, appUUID, slotToken, newToken string, now time.Time) (store.Assignment, error)
 	PoolStats(ctx context.Context, platform string) ([]store.PoolStats, error)
 	PlatformsUsage(ctx context.Context) (map[string]int, int, error)
+	TenantLimits(ctx context.Context, owner string) (store.TenantLimits, error)
 }
 
 // Config configures the server.
@@ -66,6 +68,17 @@ type Config struct {
 	// ReserveAhead: a bot whose join_at is at least this far ahead reserves
 	// capacity for its window at create (0: never).
 	ReserveAhead time.Duration
+	// TenantDefaults are every tenant's limits unless it has its own
+	// (tenant_limits): each API key's request rate, and the cap on the
+	// tenant's unfinished bots. Zero values limit nothing.
+	TenantDefaults store.Limits
+	// MaxEventsPerAttempt bounds the timeline events one bot attempt may
+	// post (default DefaultMaxEventsPerAttempt): a bot cannot flood its
+	// tenant's timeline or the database.
+	MaxEventsPerAttempt int
+	// Callbacks is where a callback_url may point (CALLBACK_ALLOW): public
+	// addresses, and what the operator allows.
+	Callbacks webhook.Destinations
 }
 
 // LeadTimes is what the controller knows of the platforms' lead times.
@@ -86,9 +99,8 @@ type Server struct {
 	// Recordings is the recordings bucket; nil refuses bots that record.
 	Recordings Recordings
 	// Metrics records API requests and what bots report; nil records
-	// nothing. MetricsHandler, when set, is served at GET /metrics.
-	Metrics        *metrics.Metrics
-	MetricsHandler http.Handler
+	// nothing. /metrics is not served here but on its own listener.
+	Metrics *metrics.Metrics
 	// Ready reports whether the controller can serve (database, River).
 	Ready func(ctx context.Context) error
 	// LeadTimes, when set, reserves windows from the learned lead times and
@@ -102,8 +114,9 @@ func (s *Server) Handler() http.Handler {
 		s.Config.MaxBodyBytes = 64 << 10
 	}
 	mux := http.NewServeMux()
+	limiter := newRateLimiter(s.Store, s.Clock, s.Config.TenantDefaults, s.Logger)
 	user := func(pattern string, h func(http.ResponseWriter, *http.Request, string)) {
-		mux.Handle(pattern, s.withAPIKey(h))
+		mux.Handle(pattern, s.withAPIKey(limiter.wrap(h)))
 	}
 	user("POST /api/v1/bots", s.createBot)
 	user("GET /api/v1/bots", s.listBots)
@@ -124,15 +137,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /bot/v1/status", s.withBot(s.botStatus))
 	mux.HandleFunc("POST /bot/v1/events", s.withBot(s.botEvents))
 	mux.HandleFunc("POST /bot/v1/recording", s.withBot(s.botRecording))
-	mux.HandleFunc("POST /bot/v1/recording/complete", s.withBot(s.botRecordingComplete))
+	mux.HandleFunc("POST /bot/v1/recording/complete", s.withFinishingBot(s.botRecordingComplete))
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
-	if s.MetricsHandler != nil {
-		mux.Handle("GET /metrics", s.MetricsHandler)
-	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeProblem(w, http.StatusNotFound, "no such endpoint") })
-	return s.logRequests(s.limitBody(mux))
+	return withRequestID(s.logRequests(s.recoverPanics(s.limitBody(mux))))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -176,7 +186,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			level = zap.ErrorLevel
 		}
-		s.Logger.Log(level, "http request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+		s.Logger.Log(level, "http request", zap.String("request_id", requestID(r.Context())),
+			zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", rec.status), zap.Duration("duration", time.Since(start)))
 	})
 }

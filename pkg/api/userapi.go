@@ -169,7 +169,9 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, owner string)
 		writeProblem(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	fields = append(fields, s.callbackFields(nb.CallbackURL)...)
 	nb.Reserve = s.reservations(r.Context(), nb.JoinAt, nb.MaxDurationSeconds, now)
+	nb.MaxBots = s.Config.TenantDefaults.MaxBots
 	if nb.Recording.Enabled && s.Recordings == nil {
 		fields = append(fields, FieldError{"recording.enabled", "this server stores no recordings (S3_ENDPOINT is not set)"})
 	}
@@ -206,6 +208,8 @@ func (s *Server) writeCreateConflict(w http.ResponseWriter, err error) bool {
 	switch {
 	case err == nil:
 		return false
+	case errors.Is(err, store.ErrOverCap):
+		writeProblem(w, http.StatusTooManyRequests, err.Error()+": wait for some to end, or ask the operator to raise it")
 	case errors.Is(err, store.ErrConflict):
 		writeProblem(w, http.StatusConflict, err.Error())
 	default:
@@ -338,10 +342,13 @@ func queryInt(v string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// EventView is a timeline entry.
+// EventView is a timeline entry. Source tells the controller's record
+// ("controller") from a bot's claim ("bot", with the attempt that claimed it).
 type EventView struct {
 	ID         int64           `json:"id"`
 	Type       string          `json:"type"`
+	Source     string          `json:"source"`
+	Attempt    *int            `json:"attempt,omitempty"`
 	Data       json.RawMessage `json:"data"`
 	OccurredAt time.Time       `json:"occurred_at"`
 }
@@ -376,7 +383,8 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, owner string
 	}
 	out := EventList{Events: []EventView{}, NextAfter: after}
 	for _, e := range events {
-		out.Events = append(out.Events, EventView{ID: e.ID, Type: e.Type, Data: e.Data, OccurredAt: e.OccurredAt})
+		out.Events = append(out.Events, EventView{ID: e.ID, Type: e.Type, Source: e.Source, Attempt: e.Attempt,
+			Data: e.Data, OccurredAt: e.OccurredAt})
 		out.NextAfter = e.ID
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -182,7 +182,10 @@ type StatusResponse struct {
 	Status Status `json:"status"`
 }
 
-// Event is something observed in the meeting.
+// Event is something observed in the meeting. Type must match
+// [A-Z][A-Z0-9_]{0,63} and not be one of ControllerEventTypes. OccurredAt is
+// clamped to the attempt's lifetime: never before its deployment was created,
+// never after the controller received it (zero means now).
 type Event struct {
 	Type       string         `json:"type"`
 	OccurredAt time.Time      `json:"occurred_at"`

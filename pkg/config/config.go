@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// DefaultMetricsAddr is where /metrics is served unless METRICS_ADDR says
+// otherwise: loopback, for a Prometheus (or agent) on the same host.
+const DefaultMetricsAddr = "127.0.0.1:9464"
+
 // Platforms the controller can deploy to.
 const (
 	PlatformAuto  = "auto"
@@ -66,6 +70,8 @@ type Config struct {
 	AWS      AWS
 	S3       S3
 	Webhooks Webhooks
+	// Tenants are the default per-tenant limits (TENANT_*).
+	Tenants Tenants
 
 	LocalBotLimit int
 	LocalStateDir string
@@ -74,10 +80,14 @@ type Config struct {
 	LogFormat string
 	LogLevel  string
 
-	// MetricsAddr, when set, serves /metrics on its own listener instead of
-	// HTTP_ADDR's; MetricsCacheTTL is how long database gauges are reused.
+	// MetricsAddr is /metrics' own listener (loopback by default): the API
+	// port never serves it, so tenants cannot read the fleet's figures.
+	// MetricsCacheTTL is how long database gauges are reused.
 	MetricsAddr     string
 	MetricsCacheTTL time.Duration
+
+	// HTTP bounds the API's connections (timeouts, header size).
+	HTTP HTTP
 }
 
 // LeadFloors are the configured minimum lead times per platform.
@@ -114,12 +124,14 @@ func Load(getenv func(string) string) (Config, error) {
 		LocalStateDir:        r.str("LOCAL_STATE_DIR", filepath.Join(os.TempDir(), "meeboter-local")),
 		LogFormat:            r.oneOf("LOG_FORMAT", "json", "json", "console"),
 		LogLevel:             r.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
-		MetricsAddr:          r.str("METRICS_ADDR", ""),
+		MetricsAddr:          r.str("METRICS_ADDR", DefaultMetricsAddr),
 		MetricsCacheTTL:      r.dur("METRICS_CACHE_TTL", 5*time.Second),
 	}
 	c.PublicURL = r.publicURL(c.HTTPAddr)
+	c.HTTP = r.http()
 	c.Coolify, c.AWS = r.coolify(), r.aws()
 	c.S3, c.Webhooks = r.s3(), r.webhooks()
+	c.Tenants = r.tenants()
 	c.Platforms, c.PlatformReason = r.platforms(c.Coolify, c.AWS)
 	c.Platform = c.Platforms[0]
 	c.BotCommand = r.command()
@@ -129,7 +141,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		r.fail("HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)
 	}
-	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 		r.fail("METRICS_ADDR", "want host:port, got %q", c.MetricsAddr)
 	}
 	if len(c.ReplicaID) > 80 || strings.ContainsAny(c.ReplicaID, "@ \t\n") {
@@ -227,7 +239,7 @@ func (r *reader) publicURL(httpAddr string) string {
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		r.fail(name, "want an absolute http(s) URL, got %q", v)
+		r.fail(name, "want an absolute http(s) URL, got %s", redactURL(v))
 	}
 	return strings.TrimRight(v, "/")
 }

@@ -57,6 +57,7 @@ func TestLoadDefaults(t *testing.T) {
 		GCGrace:              30 * time.Second,
 		JobTimeout:           30 * time.Second,
 		LocalBotLimit:        20,
+		Tenants:              config.Tenants{RatePerSecond: 100, RateBurst: 300, MaxBots: 1000},
 		LocalStateDir:        filepath.Join(os.TempDir(), "meeboter-local"),
 		BotCommand:           []string{filepath.Join(filepath.Dir(exe), "meeboter-bot"), "--simulate"},
 		LogFormat:            "json",
@@ -74,10 +75,13 @@ func TestLoadDefaults(t *testing.T) {
 		AWS: config.AWS{ContainerName: "bot", AssignPublicIP: true, LaunchType: "FARGATE", BotLimit: 50,
 			ModifyRate: 40, ModifyBurst: 100, ReadRate: 20, ReadBurst: 100, LaunchRate: 20, LaunchBurst: 100,
 			TaskDefinitions: map[string]string{}},
+		MetricsAddr:     "127.0.0.1:9464",
 		MetricsCacheTTL: 5 * time.Second,
-		S3:              config.S3{Bucket: "meeboter-recordings", Region: "us-east-1", UploadURLTTL: 15 * time.Minute, DownloadURLTTL: time.Hour},
+		HTTP: config.HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10},
+		S3: config.S3{Bucket: "meeboter-recordings", Region: "us-east-1", UploadURLTTL: 15 * time.Minute, DownloadURLTTL: time.Hour},
 		Webhooks: config.Webhooks{Timeout: 10 * time.Second, RetryWindow: 24 * time.Hour, RetryBase: 10 * time.Second,
-			Workers: 20},
+			Workers: 20, BreakerFailures: 5, BreakerCooldown: 30 * time.Second},
 	}, c)
 
 	err = c.RequireDatabase()
@@ -202,9 +206,14 @@ func TestLoadRejects(t *testing.T) {
 			"COOLIFY_PROJECT_UUID", "required"},
 		{env{"COOLIFY_MODE": "k8s"}, "COOLIFY_MODE", `"k8s"`},
 		{env{"POOL_MAX_SLOTS": "0"}, "POOL_MAX_SLOTS", `"0"`},
-		{env{"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL", `"ftp://x"`},
+		{env{"PUBLIC_URL": "ftp://x"}, "PUBLIC_URL", "ftp://x"},
 		{env{"PUBLIC_URL": "bots.example.com"}, "PUBLIC_URL", "absolute"},
-		{env{"NEXT_PUBLIC_APP_ORIGIN_URL": "ftp://x"}, "NEXT_PUBLIC_APP_ORIGIN_URL", `"ftp://x"`},
+		{env{"NEXT_PUBLIC_APP_ORIGIN_URL": "ftp://x"}, "NEXT_PUBLIC_APP_ORIGIN_URL", "ftp://x"},
+		{env{"METRICS_ADDR": "9464"}, "METRICS_ADDR", `"9464"`},
+		{env{"HTTP_READ_TIMEOUT": "soon"}, "HTTP_READ_TIMEOUT", `"soon"`},
+		{env{"HTTP_WRITE_TIMEOUT": "0"}, "HTTP_WRITE_TIMEOUT", "positive"},
+		{env{"HTTP_IDLE_TIMEOUT": "-1s"}, "HTTP_IDLE_TIMEOUT", "positive"},
+		{env{"HTTP_MAX_HEADER_BYTES": "100"}, "HTTP_MAX_HEADER_BYTES", ">= 4096"},
 		{env{"HTTP_ADDR": "nonsense"}, "HTTP_ADDR", `"nonsense"`},
 		{env{"LOG_FORMAT": "xml"}, "LOG_FORMAT", `"xml"`},
 		{env{"LOG_LEVEL": "trace"}, "LOG_LEVEL", `"trace"`},
@@ -320,4 +329,40 @@ func TestExampleEnvLoads(t *testing.T) {
 	require.Equal(t, "https://meeboter.example.com", c.PublicURL)
 	require.True(t, c.S3.Configured())
 	require.NotEmpty(t, c.Webhooks.Secret)
+}
+
+// TestLoadHTTPValues: the API listener's bounds are set from the
+// environment; the header timeout never exceeds the whole read's.
+func TestLoadHTTPValues(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env{"HTTP_READ_TIMEOUT": "2s", "HTTP_WRITE_TIMEOUT": "3m", "HTTP_IDLE_TIMEOUT": "45",
+		"HTTP_MAX_HEADER_BYTES": "8192", "METRICS_ADDR": "0.0.0.0:9100"}.getenv)
+	require.NoError(t, err)
+	require.Equal(t, config.HTTP{ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 3 * time.Minute,
+		IdleTimeout: 45 * time.Second, MaxHeaderBytes: 8192}, c.HTTP)
+	require.Equal(t, "0.0.0.0:9100", c.MetricsAddr)
+}
+
+// TestLoadErrorsHideCredentials: a wrong URL setting is named, but what
+// it holds of user info, path and query (passwords, tokens) never reaches
+// the message, which start-up prints and logs keep.
+func TestLoadErrorsHideCredentials(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"hunter2", "s3cr3t", "t0ken", "admin"}
+	values := []string{
+		"ftp://admin:hunter2@hooks.example.com/t0ken?key=s3cr3t",
+		"admin:hunter2@hooks.example.com/t0ken?key=s3cr3t",        // no scheme
+		"http://admin:hunter2@hooks.example.com:bad/t0ken?s3cr3t", // unparsable port
+		"https://admin:hunter2@/t0ken?key=s3cr3t",                 // no host
+	}
+	for _, name := range []string{"PUBLIC_URL", "NEXT_PUBLIC_APP_ORIGIN_URL", "WEBHOOK_URL", "COOLIFY_API_URL"} {
+		for _, v := range values {
+			_, err := config.Load(env{name: v}.getenv)
+			require.Error(t, err, "%s=%s", name, v)
+			require.Contains(t, err.Error(), name+": ")
+			for _, secret := range secrets {
+				require.NotContains(t, err.Error(), secret, "%s=%s", name, v)
+			}
+		}
+	}
 }

@@ -79,7 +79,7 @@ func (r *reader) coolify() Coolify {
 	}
 	if c.APIURL != "" {
 		if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			r.fail("COOLIFY_API_URL", "want an absolute http(s) URL ending in /api/v1, got %q", c.APIURL)
+			r.fail("COOLIFY_API_URL", "want an absolute http(s) URL ending in /api/v1, got %s", redactURL(c.APIURL))
 		}
 	}
 	return c

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/meeboter/meeboter/pkg/webhook"
 )
 
 // S3 configures where recordings go. Bots never see any of it: they get
@@ -110,6 +112,17 @@ type Webhooks struct {
 	// Workers is how many deliveries run at once; they have their own
 	// River queue, so a slow receiver never holds up reconciles.
 	Workers int
+	// TenantConcurrency caps one tenant's deliveries in flight per
+	// replica (0: a quarter of Workers), so its dead receivers cannot
+	// hold every worker; BreakerFailures failures in a row park a receiver
+	// for BreakerCooldown (doubling up to 10 min).
+	TenantConcurrency int
+	BreakerFailures   int
+	BreakerCooldown   time.Duration
+	// CallbackAllow opens internal networks and names to bots'
+	// callback_url (CALLBACK_ALLOW: CIDRs, addresses and host names);
+	// public addresses are always allowed.
+	CallbackAllow webhook.Destinations
 }
 
 func (r *reader) webhooks() Webhooks {
@@ -120,14 +133,28 @@ func (r *reader) webhooks() Webhooks {
 		RetryWindow: r.dur("WEBHOOK_RETRY_WINDOW", 24*time.Hour),
 		RetryBase:   r.dur("WEBHOOK_RETRY_BASE", 10*time.Second),
 		Workers:     r.int("WEBHOOK_WORKERS", 20, 1),
+
+		TenantConcurrency: r.int("WEBHOOK_TENANT_CONCURRENCY", 0, 0),
+		BreakerFailures:   r.int("WEBHOOK_BREAKER_FAILURES", 5, 1),
+		BreakerCooldown:   r.dur("WEBHOOK_BREAKER_COOLDOWN", 30*time.Second),
 	}
+	allow, err := webhook.ParseDestinations(r.str("CALLBACK_ALLOW", ""))
+	if err != nil {
+		r.fail("CALLBACK_ALLOW", "want comma-separated CIDRs, addresses and host names: %v", err)
+	}
+	w.CallbackAllow = allow
 	if w.URL != "" {
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			r.fail("WEBHOOK_URL", "want an absolute http(s) URL, got %q", w.URL)
+			r.fail("WEBHOOK_URL", "want an absolute http(s) URL, got %s", redactURL(w.URL))
 		}
 	}
-	if w.Secret != "" && len(w.Secret) < 16 {
+	switch {
+	case w.Secret != "" && len(w.Secret) < 16:
 		r.fail("WEBHOOK_SECRET", "must be at least 16 characters")
+	case w.URL != "" && w.Secret == "":
+		// Tenants' callbacks are signed with their own secrets; the
+		// operator's receiver would get unsigned, forgeable deliveries.
+		r.fail("WEBHOOK_SECRET", "is required with WEBHOOK_URL: it signs the deliveries there")
 	}
 	return w
 }

@@ -67,5 +67,6 @@ func TestWebhooksConfig(t *testing.T) {
 		"WEBHOOK_TIMEOUT": "3s", "WEBHOOK_RETRY_WINDOW": "2h", "WEBHOOK_RETRY_BASE": "1s", "WEBHOOK_WORKERS": "5"}.getenv)
 	require.NoError(t, err)
 	require.Equal(t, config.Webhooks{URL: "https://hooks.example.com/meeboter", Secret: "0123456789abcdef",
-		Timeout: 3 * time.Second, RetryWindow: 2 * time.Hour, RetryBase: time.Second, Workers: 5}, c.Webhooks)
+		Timeout: 3 * time.Second, RetryWindow: 2 * time.Hour, RetryBase: time.Second, Workers: 5,
+		BreakerFailures: 5, BreakerCooldown: 30 * time.Second}, c.Webhooks)
 }
