@@ -204,6 +204,7 @@ func startWorkerOn(t *testing.T, rec *recordingReconciler) (*store.Store, *pgxpo
 	pool := storetest.NewPool(t)
 	enq := &controllers.Enqueuer{}
 	st := store.New(pool, enq)
+	rec.store = st
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st,
 		Locks: storetest.NewSession(t, pool, controllers.ClientID("worker"))})

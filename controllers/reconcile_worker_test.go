@@ -27,9 +27,16 @@ type recordingReconciler struct {
 	entered    chan struct{} // closed when the first reconcile started
 	once       sync.Once
 	delay      time.Duration
+	store      *store.Store // set by startWorkerOn
 }
 
-func (r *recordingReconciler) Reconcile(_ context.Context, id uuid.UUID) (bot.Result, error) {
+// Reconcile reports the revision it read first, as a reconcile that decided
+// on that read would.
+func (r *recordingReconciler) Reconcile(ctx context.Context, id uuid.UUID) (bot.Result, error) {
+	rev, _, err := r.store.BotRevision(ctx, id)
+	if err != nil {
+		return bot.Result{}, err
+	}
 	r.mu.Lock()
 	r.running[id]++
 	r.maxRunning = max(r.maxRunning, r.running[id])
@@ -47,7 +54,7 @@ func (r *recordingReconciler) Reconcile(_ context.Context, id uuid.UUID) (bot.Re
 	}
 	r.done[id]++
 	r.mu.Unlock()
-	return bot.Result{}, nil
+	return bot.Result{Revision: rev}, nil
 }
 
 // count is how many reconciles of id finished.

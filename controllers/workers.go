@@ -6,23 +6,28 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/pkg/metrics"
+	"github.com/meeboter/meeboter/pkg/store"
 )
 
-// BotReconciler is the one-method reconciler the worker drives.
+// BotReconciler is the reconciler the worker drives.
 type BotReconciler interface {
 	Reconcile(ctx context.Context, id uuid.UUID) (bot.Result, error)
 }
 
-// RevisionStore closes a reconcile without losing a wake-up.
-type RevisionStore interface {
-	BotRevision(ctx context.Context, id uuid.UUID) (int64, bool, error)
-	CompleteIfUnchanged(ctx context.Context, id uuid.UUID, revision int64, complete func(pgx.Tx) error) (bool, error)
+// Looker is a reconciler that can tell from one read, acting on nothing,
+// that a bot only waits (bot.Reconciler is one): such a wake-up is settled
+// without the bot's lock.
+type Looker interface {
+	Look(ctx context.Context, id uuid.UUID) (bot.Look, error)
+}
+
+// SettleStore closes a reconcile without losing a wake-up.
+type SettleStore interface {
+	SettleReconcile(ctx context.Context, s store.Settle) (changed bool, err error)
 }
 
 // lockBusyDelay is how soon a reconcile whose bot is locked by another one
@@ -35,20 +40,30 @@ const lockBusyDelay = 250 * time.Millisecond
 // River's leader, which may be the replica that just died.
 const maxReconcileBackoff = 4 * time.Second
 
-// ReconcileWorker runs a bot's reconciler. The reconcile holds the bot's
-// advisory lock on this replica's session, so two reconciles of one bot never
-// overlap, and the lock dies with the replica: a reconcile requeued from a
-// dead replica can run at once. (River's unique jobs keep one job per bot in
-// flight too, but a job a dead replica left running is only freed by the
-// leader's sweeper, which cannot tell a dead replica from one that merely
-// lost its session.) An event that arrived while this reconcile ran was
-// skipped as a duplicate, so before completing, the worker checks, in the
-// same transaction as the completion, that the bot's revision did not move,
-// and otherwise runs again at once.
+// ReconcileWorker runs a bot's reconciler. A reconcile that acts holds the
+// bot's advisory lock on this replica's session, so two reconciles of one
+// bot never act at once, and the lock dies with the replica: a reconcile
+// requeued from a dead replica can run at once. (River's unique jobs keep
+// one job per bot in flight too, but a job a dead replica left running is
+// only freed by the leader's sweeper, which cannot tell a dead replica from
+// one that merely lost its session.) An event that arrived while this
+// reconcile ran was skipped as a duplicate, so the worker completes the job
+// only if the bot's revision did not move since the reconcile's last read,
+// in the same statement (store.SettleReconcile), and otherwise runs again
+// at once.
+//
+// Most wake-ups of a bot in a call find nothing to do. With a Looker, the
+// worker first reads the bot and decides; a bot that only waits is settled
+// at once, without the lock: two round trips in all, and nothing written
+// but the job's completion (and the next check, when it moves). The lock
+// guards actions (platform calls, state changes), and a look takes none:
+// what it writes is fenced by the revision, by the next check it read
+// (compare-and-set) and by the job's run, so a reconcile acting meanwhile
+// is never overwritten.
 type ReconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
 	Reconciler BotReconciler
-	Store      RevisionStore
+	Store      SettleStore
 	Locks      Locker
 	Metrics    *metrics.Metrics
 }
@@ -56,6 +71,22 @@ type ReconcileWorker struct {
 // Work implements river.Worker.
 func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
 	id := job.Args.BotID
+	run := store.JobRun{ID: job.ID, Attempt: job.Attempt}
+	if l, ok := w.Reconciler.(Looker); ok {
+		start := time.Now()
+		look, err := l.Look(ctx, id)
+		switch {
+		case err != nil || look.Revision == 0:
+			w.Metrics.ObserveReconcile("bot", start, err)
+			return err // an error is retried; no bot: nothing to do
+		case look.Idle:
+			changed, err := w.Store.SettleReconcile(ctx, store.Settle{Bot: id, Revision: look.Revision, Job: run,
+				MoveNext: look.NextMoves(), NextCheck: look.NextCheck, Next: look.Next})
+			w.Metrics.ObserveReconcile("bot", start, err)
+			return settled(changed, err)
+		}
+		// Work to do: under the lock, the reconcile reads the bot again.
+	}
 	lock, ok, err := w.Locks.TryLock("meeboter-bot:" + id.String())
 	if err != nil {
 		return err
@@ -74,20 +105,18 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 		case <-ctx.Done():
 		}
 	}()
-	rev, found, err := w.Store.BotRevision(ctx, id)
-	if err != nil || !found {
-		return err
-	}
 	start := time.Now()
-	_, err = w.Reconciler.Reconcile(ctx, id)
+	res, err := w.Reconciler.Reconcile(ctx, id)
 	w.Metrics.ObserveReconcile("bot", start, err)
-	if err != nil {
-		return err
+	if err != nil || res.Revision == 0 {
+		return err // no bot: nothing to fence, River completes the job
 	}
-	changed, err := w.Store.CompleteIfUnchanged(ctx, id, rev, func(tx pgx.Tx) error {
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
-	})
+	return settled(w.Store.SettleReconcile(ctx, store.Settle{Bot: id, Revision: res.Revision, Job: run}))
+}
+
+// settled is Work's outcome once the reconcile is settled: a bot that moved
+// meanwhile is reconciled again at once.
+func settled(changed bool, err error) error {
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,21 @@ type Store interface {
 // Result says when the bot wants its next look (zero: only on change).
 type Result struct {
 	RequeueAt time.Time
+	// Revision is the bot's revision, read with the state the reconcile's
+	// last decision was made on: a later change may have been missed, and
+	// calls for another reconcile (0: the bot does not exist).
+	Revision int64
+}
+
+// Look is a bot as one read finds it, and what it needs.
+type Look struct {
+	// Revision is the bot's revision as read (0: the bot does not exist).
+	Revision int64
+	// Idle means the bot needs no step now: it only waits, until Next.
+	Idle bool
+	// NextCheck is the bot's next check as read; Next is when it is due
+	// (nil: only on change). A wait whose Next differs moves the check.
+	NextCheck, Next *time.Time
 }
 
 // Reconciler drives one bot towards its desired state.
@@ -61,6 +76,24 @@ type Reconciler struct {
 	LeadTime func(ctx context.Context, b store.Bot) time.Duration
 }
 
+// Look reads the bot once and decides, acting on nothing and writing
+// nothing: an idle bot (most wake-ups of a bot in a call) needs no lock and
+// no further read.
+func (r *Reconciler) Look(ctx context.Context, id uuid.UUID) (Look, error) {
+	b, d, err := r.Store.LoadBot(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Look{}, nil
+	}
+	if err != nil {
+		return Look{}, err
+	}
+	a := Decide(b, d, r.Clock.Now(), r.configFor(ctx, b))
+	return Look{Revision: b.Revision, Idle: a.Kind == ActWait, NextCheck: b.NextCheckAt, Next: a.Next}, nil
+}
+
+// NextMoves reports whether the wait moves the bot's next check.
+func (l Look) NextMoves() bool { return !sameTime(l.NextCheck, l.Next) }
+
 // capacityRetry is how soon a bot asks a full platform again.
 const capacityRetry = 2 * time.Second
 
@@ -73,7 +106,13 @@ const maxSteps = 8
 
 // Reconcile takes steps until the bot needs nothing more now. It is
 // idempotent, and a bot that does not exist is not an error.
+//
+// Its Result carries the revision of its last read: each step reads the bot
+// again, so a change made meanwhile (its own finish, which bumps the
+// revision, or anyone's) was decided on already, and only a change after the
+// last read calls for another reconcile.
 func (r *Reconciler) Reconcile(ctx context.Context, id uuid.UUID) (Result, error) {
+	var rev int64
 	for range maxSteps {
 		b, d, err := r.Store.LoadBot(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -82,18 +121,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, id uuid.UUID) (Result, error
 		if err != nil {
 			return Result{}, err
 		}
+		rev = b.Revision
 		now := r.Clock.Now()
 		a := Decide(b, d, now, r.configFor(ctx, b))
 		if a.Kind == ActWait {
-			return r.wait(ctx, b, a.Next)
+			res, err := r.wait(ctx, b, a.Next)
+			res.Revision = rev
+			return res, err
 		}
 		if res, done, err := r.act(ctx, b, d, a, now); done || err != nil {
+			res.Revision = rev
 			return res, err
 		}
 	}
 	// Out of steps with work left: the resync comes back for it soon.
 	at := r.Clock.Now().Add(capacityRetry)
-	return Result{RequeueAt: at}, r.Store.SetNextCheck(ctx, id, &at)
+	return Result{RequeueAt: at, Revision: rev}, r.Store.SetNextCheck(ctx, id, &at)
 }
 
 // configFor is the reconciler's config for b: a scheduled bot gets its

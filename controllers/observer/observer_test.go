@@ -17,6 +17,7 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/observer"
+	"github.com/meeboter/meeboter/pkg/pgtest"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -43,15 +44,17 @@ type testBundle struct {
 	platform *platformtest.Fake
 	clock    *fakeClock
 	observer *observer.Observer
+	counter  *pgtest.QueryCounter // every statement on pool
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	pool := storetest.NewPool(t)
+	counter := &pgtest.QueryCounter{}
+	pool := storetest.NewPoolWith(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = counter })
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
-	b := &testBundle{pool: pool, store: st, platform: &platformtest.Fake{}, clock: &fakeClock{now: t0}}
+	b := &testBundle{pool: pool, store: st, platform: &platformtest.Fake{}, clock: &fakeClock{now: t0}, counter: counter}
 	b.observer = &observer.Observer{Store: st, Platform: b.platform, Clock: b.clock, CreateGrace: createGrace,
 		Logger: zap.NewNop()}
 	return b
@@ -360,4 +363,36 @@ func TestWorkloadListedByExternalIDOnly(t *testing.T) {
 	d := b.deployment(t, id)
 	require.Equal(t, store.ObservedExited, *d.Observed, "matched by external id")
 	require.Equal(t, 137, *d.ExitCode)
+}
+
+// A pass that sees nothing new reads the live deployments once and writes
+// nothing: no statement per deployment, no transaction.
+func TestPassWithoutChangeWritesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.observer.ProgressRefresh = time.Minute
+	running, starting, exited := b.running(t, t0), b.running(t, t0), b.running(t, t0)
+	b.platform.Set(listed(running, platform.PhaseRunning, nil), listed(starting, platform.PhaseStarting, nil),
+		listed(exited, platform.PhaseExited, ptr(0)))
+	b.clock.Set(t0.Add(time.Second))
+	n, err := b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "running and exited are news; starting is pending already")
+
+	b.clock.Set(t0.Add(30 * time.Second)) // within the progress refresh
+	b.counter.Reset()
+	n, err = b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, 1, b.counter.Queries(), "one read: %v", b.counter.Statements())
+	require.Empty(t, b.counter.Written())
+	require.Zero(t, b.counter.Transactions())
+
+	// Progress reported past the refresh is still written.
+	b.clock.Set(t0.Add(2 * time.Minute))
+	b.counter.Reset()
+	_, err = b.observer.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{"deployments"}, b.counter.Written())
+	require.WithinDuration(t, t0.Add(2*time.Minute), *b.deployment(t, starting).ProgressAt, 0)
 }

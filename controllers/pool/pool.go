@@ -205,7 +205,9 @@ func (p *Pool) RunOnce(ctx context.Context) (int, error) {
 	acted := 0
 	for _, slot := range passOrder(slots) {
 		app, listed := p.appOf(ps, slot)
-		if listed {
+		// Only a changed status is written: a steady pool costs no write
+		// (and no round trip) per slot per pass.
+		if listed && (slot.Observed == nil || *slot.Observed != app.Status) {
 			if err := p.Store.RecordSlotObservation(ctx, slot.ID, app.Status, now); err != nil {
 				return acted, err
 			}

@@ -14,4 +14,8 @@
 // A package whose tests all need the same schema builds it once with
 // EnsureTemplate and clones it per test with NewDatabaseFrom, which is far
 // cheaper than migrating every test's database.
+//
+// QueryCounter, a pgx tracer, counts the statements (round trips) and the
+// tables written by the code under test, so a test can bound what a code
+// path costs the database.
 package pgtest

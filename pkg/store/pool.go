@@ -129,14 +129,18 @@ func reserveSlotTx(ctx context.Context, tx pgx.Tx, deployment *string, meetingPl
 // ReserveIdleSlots reserves unassigned slots until the meeting platform has
 // minIdle slots that are idle or being created for nobody, within maxSlots.
 // It returns how many it reserved.
+//
+// A pool with its spare slots costs one read, no transaction: the count is
+// taken again in the transaction only when slots are missing.
 func (s *Store) ReserveIdleSlots(ctx context.Context, meetingPlatform, specHash string, minIdle, maxSlots int, now time.Time) (int, error) {
+	spare, err := spareSlots(ctx, s.pool, meetingPlatform)
+	if err != nil || spare >= minIdle {
+		return 0, wrap("reserve idle slots", err)
+	}
 	reserved := 0
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var spare int
-		// Idle slots of an older spec count: they converge in place; so do
-		// hot slots starting or going back to idle.
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pool_slots WHERE meeting_platform = $1
-			AND assigned_deployment IS NULL AND state IN ('IDLE', 'CREATING', 'STARTING', 'STOPPING')`, meetingPlatform).Scan(&spare); err != nil {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		spare, err := spareSlots(ctx, tx, meetingPlatform)
+		if err != nil {
 			return err
 		}
 		for ; spare+reserved < minIdle; reserved++ {
@@ -150,6 +154,18 @@ func (s *Store) ReserveIdleSlots(ctx context.Context, meetingPlatform, specHash 
 		return nil
 	})
 	return reserved, wrap("reserve idle slots", err)
+}
+
+// spareSlots counts a meeting platform's slots that are for nobody. Idle
+// slots of an older spec count: they converge in place; so do hot slots
+// starting or going back to idle.
+func spareSlots(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, meetingPlatform string) (int, error) {
+	var spare int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM pool_slots WHERE meeting_platform = $1
+		AND assigned_deployment IS NULL AND state IN ('IDLE', 'CREATING', 'STARTING', 'STOPPING')`, meetingPlatform).Scan(&spare)
+	return spare, err
 }
 
 // PoolDemand is, per meeting platform, how many bots will want a slot of

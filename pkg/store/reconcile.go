@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The methods in this file are the controllers' writes. They are conditional
@@ -16,23 +17,79 @@ import (
 // loops over its own changes itself); writes by another controller (Admit,
 // RecordObservation) do, so a reconcile running meanwhile runs again.
 
-// LoadBot returns a bot and the deployment of its current attempt (nil before
-// the first admission).
+// LoadBot returns a bot and the deployment of its current attempt (nil
+// before the first admission) in one statement: one round trip, and the two
+// rows (and the bot's revision) come from one snapshot, so they agree.
 func (s *Store) LoadBot(ctx context.Context, id uuid.UUID) (Bot, *Deployment, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT * FROM bots WHERE id = $1`, id)
-	bot, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Bot])
+	rows, _ := s.pool.Query(ctx, `SELECT b.*, d.* FROM bots b
+		LEFT JOIN deployments d ON d.bot_id = b.id AND d.attempt = b.current_attempt
+		WHERE b.id = $1`, id)
+	type loaded struct {
+		bot Bot
+		d   *Deployment
+	}
+	l, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (loaded, error) {
+		b, d, err := scanBotJoin(row)
+		return loaded{b, d}, err
+	})
 	if err != nil {
-		return bot, nil, notFound(err)
+		return l.bot, nil, notFound(err)
 	}
-	if bot.CurrentAttempt == 0 {
-		return bot, nil, nil
+	return l.bot, l.d, nil
+}
+
+// scanBotJoin scans a row of bots.* followed by deployments.* (NULLs when
+// no deployment joined) by column name into both row types, in one Scan.
+func scanBotJoin(row pgx.CollectableRow) (Bot, *Deployment, error) {
+	fields := row.FieldDescriptions()
+	split := 1 // the first column of the second table
+	for split < len(fields) && fields[split].TableOID == fields[0].TableOID {
+		split++
 	}
-	rows, _ = s.pool.Query(ctx, `SELECT * FROM deployments WHERE bot_id = $1 AND attempt = $2`, id, bot.CurrentAttempt)
-	d, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Deployment])
+	dest := make([]any, len(fields)) // a nil destination skips its column
+	b, err := pgx.RowToAddrOfStructByName[Bot](columnRun{row, dest, 0, split})
 	if err != nil {
-		return bot, nil, wrap("load deployment", err)
+		return Bot{}, nil, err
 	}
-	return bot, &d, nil
+	var d *Deployment
+	// deployments.bot_id is NOT NULL: NULL means no deployment joined.
+	if split < len(fields) && row.RawValues()[split] != nil {
+		if d, err = pgx.RowToAddrOfStructByName[Deployment](columnRun{row, dest, split, len(fields)}); err != nil {
+			return Bot{}, nil, err
+		}
+	}
+	if err := row.Scan(dest...); err != nil {
+		return Bot{}, nil, err
+	}
+	return *b, d, nil
+}
+
+// columnRun is the columns [from, to) of a row, so that pgx's scanning by
+// name fills one row type of a join: its Scan only collects the
+// destinations into dest, which the caller then scans in one call.
+type columnRun struct {
+	pgx.CollectableRow
+	dest     []any
+	from, to int
+}
+
+func (c columnRun) FieldDescriptions() []pgconn.FieldDescription {
+	return c.CollectableRow.FieldDescriptions()[c.from:c.to]
+}
+
+func (c columnRun) Scan(dest ...any) error {
+	copy(c.dest[c.from:c.to], dest)
+	return nil
+}
+
+func (c columnRun) RawValues() [][]byte { return c.CollectableRow.RawValues()[c.from:c.to] }
+
+func (c columnRun) Values() ([]any, error) {
+	v, err := c.CollectableRow.Values()
+	if err != nil {
+		return nil, err
+	}
+	return v[c.from:c.to], nil
 }
 
 // QueueBot moves a SCHEDULED bot whose time has come to QUEUED.
@@ -321,32 +378,81 @@ func (s *Store) RetryAttempt(ctx context.Context, id uuid.UUID, attempt int, now
 }
 
 // SetNextCheck sets when the periodic resync must reconcile the bot again
-// (nil: never, until something changes).
+// (nil: never, until something changes); a time it already has is not
+// written again.
 func (s *Store) SetNextCheck(ctx context.Context, id uuid.UUID, at *time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE bots SET next_check_at = $2 WHERE id = $1`, id, at)
+	_, err := s.pool.Exec(ctx, `UPDATE bots SET next_check_at = $2 WHERE id = $1 AND next_check_at IS DISTINCT FROM $2`, id, at)
 	return wrap("set next check", err)
 }
 
-// CompleteIfUnchanged closes a reconcile without losing a wake-up: in one
-// transaction it locks the bot row (FOR SHARE, so writers that bump revision
-// wait) and, if revision is still the one the reconcile started from, calls
-// complete (which completes the job in the same transaction). It reports
-// changed=true, completing nothing, when the bot moved meanwhile.
-func (s *Store) CompleteIfUnchanged(ctx context.Context, id uuid.UUID, revision int64, complete func(pgx.Tx) error) (bool, error) {
-	changed := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var now int64
-		err := tx.QueryRow(ctx, `SELECT revision FROM bots WHERE id = $1 FOR SHARE`, id).Scan(&now)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if err == nil && now != revision {
-			changed = true
-			return nil
-		}
-		return complete(tx)
-	})
-	return changed, wrap("complete reconcile", err)
+// JobRun is one run of a River job: a job fetched again (after a replica
+// died) is another run, with another attempt.
+type JobRun struct {
+	ID      int64
+	Attempt int
+}
+
+// Settle is how a reconcile that ends closes its job.
+type Settle struct {
+	Bot uuid.UUID
+	// Revision is the bot's revision read with the state the reconcile's
+	// last decision was made on.
+	Revision int64
+	Job      JobRun
+	// MoveNext moves the bot's next check from NextCheck (as read at
+	// Revision) to Next, in the same statement.
+	MoveNext        bool
+	NextCheck, Next *time.Time
+}
+
+// settleDone completes the job's run ($3, $4) when the fence CTE (one row,
+// or none when the bot is gone or, moving the next check, when the fence
+// failed) says unchanged, and reports the fence and whether the run was the
+// job's current one.
+const settleDone = `, done AS (
+		UPDATE river_job SET state = 'completed', finalized_at = now()
+		WHERE id = $3 AND attempt = $4 AND state = 'running' AND (SELECT unchanged FROM fence)
+	)
+	SELECT (SELECT unchanged FROM fence), EXISTS (SELECT FROM river_job WHERE id = $3 AND attempt = $4 AND state = 'running')`
+
+// SettleReconcile closes a reconcile without losing a wake-up, in one
+// statement (one round trip, no transaction): if the bot's revision is
+// still s.Revision, it completes the job's run (and moves the next check);
+// otherwise it changes nothing and reports changed, and the reconcile must
+// run again. An event that arrived during the reconcile had its job skipped
+// as a duplicate of the running one; it bumped revision first, in the
+// transaction that tried to enqueue. The statement locks the bot row before
+// it touches the job, as those writers do (bots, then river_job), so either
+// such a writer committed first and the revision differs, or it waits for
+// this statement and then finds the job completed and enqueues a new one.
+//
+// When nothing moved, the job's own completion is the only write (River's
+// completer then finds it done already). A run that is no longer the job's
+// current one (the job was requeued from a replica that lost its session,
+// and fetched again) changes nothing and reports no change: the current run
+// settles the job.
+func (s *Store) SettleReconcile(ctx context.Context, st Settle) (changed bool, err error) {
+	var unchanged *bool
+	var current bool
+	if !st.MoveNext {
+		err = s.pool.QueryRow(ctx, `WITH fence AS (
+				SELECT revision = $2 AS unchanged FROM bots WHERE id = $1 FOR SHARE
+			)`+settleDone, st.Bot, st.Revision, st.Job.ID, st.Job.Attempt).Scan(&unchanged, &current)
+		// No row: the bot is gone, and there is nothing to run again for.
+		return current && unchanged != nil && !*unchanged, wrap("settle reconcile", err)
+	}
+	// A reconcile that only waits may move the next check without the
+	// bot's lock: the move applies only if neither the revision nor the
+	// next check changed since they were read (a compare-and-set: another
+	// reconcile's writes move one or the other), and only for the job's
+	// current run.
+	err = s.pool.QueryRow(ctx, `WITH fence AS (
+			UPDATE bots SET next_check_at = $6
+			WHERE id = $1 AND revision = $2 AND next_check_at IS NOT DISTINCT FROM $5
+			  AND EXISTS (SELECT FROM river_job WHERE id = $3 AND attempt = $4 AND state = 'running')
+			RETURNING true AS unchanged
+		)`+settleDone, st.Bot, st.Revision, st.Job.ID, st.Job.Attempt, st.NextCheck, st.Next).Scan(&unchanged, &current)
+	return current && unchanged == nil, wrap("settle reconcile", err)
 }
 
 // EnqueueDue enqueues a reconcile for every bot whose next check is due: the
@@ -403,7 +509,16 @@ type Observation struct {
 // (or restarted) never comes back. An observation made against a row that
 // changed since it was read (e.g. the workload was just created) is dropped:
 // the next observation will see the new row.
+//
+// An observation that would change nothing in d as read returns at once,
+// with no transaction and no round trip: most passes see nothing new. That
+// is the UPDATE's own condition, checked on the row the observer read in
+// this pass; a row changed since then would be dropped by the UPDATE
+// anyway (its updated_at moved), and the next pass reads it afresh.
 func (s *Store) RecordObservation(ctx context.Context, d Deployment, o Observation, refresh time.Duration, now time.Time) (bool, error) {
+	if !observationChanges(d, o, refresh, now) {
+		return false, nil
+	}
 	changed := false
 	id := d.BotID
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -431,6 +546,18 @@ func (s *Store) RecordObservation(ctx context.Context, d Deployment, o Observati
 		return s.enq.EnqueueReconcileTx(ctx, tx, id)
 	})
 	return changed, wrap("record observation", err)
+}
+
+// observationChanges is RecordObservation's UPDATE condition evaluated on
+// d: keep the two in step.
+func observationChanges(d Deployment, o Observation, refresh time.Duration, now time.Time) bool {
+	switch {
+	case !d.Live() || (d.Observed != nil && *d.Observed == ObservedExited):
+		return false
+	case d.Observed == nil || *d.Observed != o.Observed || !sameInt(o.ExitCode, d.ExitCode):
+		return true
+	}
+	return o.Progress && (d.ProgressAt == nil || !d.ProgressAt.After(now.Add(-refresh)))
 }
 
 func deref(s *string) string {

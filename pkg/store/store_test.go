@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -280,24 +279,71 @@ func TestOneLiveDeploymentPerBotIsEnforcedByTheDatabase(t *testing.T) {
 	require.ErrorContains(t, err, "deployments_one_live_per_bot")
 }
 
-func TestCompleteIfUnchanged(t *testing.T) {
+// runJob makes the bot's reconcile job running, as River's fetch would, and
+// returns its run.
+func (b *testBundle) runJob(t *testing.T, id uuid.UUID) store.JobRun {
+	t.Helper()
+	var run store.JobRun
+	require.NoError(t, b.pool.QueryRow(context.Background(), `UPDATE river_job SET state = 'running', attempt = attempt + 1,
+			attempted_at = now() WHERE kind = 'reconcile_bot' AND args->>'bot_id' = $1 AND state = 'available'
+		RETURNING id, attempt`, id.String()).Scan(&run.ID, &run.Attempt))
+	return run
+}
+
+func (b *testBundle) jobState(t *testing.T, run store.JobRun) string {
+	t.Helper()
+	var state string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT state FROM river_job WHERE id = $1`, run.ID).Scan(&state))
+	return state
+}
+
+func TestSettleReconcile(t *testing.T) {
 	t.Parallel()
 	st, bundle := setup(t)
 	ctx := context.Background()
 	bot := bundle.create(t, "acme")
-	called := false
-	changed, err := st.CompleteIfUnchanged(ctx, bot.ID, bot.Revision, func(pgx.Tx) error { called = true; return nil })
+	run := bundle.runJob(t, bot.ID)
+
+	// Another run of the job (fetched again after a requeue) settles it,
+	// not this stale one.
+	stale := store.JobRun{ID: run.ID, Attempt: run.Attempt - 1}
+	changed, err := st.SettleReconcile(ctx, store.Settle{Bot: bot.ID, Revision: bot.Revision - 1, Job: stale})
 	require.NoError(t, err)
 	require.False(t, changed)
-	require.True(t, called)
+	require.Equal(t, "running", bundle.jobState(t, run))
 
+	changed, err = st.SettleReconcile(ctx, store.Settle{Bot: bot.ID, Revision: bot.Revision, Job: run})
+	require.NoError(t, err)
+	require.False(t, changed)
+	require.Equal(t, "completed", bundle.jobState(t, run))
+
+	// A write during the reconcile is seen: nothing is completed, the
+	// reconcile runs again.
 	_, err = st.RequestStop(ctx, "acme", bot.ID, store.StopCancel, t0)
 	require.NoError(t, err)
-	called = false
-	changed, err = st.CompleteIfUnchanged(ctx, bot.ID, bot.Revision, func(pgx.Tx) error { called = true; return nil })
+	run = bundle.runJob(t, bot.ID)
+	changed, err = st.SettleReconcile(ctx, store.Settle{Bot: bot.ID, Revision: bot.Revision, Job: run})
 	require.NoError(t, err)
 	require.True(t, changed, "a write during the reconcile is seen")
-	require.False(t, called)
+	require.Equal(t, "running", bundle.jobState(t, run))
+
+	// The next check moves with the completion, only from the value read.
+	bot, _, err = st.LoadBot(ctx, bot.ID)
+	require.NoError(t, err)
+	next := t0.Add(time.Hour)
+	changed, err = st.SettleReconcile(ctx, store.Settle{Bot: bot.ID, Revision: bot.Revision, Job: run,
+		MoveNext: true, NextCheck: ptr(t0.Add(time.Second)), Next: &next})
+	require.NoError(t, err)
+	require.True(t, changed, "the next check moved since it was read")
+	require.Equal(t, "running", bundle.jobState(t, run))
+	changed, err = st.SettleReconcile(ctx, store.Settle{Bot: bot.ID, Revision: bot.Revision, Job: run,
+		MoveNext: true, NextCheck: bot.NextCheckAt, Next: &next})
+	require.NoError(t, err)
+	require.False(t, changed)
+	require.Equal(t, "completed", bundle.jobState(t, run))
+	bot, _, err = st.LoadBot(ctx, bot.ID)
+	require.NoError(t, err)
+	require.WithinDuration(t, next, *bot.NextCheckAt, 0)
 }
 
 func TestEnqueueDue(t *testing.T) {

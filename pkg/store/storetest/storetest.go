@@ -37,7 +37,19 @@ func NewDatabase(t testing.TB) string {
 // NewPool returns a pool on a fresh migrated database, closed after the test.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), NewDatabase(t))
+	return NewPoolWith(t, nil)
+}
+
+// NewPoolWith is NewPool with its configuration changed by configure first
+// (e.g. a tracer on ConnConfig that counts queries).
+func NewPoolWith(t testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(NewDatabase(t))
+	require.NoError(t, err)
+	if configure != nil {
+		configure(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	return pool
