@@ -106,6 +106,10 @@ func TestHotStartsAreSharedAndReuseFinishedPlaces(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"google-meet": 2, "microsoft-teams": 1, "zoom": 1}, starting,
 		"four starts (the cap), every meeting platform served")
+	for _, s := range b.slots(t) {
+		require.False(t, s.State == store.SlotStarting && s.StartUnknown, "slot %s: a hot start answered 200 is known", s.Name)
+	}
+	deployments := b.sim.Stats().Calls["GET /deployments/applications/{uuid}"]
 
 	require.Eventually(t, func() bool { return b.runningApps() == 4 }, 10*time.Second, 20*time.Millisecond)
 	_, err = b.ctl.RunOnce(ctx)
@@ -113,6 +117,8 @@ func TestHotStartsAreSharedAndReuseFinishedPlaces(t *testing.T) {
 	states := b.slotStates(t)
 	require.Equal(t, 4, states[store.SlotIdle], "the finished starts are hot idle slots")
 	require.Equal(t, 2, states[store.SlotStarting], "and their places went to the last two in the same pass")
+	require.Equal(t, deployments, b.sim.Stats().Calls["GET /deployments/applications/{uuid}"],
+		"no start was settled from Coolify's deployments: none was unknown")
 }
 
 func (b *testBundle) slotStates(t *testing.T) map[store.SlotState]int {

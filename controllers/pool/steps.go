@@ -197,6 +197,10 @@ func (p *Pool) start(ctx context.Context, ps *pass, slot store.PoolSlot, app App
 	if ok, err := p.move(ctx, slot, u); !ok || err != nil {
 		return ok, err
 	}
+	// The outcome is recorded from the state just written: a hot start
+	// began IDLE, and a record conditional on IDLE would miss, leaving the
+	// start unknown for the next pass to settle with a deployments call.
+	slot.State = store.SlotStarting
 	err := p.Apps.Start(ctx, app.UUID)
 	switch {
 	case err == nil:
