@@ -131,17 +131,20 @@ type WebhookConfig struct {
 }
 
 // DefaultGate is the gate of a webhook queue with workers: a tenant may
-// hold a quarter of the workers, a receiver host half of them, and five
-// failures in a row park a receiver for 30 s, doubling up to 10 min.
+// hold a quarter of the workers, a receiver host half of them (one over its
+// cap waits up to 100 ms in its worker for a slot, then a second outside),
+// and five failures in a row park a receiver for 30 s, doubling up to
+// 10 min.
 func DefaultGate(workers int) *webhook.Gate {
 	return &webhook.Gate{PerTenant: max(workers/4, 1), PerHost: max(workers/2, 1), BreakAfter: 5,
-		Cooldown: 30 * time.Second, MaxCooldown: 10 * time.Minute, Wait: time.Second}
+		Cooldown: 30 * time.Second, MaxCooldown: 10 * time.Minute, Patience: 100 * time.Millisecond, Wait: time.Second}
 }
 
 // WebhookStore is what deliveries need of the store: the bot's timeline,
 // and its tenant's signing secrets.
 type WebhookStore interface {
 	AddBotEvent(ctx context.Context, id uuid.UUID, typ string, data any, now time.Time) error
+	AddBotEvents(ctx context.Context, events []store.ControllerEvent) error
 	SigningSecrets(ctx context.Context, owner string, now time.Time) ([]string, error)
 	EnsureWebhookSecret(ctx context.Context, owner, newSecret string, now time.Time) (bool, error)
 }
@@ -159,7 +162,16 @@ type WebhookWorker struct {
 	// Logger notes a tenant given a secret at delivery; nil logs nothing.
 	Logger *zap.Logger
 
-	secrets secretCache
+	secrets    secretCache
+	eventsOnce sync.Once
+	events     eventBatcher
+}
+
+// recordEvent adds a delivery's record to its bot's timeline, batched with
+// the records of the deliveries finishing at the same time.
+func (w *WebhookWorker) recordEvent(ev store.ControllerEvent) error {
+	w.eventsOnce.Do(func() { w.events.write = w.Store.AddBotEvents })
+	return w.events.add(ev)
 }
 
 // Work implements river.Worker. A delivery the gate holds back (its
@@ -167,7 +179,7 @@ type WebhookWorker struct {
 // snoozed: it waits without a worker and without using an attempt.
 func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
 	tenant, host := gateKeys(job.Args)
-	v := w.Config.Gate.Admit(tenant, host, w.Clock.Now())
+	v := w.Config.Gate.AdmitWithin(ctx, tenant, host, w.Clock.Now)
 	if v.Wait > 0 {
 		return w.hold(ctx, job, v)
 	}
@@ -179,7 +191,7 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 	res, sendErr := sender.SendSigned(ctx, job.Args.URL, job.Args.Body, secrets)
 	now := w.Clock.Now()
 	w.Config.Gate.Done(tenant, host, v, sendErr != nil && res.Retryable && res.Reason != webhook.ReasonAborted, now)
-	return w.record(ctx, job, res, sendErr, now)
+	return w.record(job, res, sendErr, now)
 }
 
 // gateKeys are who a delivery is for (its tenant; the operator for
@@ -218,7 +230,7 @@ func (w *WebhookWorker) hold(ctx context.Context, job *river.Job[WebhookArgs], v
 
 // record writes the attempt to the bot's timeline and tells River what
 // comes next.
-func (w *WebhookWorker) record(ctx context.Context, job *river.Job[WebhookArgs], res webhook.Result, sendErr error, now time.Time) error {
+func (w *WebhookWorker) record(job *river.Job[WebhookArgs], res webhook.Result, sendErr error, now time.Time) error {
 	outcome := "delivered"
 	if sendErr != nil {
 		outcome = "retrying"
@@ -233,7 +245,7 @@ func (w *WebhookWorker) record(ctx context.Context, job *river.Job[WebhookArgs],
 		data["reason"] = res.Reason // a code: the network error's text would make deliveries a port scanner
 	}
 	w.Metrics.WebhookDelivery(job.Args.Target, outcome)
-	if err := w.Store.AddBotEvent(ctx, job.Args.BotID, "WEBHOOK_DELIVERY", data, now); err != nil {
+	if err := w.recordEvent(store.ControllerEvent{BotID: job.Args.BotID, Type: "WEBHOOK_DELIVERY", Data: data, OccurredAt: now}); err != nil {
 		return err
 	}
 	if outcome == "gave_up" {

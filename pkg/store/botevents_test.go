@@ -18,9 +18,11 @@ import (
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
-// eventWrite is a call that writes a controller event: its type is the
-// second group (a literal, or an identifier).
-var eventWrite = regexp.MustCompile(`(?:addEvent\(ctx, tx, [^,]+|AddBotEvent\(ctx, [^,]+), ("[A-Z0-9_]+"|[a-z]\w*),`)
+// eventWrite is a call that writes a controller event, or a batched
+// controller event: its type is the first or the second group (a literal,
+// or an identifier).
+var eventWrite = regexp.MustCompile(`(?:addEvent\(ctx, tx, [^,]+|AddBotEvent\(ctx, [^,]+), ("[A-Z0-9_]+"|[a-z]\w*),` +
+	`|ControllerEvent\{[^}]*?Type:\s*("[A-Z0-9_]+"|[a-z]\w*)`)
 
 var statusConst = regexp.MustCompile(`Status\w+\s+Status = "([A-Z_]+)"`)
 
@@ -55,10 +57,11 @@ func TestControllerEventTypesAreReserved(t *testing.T) {
 func collectEventTypes(t *testing.T, f, src string, written map[string]string) {
 	t.Helper()
 	for _, m := range eventWrite.FindAllStringSubmatch(src, -1) {
-		typ, literal := strings.CutPrefix(m[1], `"`)
+		expr := m[1] + m[2] // one of the two matched
+		typ, literal := strings.CutPrefix(expr, `"`)
 		if !literal {
 			// Only AddBotEvent itself passes its caller's type on.
-			require.True(t, f == "bots.go" && m[1] == "typ", "%s: an event type must be a literal here: %s", f, m[0])
+			require.True(t, f == "bots.go" && expr == "typ", "%s: an event type must be a literal here: %s", f, m[0])
 			continue
 		}
 		written[strings.TrimSuffix(typ, `"`)] = f

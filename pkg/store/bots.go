@@ -275,7 +275,5 @@ type statusChangeRow struct {
 // AddBotEvent appends one controller-side event (a webhook delivery, say)
 // to a bot's timeline.
 func (s *Store) AddBotEvent(ctx context.Context, id uuid.UUID, typ string, data any, now time.Time) error {
-	return wrap("add event", s.inTx(ctx, func(tx pgx.Tx) error {
-		return addEvent(ctx, tx, id, typ, data, now)
-	}))
+	return wrap("add event", s.AddBotEvents(ctx, []ControllerEvent{{BotID: id, Type: typ, Data: data, OccurredAt: now}}))
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -8,9 +9,12 @@ import (
 // Gate keeps one tenant's or one receiver's trouble its own: it caps the
 // deliveries in flight per tenant and per receiver host, and parks the
 // deliveries to a receiver that keeps failing (a circuit breaker) instead
-// of letting them hold workers for their whole timeout. A delivery the gate
-// refuses waits (its job is snoozed) without taking a worker or an attempt.
-// Its state is in memory: each replica gates its own workers.
+// of letting them hold workers for their whole timeout. A delivery over a
+// cap waits in its worker up to Patience for a slot (receivers that answer
+// fast free one within milliseconds, so a burst flows at full speed); then,
+// like a parked one, it waits outside (its job is snoozed) without taking a
+// worker or an attempt. Its state is in memory: each replica gates its own
+// workers.
 type Gate struct {
 	// PerTenant and PerHost cap the deliveries in flight (0: no cap).
 	PerTenant, PerHost int
@@ -20,10 +24,15 @@ type Gate struct {
 	// 0: no breaker.
 	BreakAfter            int
 	Cooldown, MaxCooldown time.Duration
-	// Wait is how long a delivery over a cap waits before trying again.
+	// Patience is how long a delivery over a cap waits in its worker for
+	// a slot before it is snoozed (0: not at all).
+	Patience time.Duration
+	// Wait is how long a snoozed delivery over a cap waits before trying
+	// again.
 	Wait time.Duration
 
 	mu       sync.Mutex
+	freed    chan struct{} // closed, and replaced, whenever a slot is freed
 	tenants  map[string]int
 	hosts    map[string]int
 	breakers map[string]*breaker
@@ -44,6 +53,29 @@ type Verdict struct {
 	// Parked says the wait is the host's breaker, not a cap.
 	Parked bool
 	probe  bool
+	freed  <-chan struct{} // over a cap: closed when a slot may be free
+}
+
+// AdmitWithin is Admit, waiting up to Patience for a slot when only a cap
+// holds the delivery back. now is read after each wait.
+func (g *Gate) AdmitWithin(ctx context.Context, tenant, host string, now func() time.Time) Verdict {
+	v := g.Admit(tenant, host, now())
+	if v.Wait == 0 || v.Parked || g.Patience <= 0 {
+		return v
+	}
+	timer := time.NewTimer(g.Patience)
+	defer timer.Stop()
+	for v.Wait > 0 && !v.Parked {
+		select {
+		case <-v.freed:
+		case <-timer.C:
+			return v
+		case <-ctx.Done():
+			return v
+		}
+		v = g.Admit(tenant, host, now())
+	}
+	return v
 }
 
 // Admit asks to deliver tenant's event to host at now. A nil Gate admits
@@ -66,7 +98,7 @@ func (g *Gate) Admit(tenant, host string, now time.Time) Verdict {
 		probe = true
 	}
 	if (g.PerTenant > 0 && g.tenants[tenant] >= g.PerTenant) || (g.PerHost > 0 && g.hosts[host] >= g.PerHost) {
-		return Verdict{Wait: g.wait()}
+		return Verdict{Wait: g.wait(), freed: g.freed}
 	}
 	g.tenants[tenant]++
 	g.hosts[host]++
@@ -85,6 +117,8 @@ func (g *Gate) Done(tenant, host string, v Verdict, failed bool, now time.Time) 
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.init()
+	close(g.freed)
+	g.freed = make(chan struct{})
 	g.tenants[tenant]--
 	if g.tenants[tenant] <= 0 {
 		delete(g.tenants, tenant)
@@ -121,6 +155,7 @@ func (g *Gate) Done(tenant, host string, v Verdict, failed bool, now time.Time) 
 func (g *Gate) init() {
 	if g.tenants == nil {
 		g.tenants, g.hosts, g.breakers = map[string]int{}, map[string]int{}, map[string]*breaker{}
+		g.freed = make(chan struct{})
 	}
 }
 

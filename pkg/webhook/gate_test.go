@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -62,4 +63,36 @@ func TestGateBreakerParksADeadReceiverThenProbes(t *testing.T) {
 	probe = g.Admit("b", "dead", now)
 	g.Done("b", "dead", probe, false, now)
 	require.Zero(t, g.Admit("b", "dead", now).Wait, "an answer closes it")
+}
+
+func TestGateAdmitWithinWaitsForAFreedSlot(t *testing.T) {
+	t.Parallel()
+	g := &webhook.Gate{PerTenant: 1, Patience: time.Minute, Wait: time.Second}
+	first := g.Admit("b", "h", gateT0)
+	require.Zero(t, first.Wait)
+	admitted := make(chan webhook.Verdict)
+	go func() { admitted <- g.AdmitWithin(context.Background(), "b", "h", time.Now) }()
+	select {
+	case v := <-admitted:
+		t.Fatalf("admitted over the cap: %+v", v)
+	case <-time.After(20 * time.Millisecond):
+	}
+	g.Done("b", "h", first, false, gateT0)
+	require.Zero(t, (<-admitted).Wait, "the freed slot goes to the waiting delivery, not a snooze")
+}
+
+func TestGateAdmitWithinGivesUpAfterPatience(t *testing.T) {
+	t.Parallel()
+	g := &webhook.Gate{PerTenant: 1, Patience: 10 * time.Millisecond, Wait: time.Second}
+	require.Zero(t, g.Admit("b", "h", gateT0).Wait)
+	v := g.AdmitWithin(context.Background(), "b", "h", time.Now)
+	require.Equal(t, time.Second, v.Wait, "a slot that stays taken means a snooze")
+	require.False(t, v.Parked)
+
+	parked := &webhook.Gate{BreakAfter: 1, Cooldown: time.Minute, Patience: time.Hour}
+	p := parked.Admit("b", "dead", gateT0)
+	parked.Done("b", "dead", p, true, gateT0)
+	start := time.Now()
+	require.True(t, parked.AdmitWithin(context.Background(), "b", "dead", func() time.Time { return gateT0 }).Parked)
+	require.Less(t, time.Since(start), time.Second, "a parked receiver is not waited for in the worker")
 }
