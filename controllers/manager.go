@@ -37,9 +37,13 @@ type Config struct {
 	AdmitInterval   time.Duration    // periodic admission backstop (default 2 s)
 	ResyncInterval  time.Duration    // default 5 s
 	ObserveInterval time.Duration    // default 2 s
-	GCInterval      time.Duration    // default 15 s
-	GCGrace         time.Duration    // default 30 s
-	JobTimeout      time.Duration    // default 30 s
+	// ObserveFreshness bounds the reads of an observer of a platform that
+	// can describe workloads by id (ECS); zero fields take the observer's
+	// defaults (30 s of silence, 5 min of staleness).
+	ObserveFreshness observer.Freshness
+	GCInterval       time.Duration // default 15 s
+	GCGrace          time.Duration // default 30 s
+	JobTimeout       time.Duration // default 30 s
 	// SweepInterval is how often the leader requeues the running jobs of
 	// replicas that ended (default 1 s).
 	SweepInterval time.Duration
@@ -86,7 +90,7 @@ func (c *Config) defaults() {
 	c.Webhooks.Sender.Timeout = cmp.Or(c.Webhooks.Sender.Timeout, webhook.DefaultTimeout)
 	c.Webhooks.Window = cmp.Or(c.Webhooks.Window, webhook.DefaultWindow)
 	c.Webhooks.RetryBase = cmp.Or(c.Webhooks.RetryBase, webhook.DefaultBackoffBase)
-	c.Webhooks.Workers = cmp.Or(c.Webhooks.Workers, 20)
+	c.Webhooks.Workers = cmp.Or(c.Webhooks.Workers, 200)
 	c.Webhooks.SecretTTL = cmp.Or(c.Webhooks.SecretTTL, 10*time.Second)
 	if c.Webhooks.Gate == nil {
 		c.Webhooks.Gate = DefaultGate(c.Webhooks.Workers)
@@ -235,7 +239,7 @@ func leaderLoops(cfg Config, deps Deps, limits []bot.PlatformLimit) []*Loop {
 		name := pc.Platform.Name()
 		o := &observer.Observer{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
 			CreateGrace: cfg.Bot.MissingGrace, ProgressRefresh: cmp.Or(cfg.Bot.DeployTimeout/4, 30*time.Second),
-			Logger: log.Named("observer")}
+			Freshness: cfg.ObserveFreshness, Logger: log.Named("observer")}
 		c := &gc.Collector{Store: deps.Store, Platform: pc.Platform, Clock: deps.Clock,
 			Grace: cfg.GCGrace, Logger: log.Named("gc"), Metrics: cfg.Metrics}
 		loops = append(loops, NewLoop("observer", store.WakeObserve(name), cfg.ObserveInterval, pass(o.RunOnce)),

@@ -120,7 +120,7 @@ type WebhookConfig struct {
 	Window time.Duration
 	// RetryBase is the first backoff (default 10 s), doubled up to an hour.
 	RetryBase time.Duration
-	// Workers is the webhook queue's concurrency (default 20).
+	// Workers is the webhook queue's concurrency (default 200).
 	Workers int
 	// SecretTTL is how long a tenant's secrets are cached between
 	// deliveries (default 10 s; a rotation's overlap is far longer).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/controllers/observer"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/metrics"
@@ -221,6 +222,7 @@ func managerConfig(cfg config.Config, plats platforms) controllers.Config {
 		PoolSyncInterval: cfg.Coolify.PoolSyncInterval,
 		ResyncInterval:   cfg.ResyncInterval,
 		ObserveInterval:  cfg.ObserveInterval,
+		ObserveFreshness: observer.Freshness{Silence: cfg.ObserveSilence, MaxStaleness: cfg.ObserveMaxStaleness},
 		GCInterval:       cfg.GCInterval,
 		GCGrace:          cfg.GCGrace,
 		JobTimeout:       cfg.JobTimeout,

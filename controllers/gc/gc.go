@@ -33,11 +33,27 @@ type Collector struct {
 	Metrics *metrics.Metrics
 }
 
+// list lists the platform completely: every workload, or (a platform that
+// lists ids cheaply and describes by id) the ids of every running one, for
+// RunOnce to read those no deployment owns.
+func (c *Collector) list(ctx context.Context) ([]platform.Listed, []string, error) {
+	lister, ok := c.Platform.(platform.IDLister)
+	if _, describes := c.Platform.(platform.Describer); !ok || !describes {
+		listed, err := c.Platform.List(ctx)
+		return listed, nil, err
+	}
+	ids, err := lister.ListIDs(ctx)
+	if ids == nil {
+		ids = []string{}
+	}
+	return nil, ids, err
+}
+
 // RunOnce stops every orphan older than the grace age; it returns how many.
 func (c *Collector) RunOnce(ctx context.Context) (int, error) {
 	// List before reading rows: a workload created after the rows were read
 	// would otherwise look like an orphan (its row is written first).
-	listed, err := c.Platform.List(ctx)
+	listed, ids, err := c.list(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -51,6 +67,21 @@ func (c *Collector) RunOnce(ctx context.Context) (int, error) {
 		owned[d.Name] = true
 		if d.ExternalID != nil {
 			ownedExternal[*d.ExternalID] = true
+		}
+	}
+	if ids != nil {
+		// Only what no live deployment owns by external id is read.
+		var unowned []string
+		for _, id := range ids {
+			if !ownedExternal[id] {
+				unowned = append(unowned, id)
+			}
+		}
+		if len(unowned) > 0 {
+			// One the platform no longer knows is no orphan to stop.
+			if listed, _, err = c.Platform.(platform.Describer).Describe(ctx, unowned); err != nil {
+				return 0, err
+			}
 		}
 	}
 	now := c.Clock.Now()

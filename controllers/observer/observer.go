@@ -1,7 +1,10 @@
 package observer
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,6 +19,9 @@ type Clock interface{ Now() time.Time }
 // Store is what the observer needs of the database.
 type Store interface {
 	LiveDeployments(ctx context.Context, platform string) ([]store.Deployment, error)
+	// ObservedDeployments is LiveDeployments with the bots' heartbeats, for
+	// a platform.Describer.
+	ObservedDeployments(ctx context.Context, platform string) ([]store.ObservedDeployment, error)
 	RecordObservation(ctx context.Context, d store.Deployment, o store.Observation, refresh time.Duration, now time.Time) (bool, error)
 }
 
@@ -32,12 +38,26 @@ type Observer struct {
 	// deadline) moved on: a quarter of the deploy timeout keeps a healthy
 	// slow deploy alive at one write per period.
 	ProgressRefresh time.Duration
-	Logger          *zap.Logger
+	// Freshness decides which workloads of a platform.Describer a pass
+	// reads (zero fields: DefaultSilence, DefaultMaxStaleness); other
+	// platforms are listed whole every pass.
+	Freshness Freshness
+	Logger    *zap.Logger
+
+	mu sync.Mutex // one pass at a time
+	// lastRead is when this observer last read each live workload of a
+	// Describer, by deployment name.
+	lastRead map[string]time.Time
 }
 
-// RunOnce lists the platform once and records every change; it returns how
-// many deployments changed.
+// RunOnce observes the platform once and records every change; it returns
+// how many deployments changed.
 func (o *Observer) RunOnce(ctx context.Context) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if d, ok := o.Platform.(platform.Describer); ok {
+		return o.describeOnce(ctx, d)
+	}
 	deps, err := o.Store.LiveDeployments(ctx, o.Platform.Name())
 	if err != nil || len(deps) == 0 {
 		return 0, err
@@ -46,6 +66,119 @@ func (o *Observer) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err // absence is evidence only in a complete list
 	}
+	return o.record(ctx, deps, index(listed), o.Clock.Now())
+}
+
+// describeOnce reads only the workloads whose state the pass cannot infer
+// (see NeedsRead), by external id: a fleet of bots beating on time costs no
+// platform call. A deployment without an external id that needs a read
+// makes the pass list the platform whole, as for any platform.
+func (o *Observer) describeOnce(ctx context.Context, p platform.Describer) (int, error) {
+	deps, err := o.Store.ObservedDeployments(ctx, o.Platform.Name())
+	if err != nil {
+		return 0, err
+	}
+	now := o.Clock.Now()
+	f := o.freshness()
+	last := o.lastRead
+	o.lastRead = make(map[string]time.Time, len(deps)) // forget the deployments gone
+	var read, spare []store.ObservedDeployment
+	list := false
+	for _, d := range deps {
+		if at, ok := last[d.Name]; ok {
+			o.lastRead[d.Name] = at
+		}
+		switch NeedsRead(d, last[d.Name], now, f) {
+		case ReadList:
+			list = true
+		case ReadDescribe:
+			read = append(read, d)
+		case ReadNone:
+			if o.spare(d, now, f) {
+				spare = append(spare, d)
+			}
+		}
+	}
+	if list {
+		listed, err := o.Platform.List(ctx)
+		if err != nil {
+			return 0, err // absence is evidence only in a complete list
+		}
+		all := make([]store.Deployment, len(deps))
+		for i, d := range deps {
+			all[i] = d.Deployment
+			o.lastRead[d.Name] = now
+		}
+		return o.record(ctx, all, index(listed), now)
+	}
+	if len(read) == 0 {
+		return 0, nil
+	}
+	read = o.topUp(read, spare)
+	ids := make([]string, len(read))
+	plain := make([]store.Deployment, len(read))
+	for i, d := range read {
+		ids[i] = *d.ExternalID
+		plain[i] = d.Deployment
+	}
+	found, _, err := p.Describe(ctx, ids)
+	if err != nil {
+		return 0, err // no answer is no evidence
+	}
+	for _, d := range read {
+		o.lastRead[d.Name] = now
+	}
+	// Every id was answered: one not found is missing, evidence of
+	// absence for that workload (within CreateGrace, not yet). Answers are
+	// matched by the id asked, whatever name the workload carries.
+	byID := make(map[string]platform.Listed, len(found))
+	for _, l := range found {
+		byID[externalKey(l.ExternalID)] = l
+	}
+	return o.record(ctx, plain, byID, now)
+}
+
+func (o *Observer) freshness() Freshness {
+	return Freshness{Silence: cmp.Or(o.Freshness.Silence, DefaultSilence),
+		MaxStaleness: cmp.Or(o.Freshness.MaxStaleness, DefaultMaxStaleness)}
+}
+
+// spare reports whether d, which needs no read, is worth reading anyway
+// when a call has room: it was not read for half its staleness.
+func (o *Observer) spare(d store.ObservedDeployment, now time.Time, f Freshness) bool {
+	if d.State != store.DeploymentRunning || d.ExternalID == nil || *d.ExternalID == "" ||
+		(d.Observed != nil && *d.Observed == store.ObservedExited) {
+		return false
+	}
+	return now.Sub(o.lastRead[d.Name]) >= f.MaxStaleness/2 &&
+		(d.ObservedAt == nil || now.Sub(*d.ObservedAt) >= f.MaxStaleness/2)
+}
+
+// topUp fills the last describe call of a pass with the spare workloads
+// read longest ago: a call costs the same for 1 id as for 100, and what is
+// read now need not be read when it goes stale.
+func (o *Observer) topUp(read, spare []store.ObservedDeployment) []store.ObservedDeployment {
+	room := (describeBatch - len(read)%describeBatch) % describeBatch
+	if room == 0 || len(spare) == 0 {
+		return read
+	}
+	at := func(d store.ObservedDeployment) time.Time {
+		t := o.lastRead[d.Name]
+		if d.ObservedAt != nil && d.ObservedAt.After(t) {
+			t = *d.ObservedAt
+		}
+		return t
+	}
+	slices.SortStableFunc(spare, func(a, b store.ObservedDeployment) int { return at(a).Compare(at(b)) })
+	return append(read, spare[:min(room, len(spare))]...)
+}
+
+// describeBatch is how many ids a Describer reads in one call (ECS
+// DescribeTasks' limit).
+const describeBatch = 100
+
+// index maps listed workloads by name, and by external id when nameless.
+func index(listed []platform.Listed) map[string]platform.Listed {
 	byName := make(map[string]platform.Listed, len(listed))
 	for _, l := range listed {
 		// A platform that cannot name a workload any more (ECS drops a
@@ -58,7 +191,12 @@ func (o *Observer) RunOnce(ctx context.Context) (int, error) {
 			byName[key] = l // a live process wins over an old exit record
 		}
 	}
-	now := o.Clock.Now()
+	return byName
+}
+
+// record classifies every deployment against what was read and writes the
+// changes.
+func (o *Observer) record(ctx context.Context, deps []store.Deployment, byName map[string]platform.Listed, now time.Time) (int, error) {
 	changed := 0
 	for _, d := range deps {
 		if d.State == store.DeploymentPending {

@@ -62,7 +62,7 @@ func setup(t *testing.T) *testBundle {
 
 func render(b store.Bot) ([]byte, error) { return json.Marshal(map[string]any{"id": b.ID}) }
 
-// admit creates a bot and admits it on the fake platform: a PENDING deployment
+// admit creates a bot and admits it on the observed platform: a PENDING deployment
 // (attempt 1) whose updated_at is at.
 func (b *testBundle) admit(t *testing.T, at time.Time) uuid.UUID {
 	t.Helper()
@@ -70,7 +70,7 @@ func (b *testBundle) admit(t *testing.T, at time.Time) uuid.UUID {
 	res, err := b.store.CreateBot(ctx, store.NewBot{Owner: "acme", MeetingURL: "https://meet.google.com/abc-defg-hij",
 		MeetingPlatform: "google-meet", BotName: "Meeboter", Metadata: json.RawMessage(`{}`)}, nil, at, render)
 	require.NoError(t, err)
-	admitted, err := b.store.Admit(ctx, store.PlatformLimit{Platform: b.platform.Name(), Limit: 100}, at)
+	admitted, err := b.store.Admit(ctx, store.PlatformLimit{Platform: b.observer.Platform.Name(), Limit: 100}, at)
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{res.Bot.ID}, admitted)
 	return res.Bot.ID

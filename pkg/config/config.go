@@ -58,8 +58,14 @@ type Config struct {
 
 	ResyncInterval  time.Duration
 	ObserveInterval time.Duration
-	GCInterval      time.Duration
-	GCGrace         time.Duration
+	// ObserveSilence and ObserveMaxStaleness bound what an ECS observer
+	// pass reads: a task whose bot beat within ObserveSilence and that was
+	// read within ObserveMaxStaleness is not read again (other platforms
+	// are listed whole every pass).
+	ObserveSilence      time.Duration
+	ObserveMaxStaleness time.Duration
+	GCInterval          time.Duration
+	GCGrace             time.Duration
 	// JobTimeout bounds one reconcile.
 	JobTimeout time.Duration
 	// ReplicaID names this replica in logs and in River's attempted_by
@@ -116,6 +122,7 @@ func Load(getenv func(string) string) (Config, error) {
 		BotHeartbeatInterval: r.dur("BOT_HEARTBEAT_INTERVAL", 10*time.Second),
 		ResyncInterval:       r.dur("RESYNC_INTERVAL", 5*time.Second),
 		ObserveInterval:      r.dur("OBSERVE_INTERVAL", 2*time.Second),
+		ObserveMaxStaleness:  r.dur("OBSERVE_MAX_STALENESS", 5*time.Minute),
 		GCInterval:           r.dur("GC_INTERVAL", 15*time.Second),
 		GCGrace:              r.dur("GC_GRACE", 30*time.Second),
 		JobTimeout:           r.dur("JOB_TIMEOUT", 30*time.Second),
@@ -135,6 +142,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Platforms, c.PlatformReason = r.platforms(c.Coolify, c.AWS)
 	c.Platform = c.Platforms[0]
 	c.BotCommand = r.command()
+	// Three beats: one late or lost beat is no reason to ask the platform.
+	c.ObserveSilence = r.dur("OBSERVE_SILENCE", 3*c.BotHeartbeatInterval)
+	if c.ObserveSilence <= c.BotHeartbeatInterval {
+		r.fail("OBSERVE_SILENCE", "must be longer than BOT_HEARTBEAT_INTERVAL (%s)", c.BotHeartbeatInterval)
+	}
 	if c.HeartbeatTimeout <= c.BotHeartbeatInterval {
 		r.fail("HEARTBEAT_TIMEOUT", "must be longer than BOT_HEARTBEAT_INTERVAL (%s)", c.BotHeartbeatInterval)
 	}

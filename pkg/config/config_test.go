@@ -53,6 +53,8 @@ func TestLoadDefaults(t *testing.T) {
 		BotHeartbeatInterval: 10 * time.Second,
 		ResyncInterval:       5 * time.Second,
 		ObserveInterval:      2 * time.Second,
+		ObserveSilence:       30 * time.Second,
+		ObserveMaxStaleness:  5 * time.Minute,
 		GCInterval:           15 * time.Second,
 		GCGrace:              30 * time.Second,
 		JobTimeout:           30 * time.Second,
@@ -81,7 +83,7 @@ func TestLoadDefaults(t *testing.T) {
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10},
 		S3: config.S3{Bucket: "meeboter-recordings", Region: "us-east-1", UploadURLTTL: 15 * time.Minute, DownloadURLTTL: time.Hour},
 		Webhooks: config.Webhooks{Timeout: 10 * time.Second, RetryWindow: 24 * time.Hour, RetryBase: 10 * time.Second,
-			Workers: 20, BreakerFailures: 5, BreakerCooldown: 30 * time.Second},
+			Workers: 200, BreakerFailures: 5, BreakerCooldown: 30 * time.Second},
 	}, c)
 
 	err = c.RequireDatabase()
@@ -132,6 +134,13 @@ func TestLoadValues(t *testing.T) {
 			func(t *testing.T, c config.Config) {
 				require.Equal(t, 11*time.Second, c.HeartbeatTimeout)
 				require.Equal(t, 10*time.Second, c.BotHeartbeatInterval)
+			}},
+		{"observer silence is three beats unless set", env{"BOT_HEARTBEAT_INTERVAL": "5s"},
+			func(t *testing.T, c config.Config) { require.Equal(t, 15*time.Second, c.ObserveSilence) }},
+		{"observer freshness", env{"OBSERVE_SILENCE": "45s", "OBSERVE_MAX_STALENESS": "10m"},
+			func(t *testing.T, c config.Config) {
+				require.Equal(t, 45*time.Second, c.ObserveSilence)
+				require.Equal(t, 10*time.Minute, c.ObserveMaxStaleness)
 			}},
 		{"integers", env{"LOCAL_BOT_LIMIT": "1", "MAX_ATTEMPTS": "7"},
 			func(t *testing.T, c config.Config) {
@@ -190,6 +199,8 @@ func TestLoadRejects(t *testing.T) {
 		{env{"GC_INTERVAL": "5 minutes"}, "GC_INTERVAL", `"5 minutes"`},
 		{env{"BOT_HEARTBEAT_INTERVAL": "10m"}, "HEARTBEAT_TIMEOUT", "BOT_HEARTBEAT_INTERVAL"},
 		{env{"HEARTBEAT_TIMEOUT": "10s"}, "HEARTBEAT_TIMEOUT", "longer than BOT_HEARTBEAT_INTERVAL"},
+		{env{"OBSERVE_SILENCE": "10s"}, "OBSERVE_SILENCE", "longer than BOT_HEARTBEAT_INTERVAL"},
+		{env{"OBSERVE_MAX_STALENESS": "0"}, "OBSERVE_MAX_STALENESS", "positive"},
 		{env{"LOCAL_BOT_LIMIT": "0"}, "LOCAL_BOT_LIMIT", `"0"`},
 		{env{"LOCAL_BOT_LIMIT": "many"}, "LOCAL_BOT_LIMIT", `"many"`},
 		{env{"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS", ">= 1"},

@@ -132,7 +132,7 @@ func (r *reader) webhooks() Webhooks {
 		Timeout:     r.dur("WEBHOOK_TIMEOUT", 10*time.Second),
 		RetryWindow: r.dur("WEBHOOK_RETRY_WINDOW", 24*time.Hour),
 		RetryBase:   r.dur("WEBHOOK_RETRY_BASE", 10*time.Second),
-		Workers:     r.int("WEBHOOK_WORKERS", 20, 1),
+		Workers:     r.int("WEBHOOK_WORKERS", 200, 1),
 
 		TenantConcurrency: r.int("WEBHOOK_TENANT_CONCURRENCY", 0, 0),
 		BreakerFailures:   r.int("WEBHOOK_BREAKER_FAILURES", 5, 1),

@@ -74,6 +74,29 @@ type Platform interface {
 	List(ctx context.Context) ([]Listed, error)
 }
 
+// Describer is implemented by a platform that can read given workloads by
+// their external ids at a cost independent of the fleet (ECS DescribeTasks):
+// the observer then reads only the workloads whose state it cannot infer,
+// and lists the platform only when an external id is unknown.
+type Describer interface {
+	// Describe reads the workloads of externalIDs. Every id is answered,
+	// either found (its Listed carries that very id as ExternalID) or
+	// missing: the platform said it does not know it, which is evidence of
+	// absence for that workload alone. It returns an error rather than a
+	// partial answer.
+	Describe(ctx context.Context, externalIDs []string) (found []Listed, missing []string, err error)
+}
+
+// IDLister is implemented by a platform that can list the external ids of
+// its running workloads for less than List costs (ECS: ListTasks pages, no
+// DescribeTasks, no stopped tasks). With Describe, garbage collection reads
+// only the workloads no live deployment owns.
+type IDLister interface {
+	// ListIDs returns the external id of every workload the platform runs
+	// and has not been asked to stop, or an error: never a partial list.
+	ListIDs(ctx context.Context) ([]string, error)
+}
+
 // ErrCapacity means the platform has no room now and created nothing; the
 // bot should wait or try the next platform.
 var ErrCapacity = errors.New("platform: no capacity")

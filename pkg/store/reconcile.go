@@ -491,6 +491,24 @@ func (s *Store) LiveDeployments(ctx context.Context, platform string) ([]Deploym
 	return ds, wrap("live deployments", err)
 }
 
+// ObservedDeployment is a live deployment with its bot's last heartbeat
+// from this very attempt (nil when the attempt's bot has not beaten, or the
+// bot has moved on to another attempt).
+type ObservedDeployment struct {
+	Deployment
+	LastHeartbeatAt *time.Time `db:"last_heartbeat_at"`
+}
+
+// ObservedDeployments is LiveDeployments with each bot's last heartbeat, for
+// an observer that reads only the workloads whose bots went quiet.
+func (s *Store) ObservedDeployments(ctx context.Context, platform string) ([]ObservedDeployment, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT d.*, CASE WHEN b.current_attempt = d.attempt THEN b.last_heartbeat_at END AS last_heartbeat_at
+		FROM deployments d JOIN bots b ON b.id = d.bot_id
+		WHERE d.platform = $1 AND d.state <> 'GONE'`, platform)
+	ds, err := pgx.CollectRows(rows, pgx.RowToStructByName[ObservedDeployment])
+	return ds, wrap("observed deployments", err)
+}
+
 // Observation is what an observer saw of one deployment's workload.
 type Observation struct {
 	Observed string

@@ -21,6 +21,7 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/controllers/observer"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/api/apitest"
 	"github.com/meeboter/meeboter/pkg/botsim"
@@ -129,7 +130,9 @@ func setup(t *testing.T, o opts) *testBundle {
 	}
 	mgr, err := controllers.New(controllers.Config{Bot: o.bot, PublicURL: apiSrv.URL, Platforms: platforms,
 		AdmitInterval: 200 * time.Millisecond, ResyncInterval: 300 * time.Millisecond, ObserveInterval: 200 * time.Millisecond,
-		GCInterval: time.Second, GCGrace: o.gcGrace},
+		// Three of the bots' 200 ms beats, as in production.
+		ObserveFreshness: observer.Freshness{Silence: 600 * time.Millisecond, MaxStaleness: 5 * time.Second},
+		GCInterval:       time.Second, GCGrace: o.gcGrace},
 		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, mgr.Start(ctx))

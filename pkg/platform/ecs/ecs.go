@@ -88,7 +88,11 @@ type Platform struct {
 	modify, read, launch *rate.Limiter
 }
 
-var _ platform.Platform = (*Platform)(nil)
+var (
+	_ platform.Platform  = (*Platform)(nil)
+	_ platform.Describer = (*Platform)(nil)
+	_ platform.IDLister  = (*Platform)(nil)
+)
 
 // New checks cfg and fills its defaults.
 func New(client *ecs.Client, cfg Config) (*Platform, error) {
@@ -424,6 +428,20 @@ func (p *Platform) List(ctx context.Context) ([]platform.Listed, error) {
 	return out, nil
 }
 
+// ListIDs implements platform.IDLister: the ARNs of every task of
+// startedBy ECS runs (desired RUNNING), from ListTasks alone.
+func (p *Platform) ListIDs(ctx context.Context) ([]string, error) {
+	var arns []string
+	err := p.listARNs(ctx, types.DesiredStatusRunning, func(page []string) (bool, error) {
+		arns = append(arns, page...)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return uniqueIDs(arns), nil
+}
+
 // listARNs pages through ListTasks(cluster, startedBy, desiredStatus), handing
 // each page to fn until fn returns false.
 func (p *Platform) listARNs(ctx context.Context, status types.DesiredStatus, fn func([]string) (bool, error)) error {
@@ -457,9 +475,87 @@ func (p *Platform) listARNs(ctx context.Context, status types.DesiredStatus, fn 
 	}
 }
 
+// Describe implements platform.Describer: DescribeTasks of the ARNs, 100 a
+// call. DescribeTasks answers for exactly the tasks asked, so a MISSING
+// failure is evidence of absence for that task alone (a task ECS has
+// forgotten, or one too new to be seen yet: the caller's grace covers that).
+func (p *Platform) Describe(ctx context.Context, arns []string) ([]platform.Listed, []string, error) {
+	arns = uniqueIDs(arns)
+	var found []platform.Listed
+	var missing []string
+	for start := 0; start < len(arns); start += describeBatch {
+		batch := arns[start:min(start+describeBatch, len(arns))]
+		tasks, gone, err := p.describeAll(ctx, batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		// ECS answers with full ARNs: map each answer to the id asked.
+		asked := make(map[string]string, 2*len(batch))
+		for _, id := range batch {
+			asked[id] = id
+			asked[taskID(id)] = id
+		}
+		answered := make(map[string]bool, len(batch))
+		for _, t := range tasks {
+			l := p.listed(t)
+			id, ok := answerTo(asked, l.ExternalID)
+			if !ok || answered[id] {
+				continue
+			}
+			answered[id] = true
+			l.ExternalID = id
+			found = append(found, l)
+		}
+		for _, arn := range gone {
+			if id, ok := answerTo(asked, arn); ok && !answered[id] {
+				answered[id] = true
+				missing = append(missing, id)
+			}
+		}
+		for _, id := range batch {
+			if !answered[id] {
+				return nil, nil, fmt.Errorf("aws: DescribeTasks: no answer for %s", id)
+			}
+		}
+	}
+	return found, missing, nil
+}
+
+// uniqueIDs drops empty and repeated ids, keeping the order.
+func uniqueIDs(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// taskID is the last part of a task ARN (the id itself for a bare id).
+func taskID(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
+
+// answerTo is the asked id an ARN in a DescribeTasks answer stands for.
+func answerTo(asked map[string]string, arn string) (string, bool) {
+	if id, ok := asked[arn]; ok {
+		return id, true
+	}
+	id, ok := asked[taskID(arn)]
+	return id, ok
+}
+
 // describe describes up to 100 tasks. MISSING ones (eventual consistency
 // right after RunTask, or gone) are left out; any other failure is an error.
 func (p *Platform) describe(ctx context.Context, arns []string) ([]types.Task, error) {
+	tasks, _, err := p.describeAll(ctx, arns)
+	return tasks, err
+}
+
+// describeAll describes up to 100 tasks: those ECS knows, and the ARNs of
+// those it says are MISSING; any other failure is an error.
+func (p *Platform) describeAll(ctx context.Context, arns []string) ([]types.Task, []string, error) {
 	var out *ecs.DescribeTasksOutput
 	err := p.call(ctx, "DescribeTasks", func(ctx context.Context) error {
 		var err error
@@ -471,14 +567,16 @@ func (p *Platform) describe(ctx context.Context, arns []string) ([]types.Task, e
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("aws: DescribeTasks: %w", err)
+		return nil, nil, fmt.Errorf("aws: DescribeTasks: %w", err)
 	}
+	var missing []string
 	for _, f := range out.Failures {
 		if aws.ToString(f.Reason) != "MISSING" {
-			return nil, fmt.Errorf("aws: DescribeTasks %s: %s %s", aws.ToString(f.Arn), aws.ToString(f.Reason), aws.ToString(f.Detail))
+			return nil, nil, fmt.Errorf("aws: DescribeTasks %s: %s %s", aws.ToString(f.Arn), aws.ToString(f.Reason), aws.ToString(f.Detail))
 		}
+		missing = append(missing, aws.ToString(f.Arn))
 	}
-	return out.Tasks, nil
+	return out.Tasks, missing, nil
 }
 
 // listed maps a described task.
