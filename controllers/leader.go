@@ -37,7 +37,8 @@ type Locker interface {
 type Elector struct {
 	Config LeaderConfig
 	Locks  Locker
-	// Listen delivers wake-ups until ctx ends or its connection fails.
+	// Listen delivers wake-ups until ctx ends or its connection fails,
+	// store.WakeAll first, once listening (store.Listen).
 	Listen  func(ctx context.Context, fn func(payload string)) error
 	Loops   []*Loop
 	Metrics *metrics.Metrics
@@ -114,11 +115,17 @@ func (e *Elector) lead(ctx context.Context, lock *store.Lock) {
 }
 
 // listen routes wake-ups to the loops, reconnecting when the listening
-// connection fails (the loops' periods cover wake-ups missed meanwhile).
+// connection fails. The loops start with a pass, but a wake-up sent after
+// that pass and before LISTEN took effect would be missed: Listen's
+// store.WakeAll, once it listens, pokes them all.
 func (e *Elector) listen(ctx context.Context, wakes map[string]*Loop) {
 	for ctx.Err() == nil {
 		err := e.Listen(ctx, func(payload string) {
-			if l, ok := wakes[payload]; ok {
+			if payload == store.WakeAll {
+				for _, l := range wakes {
+					l.Poke()
+				}
+			} else if l, ok := wakes[payload]; ok {
 				l.Poke()
 			}
 		})

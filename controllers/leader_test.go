@@ -220,3 +220,46 @@ func startWorkerOn(t *testing.T, rec *recordingReconciler) (*store.Store, *pgxpo
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
 	return st, pool, completed
 }
+
+// A wake-up sent after a new leader's first passes but before its LISTEN
+// took effect is lost; store.WakeAll, which Listen hands over once it
+// listens, pokes every loop, so none waits for its period.
+func TestWakeAllPokesEveryLoop(t *testing.T) {
+	t.Parallel()
+	pool := storetest.NewPool(t)
+	passes := map[string]chan struct{}{"admit": make(chan struct{}, 10), "pool": make(chan struct{}, 10)}
+	var loops []*controllers.Loop
+	for wake, ch := range passes {
+		loops = append(loops, controllers.NewLoop(wake, wake, time.Hour, func(context.Context) error {
+			ch <- struct{}{}
+			return nil
+		}))
+	}
+	firstPasses := make(chan struct{})
+	e := &controllers.Elector{Locks: storetest.NewSession(t, pool, "wake-all"), Loops: loops,
+		Listen: func(ctx context.Context, fn func(string)) error {
+			<-firstPasses
+			fn(store.WakeAll)
+			<-ctx.Done()
+			return ctx.Err()
+		},
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Start(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitPass := func(wake string) {
+		select {
+		case <-passes[wake]:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("loop %s made no pass", wake)
+		}
+	}
+	for wake := range passes {
+		waitPass(wake) // the pass every loop starts with
+	}
+	close(firstPasses)
+	for wake := range passes {
+		waitPass(wake)
+	}
+}

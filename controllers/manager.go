@@ -106,6 +106,10 @@ type Enqueuer struct {
 	client atomic.Pointer[river.Client[pgx.Tx]]
 	// Webhooks is set before the Enqueuer is used.
 	Webhooks WebhookTargets
+	// FetchCooldown is the client's (zero: River's default); within it of
+	// the last insert into a queue, an insert notifies the queue itself.
+	FetchCooldown time.Duration
+	notified      insertNotifier
 }
 
 // NewEnqueuer returns an Enqueuer on an existing (e.g. insert-only) client.
@@ -131,8 +135,10 @@ func (e *Enqueuer) EnqueueReconcileTx(ctx context.Context, tx pgx.Tx, ids ...uui
 	for i, id := range ids {
 		params[i] = river.InsertManyParams{Args: ReconcileArgs{BotID: id}}
 	}
-	_, err := e.mustClient().InsertManyTx(ctx, tx, params)
-	return err
+	if _, err := e.mustClient().InsertManyTx(ctx, tx, params); err != nil {
+		return err
+	}
+	return e.notified.afterInsertTx(ctx, tx, QueueReconcile, e.FetchCooldown)
 }
 
 func (e *Enqueuer) mustClient() *river.Client[pgx.Tx] {
@@ -205,17 +211,17 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		// River's rescuer stays as the last backstop.
 		RescueStuckJobsAfter:        cfg.JobTimeout + 15*time.Second,
 		CompletedJobRetentionPeriod: 15 * time.Minute,
-		// River's default 100 ms cooldown is also its insert-notification
-		// throttle: a job inserted right after another waited for the next
-		// poll (webhooks arrived ~300 ms late). 25 ms bounds fetches to 40/s
-		// per queue.
-		FetchCooldown: 25 * time.Millisecond,
+		// The cooldown bounds fetches to 40/s per queue; it is also River's
+		// insert-notification throttle, whose gaps the Enqueuer fills
+		// (insertnotify.go).
+		FetchCooldown: fetchCooldown,
 		Logger:        slog.New(slog.NewTextHandler(zap.NewStdLog(log.Named("river")).Writer(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	deps.Enqueuer.SetClient(m.client)
+	deps.Enqueuer.FetchCooldown = fetchCooldown
 	connCfg := deps.Pool.Config().ConnConfig
 	m.elector = &Elector{Config: cfg.Leader, Locks: session, Loops: leaderLoops(cfg, deps, limits), Metrics: cfg.Metrics,
 		Logger: log.Named("leader"),

@@ -129,4 +129,14 @@ func TestEventDuringReconcileIsNotLost(t *testing.T) {
 
 	require.Eventually(t, func() bool { return rec.calls.Load() >= 2 }, 10*time.Second, 10*time.Millisecond,
 		"the event that arrived during the reconcile never caused another reconcile")
+
+	// The second reconcile ran in the same job, not after a snooze: a
+	// snoozed job waits for River's next poll, up to a second.
+	var snoozes int
+	require.Eventually(t, func() bool {
+		err := st.Pool().QueryRow(context.Background(), `SELECT coalesce((metadata->>'snoozes')::int, 0) FROM river_job
+			WHERE kind = 'reconcile_bot' AND args->>'bot_id' = $1 AND state = 'completed'`, b.ID.String()).Scan(&snoozes)
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "the job never completed")
+	require.Zero(t, snoozes, "the job was snoozed instead of reconciling again at once")
 }

@@ -78,8 +78,10 @@ func (e *Enqueuer) EnqueueStatusChangeTx(ctx context.Context, tx pgx.Tx, ch stor
 		job.EventID, job.BotID, job.Owner, job.Body = ch.EventID, ch.Bot.ID, ch.Bot.Owner, body
 		params[i] = river.InsertManyParams{Args: job}
 	}
-	_, err = e.mustClient().InsertManyTx(ctx, tx, params)
-	return err
+	if _, err = e.mustClient().InsertManyTx(ctx, tx, params); err != nil {
+		return err
+	}
+	return e.notified.afterInsertTx(ctx, tx, QueueWebhook, e.FetchCooldown)
 }
 
 // webhookJobs are the receivers of b's changes: its callback_url, and

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -50,7 +51,7 @@ const maxReconcileBackoff = 4 * time.Second
 // reconcile ran was skipped as a duplicate, so the worker completes the job
 // only if the bot's revision did not move since the reconcile's last read,
 // in the same statement (store.SettleReconcile), and otherwise runs again
-// at once.
+// at once, in the same job.
 //
 // Most wake-ups of a bot in a call find nothing to do. With a Looker, the
 // worker first reads the bot and decides; a bot that only waits is settled
@@ -68,10 +69,31 @@ type ReconcileWorker struct {
 	Metrics    *metrics.Metrics
 }
 
-// Work implements river.Worker.
+// maxReruns bounds how many times one job runs a reconcile again at once
+// because its bot moved meanwhile; after that the job is snoozed, so a bot
+// written without pause cannot hold a worker.
+const maxReruns = 3
+
+// errMoved reports that the bot moved while its reconcile ran.
+var errMoved = errors.New("bot moved during its reconcile")
+
+// Work implements river.Worker. A bot that moved during its reconcile (the
+// admission right after a create does so nearly always) is reconciled again
+// in the same job: a snoozed job waits for River's next poll (up to a
+// second), because snoozing notifies no producer.
 func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
-	id := job.Args.BotID
 	run := store.JobRun{ID: job.ID, Attempt: job.Attempt}
+	for range maxReruns {
+		if err := w.once(ctx, job.Args.BotID, run); !errors.Is(err, errMoved) {
+			return err
+		}
+	}
+	return river.JobSnooze(0)
+}
+
+// once reconciles the bot once and settles the job; errMoved when the bot
+// moved meanwhile and the job is still running.
+func (w *ReconcileWorker) once(ctx context.Context, id uuid.UUID, run store.JobRun) error {
 	if l, ok := w.Reconciler.(Looker); ok {
 		start := time.Now()
 		look, err := l.Look(ctx, id)
@@ -114,14 +136,14 @@ func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 	return settled(w.Store.SettleReconcile(ctx, store.Settle{Bot: id, Revision: res.Revision, Job: run}))
 }
 
-// settled is Work's outcome once the reconcile is settled: a bot that moved
-// meanwhile is reconciled again at once.
+// settled is once's outcome when the reconcile is settled: errMoved when
+// the bot moved meanwhile.
 func settled(changed bool, err error) error {
 	if err != nil {
 		return err
 	}
 	if changed {
-		return river.JobSnooze(0)
+		return errMoved
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -19,6 +20,9 @@ const WakeChannel = "meeboter_wake"
 const (
 	WakeAdmit = "admit" // capacity freed or a bot queued
 	WakePool  = "pool"  // a pool slot was claimed or released
+	// WakeAll wakes every controller; Listen hands it over once it listens,
+	// for the wake-ups sent before (at a new leader, after a reconnect).
+	WakeAll = "all"
 )
 
 // WakeObserve is the wake-up of one platform's observer.
@@ -33,4 +37,18 @@ func wakeTx(ctx context.Context, tx pgx.Tx, what string) error {
 func (s *Store) Wake(ctx context.Context, what string) error {
 	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, WakeChannel, what)
 	return wrap("wake "+what, err)
+}
+
+// NotifyJobsTx tells River's producers of queue, at tx's commit, that jobs
+// were inserted: River's documented notification for jobs inserted outside
+// its client (channel `<schema>.river_insert`).
+func NotifyJobsTx(ctx context.Context, tx pgx.Tx, queue string) error {
+	payload, err := json.Marshal(struct {
+		Queue string `json:"queue"`
+	}{queue})
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `SELECT pg_notify(current_schema() || '.river_insert', $1)`, string(payload))
+	return wrap("notify jobs of "+queue, err)
 }
