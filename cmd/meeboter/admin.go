@@ -31,7 +31,12 @@ func connect(ctx context.Context, getenv func(string) string) (*pgxpool.Pool, er
 	if err := cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, errDatabaseURL
+	}
+	store.ConfigurePool(poolCfg)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, errDatabaseURL
 	}

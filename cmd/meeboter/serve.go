@@ -67,6 +67,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return errDatabaseURL
 	}
 	poolCfg.MaxConns = 40
+	store.ConfigurePool(poolCfg)
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ func NewPoolWith(t testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(NewDatabase(t))
 	require.NoError(t, err)
+	store.ConfigurePool(cfg)
 	if configure != nil {
 		configure(cfg)
 	}
