@@ -41,7 +41,7 @@ type Config struct {
 	// can describe workloads by id (ECS); zero fields take the observer's
 	// defaults (30 s of silence, 5 min of staleness).
 	ObserveFreshness observer.Freshness
-	GCInterval       time.Duration // default 15 s
+	GCInterval       time.Duration // default 1 min
 	GCGrace          time.Duration // default 30 s
 	JobTimeout       time.Duration // default 30 s
 	// SweepInterval is how often the leader requeues the running jobs of
@@ -75,7 +75,7 @@ func (c *Config) defaults() {
 	c.AdmitInterval = cmp.Or(c.AdmitInterval, 2*time.Second)
 	c.ResyncInterval = cmp.Or(c.ResyncInterval, 5*time.Second)
 	c.ObserveInterval = cmp.Or(c.ObserveInterval, 2*time.Second)
-	c.GCInterval = cmp.Or(c.GCInterval, 15*time.Second)
+	c.GCInterval = cmp.Or(c.GCInterval, time.Minute)
 	c.GCGrace = cmp.Or(c.GCGrace, 30*time.Second)
 	c.JobTimeout = cmp.Or(c.JobTimeout, 30*time.Second)
 	c.SweepInterval = cmp.Or(c.SweepInterval, time.Second)

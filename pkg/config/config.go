@@ -123,7 +123,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ResyncInterval:       r.dur("RESYNC_INTERVAL", 5*time.Second),
 		ObserveInterval:      r.dur("OBSERVE_INTERVAL", 2*time.Second),
 		ObserveMaxStaleness:  r.dur("OBSERVE_MAX_STALENESS", 5*time.Minute),
-		GCInterval:           r.dur("GC_INTERVAL", 15*time.Second),
+		GCInterval:           r.dur("GC_INTERVAL", time.Minute),
 		GCGrace:              r.dur("GC_GRACE", 30*time.Second),
 		JobTimeout:           r.dur("JOB_TIMEOUT", 30*time.Second),
 		ReplicaID:            r.str("REPLICA_ID", ""),

@@ -55,7 +55,7 @@ func TestLoadDefaults(t *testing.T) {
 		ObserveInterval:      2 * time.Second,
 		ObserveSilence:       30 * time.Second,
 		ObserveMaxStaleness:  5 * time.Minute,
-		GCInterval:           15 * time.Second,
+		GCInterval:           time.Minute,
 		GCGrace:              30 * time.Second,
 		JobTimeout:           30 * time.Second,
 		LocalBotLimit:        20,
