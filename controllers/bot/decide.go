@@ -149,7 +149,7 @@ func decideCreate(b store.Bot, d store.Deployment, now time.Time, cfg Config) Ac
 		switch {
 		case d.ErrorCount > 0:
 			return finish(store.StatusFatal, store.ReasonPlatformError)
-		case d.RetryAt != nil: // refused for capacity
+		case waitsForCapacity(d):
 			return finish(store.StatusFatal, store.ReasonQueueTimeout)
 		}
 		return finish(store.StatusFatal, store.ReasonDeployTimeout)
@@ -163,7 +163,7 @@ func decideCreate(b store.Bot, d store.Deployment, now time.Time, cfg Config) Ac
 
 func createDeadline(b store.Bot, d store.Deployment, cfg Config) time.Time {
 	deadline := deployDeadline(d, cfg)
-	if d.ErrorCount == 0 && d.RetryAt != nil && b.QueuedAt != nil {
+	if d.ErrorCount == 0 && waitsForCapacity(d) && b.QueuedAt != nil {
 		if queued := b.QueuedAt.Add(cfg.QueueTimeout); queued.After(deadline) {
 			return queued
 		}
@@ -257,6 +257,16 @@ func exitConfirmed(b store.Bot, seen, now time.Time, cfg Config) bool {
 		return false
 	}
 	return !now.Before(seen.Add(cfg.ExitConfirm))
+}
+
+// waitsForCapacity reports an attempt whose create only waits for room: the
+// platform refused it for capacity, or it was never begun — its reconcile
+// is still queued behind the platform's launch rate (20,000 bots admitted
+// at once wait up to 17 minutes for Fargate's 20 launches a second). Such a
+// bot is still queued: its queue timeout bounds the wait, not the deploy
+// timeout, which runs once the create is under way.
+func waitsForCapacity(d store.Deployment) bool {
+	return d.RetryAt != nil || (d.State == store.DeploymentPending && d.CreateTry == 0)
 }
 
 // deployDeadline runs from the attempt's start, extended while the platform

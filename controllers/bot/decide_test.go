@@ -127,6 +127,23 @@ func TestDecideCreateRetriesWithinItsDeadline(t *testing.T) {
 	require.Equal(t, finish(store.StatusFatal, store.ReasonDeployTimeout), Decide(b, d, t0.Add(10*time.Minute), testConfig))
 }
 
+// An attempt whose create was never begun waits behind the platform's
+// launch rate: it is a bot still queued, bounded by its queue timeout
+// (issue 13: at 20,000 bots the deploy timeout ended 900 of them before
+// their turn came).
+func TestDecideCreateNotBegunWaitsUntilTheQueueTimeout(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig
+	cfg.QueueTimeout = 30 * time.Minute
+	b, d := deployed(store.StatusDeploying)
+	d.State, d.Observed = store.DeploymentPending, nil
+	require.Equal(t, ActCreate, Decide(b, d, t0.Add(15*time.Minute), cfg).Kind)
+	require.Equal(t, finish(store.StatusFatal, store.ReasonQueueTimeout), Decide(b, d, t0.Add(30*time.Minute), cfg))
+
+	d.State = store.DeploymentCreating // under way: the deploy deadline
+	require.Equal(t, finish(store.StatusFatal, store.ReasonDeployTimeout), Decide(b, d, t0.Add(15*time.Minute), cfg))
+}
+
 // A stop holds the attempt's capacity until the platform shows the workload
 // gone (issue 10: ECS tasks still stopping were not counted), and is asked
 // again when it does not take.
