@@ -1,0 +1,4 @@
+package store
+
+// HeartbeatSQL is the heartbeat statement, for tests of its plan.
+const HeartbeatSQL = heartbeatSQL
