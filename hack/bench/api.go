@@ -19,6 +19,7 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
@@ -31,22 +32,43 @@ type APIResult struct {
 	HeartbeatsPerSec   float64 `json:"heartbeats_per_second"`
 	HeartbeatP99Ms     float64 `json:"heartbeat_p99_ms"`
 	ConcurrentRequests int     `json:"concurrent_requests"`
+	// StoreHeartbeatsPerSecond is the store's heartbeat (token check, update,
+	// read back) called directly: what HTTP costs is the gap to
+	// HeartbeatsPerSec, what the check costs the gap to the raw UPDATE.
+	StoreHeartbeatsPerSecond float64 `json:"store_heartbeats_per_second"`
+	// RawDB is Postgres's rate for the same writes, measured right after
+	// the API's in the same run.
+	RawDB RawDBResult `json:"raw_db"`
 }
 
+// ratios reads the API's rates against the raw database's.
+func (a APIResult) ratios() Ratios {
+	return Ratios{CreateVsRawDB: a.CreatesPerSecond / a.RawDB.CreatesPerSecond,
+		HeartbeatVsRawDB: a.HeartbeatsPerSec / a.RawDB.HeartbeatsPerSecond}
+}
+
+// rounds interleaves the API's and the raw database's runs, so that what
+// drifts during a run (table size, checkpoints, autovacuum, neighbours on a
+// shared machine) weighs on both alike.
+const rounds = 3
+
 // measureAPI runs the API alone (no controller: its jobs wait in River) and
-// hammers POST /api/v1/bots, then POST /bot/v1/heartbeat of running bots.
+// hammers POST /api/v1/bots, then POST /bot/v1/heartbeat of running bots,
+// each in rounds alternating with the same writes made straight to Postgres.
 func measureAPI(ctx context.Context, pool *pgxpool.Pool, creates int, beatFor time.Duration) (APIResult, error) {
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		return APIResult{}, err
 	}
-	st := store.New(pool, controllers.NewEnqueuer(rc))
+	enq := controllers.NewEnqueuer(rc)
+	st := store.New(pool, enq)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return APIResult{}, err
 	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: st, Clock: wallClock{},
-		Logger: zap.NewNop(), Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler()}
+		Metrics: metrics.New(metrics.Options{}), // as served: every request counted
+		Logger:  zap.NewNop(), Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler()}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
@@ -54,28 +76,68 @@ func measureAPI(ctx context.Context, pool *pgxpool.Pool, creates int, beatFor ti
 	if err != nil {
 		return APIResult{}, err
 	}
-	const workers = 32
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: apiWorkers}}
 	body := []byte(`{"meeting_url":"https://zoom.us/j/1234567890"}`)
-	createLat, createTook := load(workers, creates, 0, func(int) error {
-		return post(client, base+"/api/v1/bots", body, "Authorization", "Bearer "+key)
-	})
-	fmt.Printf("created %d bots through the API: %.0f/s, p99 %.1f ms\n", creates, float64(creates)/createTook.Seconds(), p99(createLat))
-
+	var apiCreate, rawCreate, apiBeat, storeBeat, rawBeat loadRounds
+	for range rounds {
+		apiCreate.add(load(apiWorkers, creates/rounds, 0, func(int) error {
+			return post(client, base+"/api/v1/bots", body, "Authorization", "Bearer "+key)
+		}))
+		rawCreate.add(load(apiWorkers, creates/rounds, 0, rawCreateTx(ctx, pool, enq)))
+	}
+	if rawCreate.n() == 0 {
+		return APIResult{}, fmt.Errorf("raw creates: %w", rawCreateTx(ctx, pool, enq)(0))
+	}
 	tokens, ids, err := runningBots(ctx, st, 1000)
 	if err != nil {
 		return APIResult{}, err
 	}
-	beatLat, beatTook := load(workers, 0, beatFor, func(i int) error {
-		j := i % len(tokens)
-		return post(client, base+botproto.PathHeartbeat, []byte("{}"), "Authorization", "Bearer "+tokens[j],
-			botproto.HeaderBotID, ids[j].String())
-	})
-	fmt.Printf("%d heartbeats in %s: %.0f/s, p99 %.1f ms\n", len(beatLat), beatTook.Round(time.Millisecond),
-		float64(len(beatLat))/beatTook.Seconds(), p99(beatLat))
-	return APIResult{Creates: creates, CreatesPerSecond: float64(creates) / createTook.Seconds(), CreateP99Ms: p99(createLat),
-		Heartbeats: len(beatLat), HeartbeatsPerSec: float64(len(beatLat)) / beatTook.Seconds(), HeartbeatP99Ms: p99(beatLat),
-		ConcurrentRequests: workers}, nil
+	for range rounds {
+		apiBeat.add(load(apiWorkers, 0, beatFor/rounds, func(i int) error {
+			j := i % len(tokens)
+			return post(client, base+botproto.PathHeartbeat, []byte("{}"), "Authorization", "Bearer "+tokens[j],
+				botproto.HeaderBotID, ids[j].String())
+		}))
+		storeBeat.add(load(apiWorkers, 0, beatFor/rounds, func(i int) error {
+			_, err := st.Heartbeat(ctx, tokens[i%len(tokens)], ids[i%len(ids)], time.Now())
+			return err
+		}))
+		rawBeat.add(load(apiWorkers, 0, beatFor/rounds, rawHeartbeat(ctx, pool, ids)))
+	}
+	res := APIResult{Creates: apiCreate.n(), CreatesPerSecond: apiCreate.perSecond(), CreateP99Ms: p99(apiCreate.lat),
+		Heartbeats: apiBeat.n(), HeartbeatsPerSec: apiBeat.perSecond(), HeartbeatP99Ms: p99(apiBeat.lat),
+		ConcurrentRequests:       apiWorkers,
+		StoreHeartbeatsPerSecond: storeBeat.perSecond(),
+		RawDB:                    RawDBResult{CreatesPerSecond: rawCreate.perSecond(), HeartbeatsPerSecond: rawBeat.perSecond()}}
+	fmt.Printf("created %d bots through the API: %.0f/s, p99 %.1f ms\n", res.Creates, res.CreatesPerSecond, res.CreateP99Ms)
+	fmt.Printf("%d heartbeats: %.0f/s, p99 %.1f ms (the store's heartbeat without HTTP: %.0f/s)\n",
+		res.Heartbeats, res.HeartbeatsPerSec, res.HeartbeatP99Ms, res.StoreHeartbeatsPerSecond)
+	fmt.Printf("raw Postgres, %d at a time: %.0f create transactions/s, %.0f heartbeat updates/s\n",
+		apiWorkers, res.RawDB.CreatesPerSecond, res.RawDB.HeartbeatsPerSecond)
+	return res, nil
+}
+
+// apiWorkers is how many requests (or raw transactions) are in flight.
+const apiWorkers = 32
+
+// loadRounds sums the calls of several load rounds.
+type loadRounds struct {
+	lat  []time.Duration
+	took time.Duration
+}
+
+func (r *loadRounds) add(lat []time.Duration, took time.Duration) {
+	r.lat = append(r.lat, lat...)
+	r.took += took
+}
+
+func (r *loadRounds) n() int { return len(r.lat) }
+
+func (r *loadRounds) perSecond() float64 {
+	if r.took <= 0 {
+		return 0
+	}
+	return float64(len(r.lat)) / r.took.Seconds()
 }
 
 // runningBots admits n of the created bots and gives each attempt a token,

@@ -26,6 +26,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/botsim"
 	"github.com/meeboter/meeboter/pkg/metrics"
+	"github.com/meeboter/meeboter/pkg/pgtest"
 	"github.com/meeboter/meeboter/pkg/platform/ecs"
 	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -47,11 +48,13 @@ type harness struct {
 	startup time.Duration
 	hooks   *webhookReceiver
 	metrics *metrics.Metrics
+	queries *pgtest.QueryCounter // the pool's tracer
+	creates createCalls          // when each bot's first RunTask arrived
 }
 
-func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger) (*harness, error) {
+func newHarness(ctx context.Context, pool *pgxpool.Pool, queries *pgtest.QueryCounter, n int, log *zap.Logger) (*harness, error) {
 	secret := []byte("bench-webhook-secret-0123456789")
-	h := &harness{pool: pool, hooks: newWebhookReceiver(secret)}
+	h := &harness{pool: pool, queries: queries, hooks: newWebhookReceiver(secret)}
 	// Every status change of every bot goes to one healthy receiver.
 	enq := &controllers.Enqueuer{Webhooks: controllers.WebhookTargets{URL: h.hooks.srv.URL, Render: api.RenderBot}}
 	h.store = store.New(pool, enq)
@@ -62,8 +65,8 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger)
 		return nil, err
 	}
 	h.apiURL = "http://" + ln.Addr().String()
-	h.apiSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: h.store, Clock: wallClock{},
-		Logger: log, Metrics: h.metrics, Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler()}
+	h.apiSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: unmarkHeartbeats((&api.Server{Store: h.store, Clock: wallClock{},
+		Logger: log, Metrics: h.metrics, Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler())}
 	go func() { _ = h.apiSrv.Serve(ln) }()
 
 	shared := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 30 * time.Second}
@@ -76,7 +79,7 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger)
 			return botsim.RunWithEnv(ctx, env, settings, botsim.WithClientOptions(botproto.WithHTTPClient(shared)))
 		}}
 	h.sim = ecssim.New(cfg)
-	h.simSrv = httptest.NewServer(h.sim.Handler())
+	h.simSrv = httptest.NewServer(h.creates.wrap(h.sim.Handler()))
 	d := h.sim.Config()
 	h.startup = d.ProvisioningDelay + d.PendingDelay
 	client := awsecs.New(awsecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.simSrv.URL),
@@ -100,7 +103,7 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, n int, log *zap.Logger)
 			MaxBotLifetime: 3 * time.Hour, QueueTimeout: 30 * time.Minute, JoinLeadTime: time.Second, MaxAttempts: 3},
 		PublicURL: h.apiURL, Platforms: []controllers.PlatformConfig{{Platform: p, Limit: n + 100}},
 		ReconcileWorker: 100, AdmitInterval: time.Second, ResyncInterval: 2 * time.Second, ObserveInterval: 2 * time.Second,
-		GCInterval: 15 * time.Second, GCGrace: time.Minute, JobTimeout: time.Minute,
+		GCGrace: time.Minute, JobTimeout: time.Minute,
 		Webhooks: controllers.WebhookConfig{Sender: &webhook.Sender{Secret: secret},
 			Operator: &webhook.Sender{Secret: secret, Destinations: webhook.Anywhere}}, Metrics: h.metrics},
 		controllers.Deps{Pool: pool, Store: h.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
@@ -127,40 +130,78 @@ func (h *harness) measure(ctx context.Context, n int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	start := time.Now()
-	ids, err := h.createBots(key, n)
+	over, err := h.idleOverhead(ctx, key)
 	if err != nil {
 		return Result{}, err
 	}
+	probe := h.sim.Stats() // the burst's ECS calls are counted from here
+	res, ids, err := h.burst(ctx, key, n, over)
+	if err != nil {
+		return Result{}, err
+	}
+	steadyFrom, steadyStart := h.sim.Stats(), time.Now()
+	if res.DB, err = steadyQueries(ctx, h.queries, n, steadyWindow); err != nil {
+		return Result{}, err
+	}
+	res.ECSReads = ecsReads(diffCounts(steadyFrom.Calls, h.sim.Stats().Calls), time.Since(steadyStart))
+	fmt.Printf("ECS reads with %d bots in their calls: %.2f per second = %.1f %% of the read bucket's %g per second\n",
+		n, res.ECSReads.PerSecondInCall, 100*res.ECSReads.ReadBucketShare, ecsReadRate)
+	if err := h.stopAll(ctx, key, ids, &res); err != nil {
+		return Result{}, err
+	}
+	st := h.sim.Stats()
+	res.ECSCalls = diffCounts(probe.Calls, st.Calls)
+	delete(res.ECSCalls, "") // requests the simulator could not route
+	res.ECSCallsPerBot = float64(sumCounts(res.ECSCalls)) / float64(n)
+	res.Throttled = st.Throttled - probe.Throttled
+	return res, nil
+}
+
+// burst creates n bots at once and waits until all are in their calls;
+// over gains the burst's due→RunTask times.
+func (h *harness) burst(ctx context.Context, key string, n int, over OverheadResult) (Result, []string, error) {
+	start := time.Now()
+	ids, err := h.createBots(key, n)
+	if err != nil {
+		return Result{}, nil, err
+	}
 	created := time.Since(start)
 	fmt.Printf("created %d bots in %s\n", n, created.Round(time.Millisecond))
-	if err := h.waitCount(ctx, `SELECT count(*) FROM bots WHERE status = 'IN_CALL'`, n, 10*time.Minute); err != nil {
-		return Result{}, err
+	bound := launchBound(n, h.startup)
+	// Twice what ECS's launch bucket allows, and a few minutes more.
+	if err := h.waitCount(ctx, `SELECT count(*) FROM bots WHERE status = 'IN_CALL'`, n, 2*bound+5*time.Minute); err != nil {
+		return Result{}, nil, err
 	}
 	inCall := time.Since(start)
-	bound := launchBound(n, h.startup)
 	fmt.Printf("all %d IN_CALL after %s (bound %s)\n", n, inCall.Round(time.Millisecond), bound.Round(time.Millisecond))
-	stopStart := time.Now()
-	if err := h.cancelBots(key, ids); err != nil {
-		return Result{}, err
+	raw, beyond, err := h.createDelays(ctx, ids, start)
+	if err != nil {
+		return Result{}, nil, err
 	}
-	if err := h.waitCount(ctx, `SELECT count(*) FROM bots WHERE status IN ('DONE', 'FATAL')`, n, 10*time.Minute); err != nil {
-		return Result{}, err
-	}
-	if err := h.waitCount(ctx, `SELECT count(*) FROM deployments WHERE state = 'GONE'`, n, 10*time.Minute); err != nil {
-		return Result{}, err
-	}
-	done := time.Since(stopStart)
-	st := h.sim.Stats()
-	total := 0
-	for op, c := range st.Calls {
-		if op != "" {
-			total += c
-		}
-	}
+	over.DueToCreateP50Ms, over.DueToCreateP99Ms, over.DueToCreateMaxMs = quantile(beyond, 0.5), quantile(beyond, 0.99), quantile(beyond, 1)
+	over.DueToCreateRawP99Ms = quantile(raw, 0.99)
+	fmt.Printf("overhead, burst: due→RunTask beyond the launch bucket p50 %.1f ms, p99 %.1f ms, max %.1f ms (p99 %.1f ms with it)\n",
+		over.DueToCreateP50Ms, over.DueToCreateP99Ms, over.DueToCreateMaxMs, over.DueToCreateRawP99Ms)
 	return Result{Bots: n, TimeToAllInCall: inCall.Seconds(), LaunchBound: bound.Seconds(),
-		RatioToBound: inCall.Seconds() / bound.Seconds(), ECSCalls: st.Calls, ECSCallsPerBot: float64(total) / float64(n),
-		Throttled: st.Throttled, CreateAPIPerSecond: float64(n) / created.Seconds(), TimeToAllDoneAfterStop: done.Seconds()}, nil
+		RatioToBound: inCall.Seconds() / bound.Seconds(), CreateAPIPerSecond: float64(n) / created.Seconds(), Overhead: over}, ids, nil
+}
+
+// stopAll cancels the bots and waits until every task is stopped (the
+// idle probe's bots ended before the burst).
+func (h *harness) stopAll(ctx context.Context, key string, ids []string, res *Result) error {
+	start := time.Now()
+	if err := h.cancelBots(key, ids); err != nil {
+		return err
+	}
+	n := len(ids) + overheadProbes
+	if err := h.waitCount(ctx, `SELECT count(*) FROM bots WHERE status IN ('DONE', 'FATAL')`, n, stopBound(n)); err != nil {
+		return err
+	}
+	if err := h.waitCount(ctx, `SELECT count(*) FROM deployments WHERE state = 'GONE'`, n, stopBound(n)); err != nil {
+		return err
+	}
+	res.TimeToAllDoneAfterStop = time.Since(start).Seconds()
+	return nil
 }
 
 func (h *harness) createBots(key string, n int) ([]string, error) {
@@ -230,6 +271,7 @@ func (h *harness) call(key, method, path string, body, out any) error {
 }
 
 func (h *harness) waitCount(ctx context.Context, sql string, want int, timeout time.Duration) error {
+	ctx = pgtest.Mark(ctx) // the bench's polling is not the controller's load
 	deadline := time.Now().Add(timeout)
 	for {
 		var n int
@@ -244,4 +286,27 @@ func (h *harness) waitCount(ctx context.Context, sql string, want int, timeout t
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// ecsReadRate is the sustained rate of ECS's cluster-read bucket
+// (ListTasks, DescribeTasks) per second.
+const ecsReadRate = 20.0
+
+// ECSReadsResult is the "ecs_reads" object of bench.json: the observer's
+// and garbage collector's ECS reads while every bot is in its call, the
+// figure that grew with the fleet when every running task was read.
+type ECSReadsResult struct {
+	PerSecondInCall float64 `json:"per_second_in_call"`
+	ReadBucketShare float64 `json:"read_bucket_share"`
+}
+
+func ecsReads(calls map[string]int, over time.Duration) ECSReadsResult {
+	perSecond := float64(calls["ListTasks"]+calls["DescribeTasks"]) / over.Seconds()
+	return ECSReadsResult{PerSecondInCall: perSecond, ReadBucketShare: perSecond / ecsReadRate}
+}
+
+// stopBound is how long stopping n tasks may take: twice what ECS's modify
+// bucket (40 calls a second) allows, and a few minutes more.
+func stopBound(n int) time.Duration {
+	return time.Duration(2*float64(n)/40*float64(time.Second)) + 5*time.Minute
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // schedDatabase is the scheduled scenario's own database, on the server
@@ -41,4 +42,35 @@ func freshDatabase(ctx context.Context, adminURL, name string) (string, func(), 
 		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")
 	}
 	return u.String(), drop, nil
+}
+
+// processDatabase is the database of a part that runs `meeboter serve` as
+// a process: made afresh as name, migrated by the binary, with an API key
+// and a pool for the part's own reads.
+type processDatabase struct {
+	url, apiKey string
+	pool        *pgxpool.Pool
+}
+
+// newProcessDatabase makes it; what must be undone is added to cleanup,
+// also on error.
+func newProcessDatabase(ctx context.Context, bin, adminURL, name string, cleanup *[]func()) (processDatabase, error) {
+	var d processDatabase
+	url, drop, err := freshDatabase(ctx, adminURL, name)
+	if err != nil {
+		return d, err
+	}
+	*cleanup = append(*cleanup, drop)
+	if _, err := meeboterCmd(ctx, bin, url, "migrate"); err != nil {
+		return d, err
+	}
+	if d.apiKey, err = createAPIKey(ctx, bin, url); err != nil {
+		return d, err
+	}
+	if d.pool, err = pgxpool.New(ctx, url); err != nil {
+		return d, err
+	}
+	*cleanup = append(*cleanup, d.pool.Close)
+	d.url = url
+	return d, nil
 }

@@ -185,23 +185,9 @@ func (r *schedRun) binary(ctx context.Context) error {
 }
 
 func (r *schedRun) database(ctx context.Context, adminURL string) error {
-	var drop func()
-	var err error
-	if r.dbURL, drop, err = freshDatabase(ctx, adminURL, schedDatabase); err != nil {
-		return err
-	}
-	r.cleanup = append(r.cleanup, drop)
-	if _, err := meeboterCmd(ctx, r.bin, r.dbURL, "migrate"); err != nil {
-		return err
-	}
-	if r.apiKey, err = createAPIKey(ctx, r.bin, r.dbURL); err != nil {
-		return err
-	}
-	if r.db, err = pgxpool.New(ctx, r.dbURL); err != nil {
-		return err
-	}
-	r.cleanup = append(r.cleanup, r.db.Close)
-	return nil
+	d, err := newProcessDatabase(ctx, r.bin, adminURL, schedDatabase, &r.cleanup)
+	r.dbURL, r.apiKey, r.db = d.url, d.apiKey, d.pool
+	return err
 }
 
 // startController starts the simulators, then the controller pointed at
