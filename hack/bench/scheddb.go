@@ -56,21 +56,21 @@ type processDatabase struct {
 // also on error.
 func newProcessDatabase(ctx context.Context, bin, adminURL, name string, cleanup *[]func()) (processDatabase, error) {
 	var d processDatabase
-	url, drop, err := freshDatabase(ctx, adminURL, name)
+	dbURL, drop, err := freshDatabase(ctx, adminURL, name)
 	if err != nil {
 		return d, err
 	}
 	*cleanup = append(*cleanup, drop)
-	if _, err := meeboterCmd(ctx, bin, url, "migrate"); err != nil {
+	if _, err := meeboterCmd(ctx, bin, dbURL, "migrate"); err != nil {
 		return d, err
 	}
-	if d.apiKey, err = createAPIKey(ctx, bin, url); err != nil {
+	if d.apiKey, err = createAPIKey(ctx, bin, dbURL); err != nil {
 		return d, err
 	}
-	if d.pool, err = pgxpool.New(ctx, url); err != nil {
+	if d.pool, err = pgxpool.New(ctx, dbURL); err != nil {
 		return d, err
 	}
 	*cleanup = append(*cleanup, d.pool.Close)
-	d.url = url
+	d.url = dbURL
 	return d, nil
 }
