@@ -6,11 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -47,11 +42,7 @@ func setupECS(t *testing.T) *ecsBundle {
 		TaskDefinitions:   map[string]ecssim.TaskDef{"meeboter-google-meet-bot:1": {ContainerName: "bot"}},
 		ProvisioningDelay: 5 * time.Millisecond, PendingDelay: 5 * time.Millisecond, StopDelay: 10 * time.Millisecond,
 		StopTimeout: time.Second, NoThrottle: true})
-	client := awsecs.New(awsecs.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.RateLimiter, o.MaxBackoff = ratelimit.None, 50*time.Millisecond
-		})})
+	client := ecssim.Client(srv.URL, "AKID", "SECRET")
 	e := &ecsBundle{testBundle: b, sim: sim, calls: map[string]int{}}
 	p, err := ecs.New(client, ecs.Config{Cluster: "bots", Subnets: []string{"subnet-1"},
 		TaskDefinitions: map[string]string{"google-meet": "meeboter-google-meet-bot:1"},

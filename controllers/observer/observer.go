@@ -79,16 +79,49 @@ func (o *Observer) describeOnce(ctx context.Context, p platform.Describer) (int,
 		return 0, err
 	}
 	now := o.Clock.Now()
-	f := o.freshness()
 	last := o.lastRead
 	o.lastRead = make(map[string]time.Time, len(deps)) // forget the deployments gone
-	var read, spare []store.ObservedDeployment
-	list := false
 	for _, d := range deps {
 		if at, ok := last[d.Name]; ok {
 			o.lastRead[d.Name] = at
 		}
-		switch NeedsRead(d, last[d.Name], now, f) {
+	}
+	read, spare, list := o.due(deps, now)
+	switch {
+	case list:
+		listed, err := o.Platform.List(ctx)
+		if err != nil {
+			return 0, err // absence is evidence only in a complete list
+		}
+		return o.recordRead(ctx, deps, index(listed), now)
+	case len(read) == 0:
+		return 0, nil
+	}
+	read = o.topUp(read, spare)
+	ids := make([]string, len(read))
+	for i, d := range read {
+		ids[i] = *d.ExternalID
+	}
+	found, _, err := p.Describe(ctx, ids)
+	if err != nil {
+		return 0, err // no answer is no evidence
+	}
+	// Every id was answered: one not found is missing, evidence of
+	// absence for that workload (within CreateGrace, not yet). Answers are
+	// matched by the id asked, whatever name the workload carries.
+	byID := make(map[string]platform.Listed, len(found))
+	for _, l := range found {
+		byID[externalKey(l.ExternalID)] = l
+	}
+	return o.recordRead(ctx, read, byID, now)
+}
+
+// due sorts the deployments of a pass: those to read by id, those worth
+// reading when a call has room, and whether one can only be read by a list.
+func (o *Observer) due(deps []store.ObservedDeployment, now time.Time) (read, spare []store.ObservedDeployment, list bool) {
+	f := o.freshness()
+	for _, d := range deps {
+		switch NeedsRead(d, o.lastRead[d.Name], now, f) {
 		case ReadList:
 			list = true
 		case ReadDescribe:
@@ -99,43 +132,17 @@ func (o *Observer) describeOnce(ctx context.Context, p platform.Describer) (int,
 			}
 		}
 	}
-	if list {
-		listed, err := o.Platform.List(ctx)
-		if err != nil {
-			return 0, err // absence is evidence only in a complete list
-		}
-		all := make([]store.Deployment, len(deps))
-		for i, d := range deps {
-			all[i] = d.Deployment
-			o.lastRead[d.Name] = now
-		}
-		return o.record(ctx, all, index(listed), now)
-	}
-	if len(read) == 0 {
-		return 0, nil
-	}
-	read = o.topUp(read, spare)
-	ids := make([]string, len(read))
-	plain := make([]store.Deployment, len(read))
-	for i, d := range read {
-		ids[i] = *d.ExternalID
+	return read, spare, list
+}
+
+// recordRead notes deps as read now and records what was read of them.
+func (o *Observer) recordRead(ctx context.Context, deps []store.ObservedDeployment, read map[string]platform.Listed, now time.Time) (int, error) {
+	plain := make([]store.Deployment, len(deps))
+	for i, d := range deps {
 		plain[i] = d.Deployment
-	}
-	found, _, err := p.Describe(ctx, ids)
-	if err != nil {
-		return 0, err // no answer is no evidence
-	}
-	for _, d := range read {
 		o.lastRead[d.Name] = now
 	}
-	// Every id was answered: one not found is missing, evidence of
-	// absence for that workload (within CreateGrace, not yet). Answers are
-	// matched by the id asked, whatever name the workload carries.
-	byID := make(map[string]platform.Listed, len(found))
-	for _, l := range found {
-		byID[externalKey(l.ExternalID)] = l
-	}
-	return o.record(ctx, plain, byID, now)
+	return o.record(ctx, plain, read, now)
 }
 
 func (o *Observer) freshness() Freshness {
@@ -150,8 +157,17 @@ func (o *Observer) spare(d store.ObservedDeployment, now time.Time, f Freshness)
 		(d.Observed != nil && *d.Observed == store.ObservedExited) {
 		return false
 	}
-	return now.Sub(o.lastRead[d.Name]) >= f.MaxStaleness/2 &&
-		(d.ObservedAt == nil || now.Sub(*d.ObservedAt) >= f.MaxStaleness/2)
+	return now.Sub(o.readAt(d)) >= f.MaxStaleness/2
+}
+
+// readAt is when d's workload was last read: by this observer, or by an
+// observation recorded since.
+func (o *Observer) readAt(d store.ObservedDeployment) time.Time {
+	t := o.lastRead[d.Name]
+	if d.ObservedAt != nil && d.ObservedAt.After(t) {
+		t = *d.ObservedAt
+	}
+	return t
 }
 
 // topUp fills the last describe call of a pass with the spare workloads
@@ -162,14 +178,7 @@ func (o *Observer) topUp(read, spare []store.ObservedDeployment) []store.Observe
 	if room == 0 || len(spare) == 0 {
 		return read
 	}
-	at := func(d store.ObservedDeployment) time.Time {
-		t := o.lastRead[d.Name]
-		if d.ObservedAt != nil && d.ObservedAt.After(t) {
-			t = *d.ObservedAt
-		}
-		return t
-	}
-	slices.SortStableFunc(spare, func(a, b store.ObservedDeployment) int { return at(a).Compare(at(b)) })
+	slices.SortStableFunc(spare, func(a, b store.ObservedDeployment) int { return o.readAt(a).Compare(o.readAt(b)) })
 	return append(read, spare[:min(room, len(spare))]...)
 }
 
