@@ -138,8 +138,12 @@ func runningReconciles(ctx context.Context, s *system, id string) ([]runningJob,
 	return out, err
 }
 
-// diedWithVictim keeps the jobs that had not completed before the kill:
-// one that finished between the read and the SIGKILL lost nothing.
+// diedWithVictim keeps the jobs the victim did not complete: one whose last
+// attempt began before the kill and completed lost nothing, even when it
+// finished after at (between the read and the SIGKILL taking effect; a
+// reconcile that sees its bot move runs again in the same job, so such a
+// job has no later attempt to look for). A job swept back and run again
+// elsewhere has a later attempt and counts as died.
 func diedWithVictim(ctx context.Context, s *system, jobs []runningJob, at time.Time) ([]string, error) {
 	if len(jobs) == 0 {
 		return nil, nil
@@ -148,7 +152,7 @@ func diedWithVictim(ctx context.Context, s *system, jobs []runningJob, at time.T
 	for i, j := range jobs {
 		ids[i] = j.id
 	}
-	rows, err := s.db.Query(ctx, `SELECT id FROM river_job WHERE id = ANY($1) AND state = 'completed' AND finalized_at <= $2`, ids, at)
+	rows, err := s.db.Query(ctx, `SELECT id FROM river_job WHERE id = ANY($1) AND state = 'completed' AND attempted_at <= $2`, ids, at)
 	if err != nil {
 		return nil, err
 	}
