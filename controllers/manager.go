@@ -48,8 +48,9 @@ type Config struct {
 	// replicas that ended (default 1 s).
 	SweepInterval time.Duration
 	// Pool, when set, is the Coolify slot pool, run every PoolSyncInterval
-	// (default 5 s) and whenever a slot is claimed or released.
-	Pool             Runner
+	// (default 5 s), when its NextPass is due, and whenever a slot is
+	// claimed or released.
+	Pool             PoolRunner
 	PoolSyncInterval time.Duration
 	Webhooks         WebhookConfig
 	// Leader configures the election.
@@ -252,7 +253,9 @@ func leaderLoops(cfg Config, deps Deps, limits []bot.PlatformLimit) []*Loop {
 			NewLoop("gc", "", cfg.GCInterval, pass(c.RunOnce)))
 	}
 	if cfg.Pool != nil {
-		loops = append(loops, NewLoop("pool", store.WakePool, cfg.PoolSyncInterval, pass(cfg.Pool.RunOnce)))
+		l := NewLoop("pool", store.WakePool, cfg.PoolSyncInterval, pass(cfg.Pool.RunOnce))
+		l.Next = cfg.Pool.NextPass
+		loops = append(loops, l)
 	}
 	return loops
 }
@@ -310,6 +313,13 @@ func pass(run func(context.Context) (int, error)) func(context.Context) error {
 // Runner is a background service's single pass.
 type Runner interface {
 	RunOnce(ctx context.Context) (int, error)
+}
+
+// PoolRunner is the pool controller: a pass, and how soon the next one is
+// due.
+type PoolRunner interface {
+	Runner
+	NextPass() time.Duration
 }
 
 // Start connects the session (its identity must be held before any job is

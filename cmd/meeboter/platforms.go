@@ -21,7 +21,7 @@ import (
 // platforms is what the configured deployment platform needs run.
 type platforms struct {
 	list []controllers.PlatformConfig
-	pool controllers.Runner // the Coolify slot pool, when in use
+	pool controllers.PoolRunner // the Coolify slot pool, when in use
 	// poolPlatform names the platform whose deploying bots wait for slots.
 	poolPlatform string
 }
@@ -101,7 +101,7 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 			LookAhead:           poolLookAhead(cfg, len(specs)),
 			DemandUnreserved:    len(cfg.Platforms) > 0 && cfg.Platforms[0] == config.PlatformCoolify,
 			MaxConcurrentStarts: c.MaxConcurrentDeploys, StartTimeout: c.StartTimeout, StopTimeout: 2 * time.Minute,
-			DeleteTimeout: 5 * time.Minute, OrphanGrace: cfg.GCGrace, MaxErrors: 3,
+			DeleteTimeout: 5 * time.Minute, OrphanGrace: cfg.GCGrace, MaxErrors: 3, ListInterval: c.PoolSyncInterval,
 			// A slot container learns only who it is; it pulls its work.
 			Env: func(appUUID, token string) map[string]string {
 				return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token,

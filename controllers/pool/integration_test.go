@@ -72,6 +72,9 @@ type opts struct {
 	lookAhead time.Duration
 }
 
+// poolSync is the pool's period in these tests.
+const poolSync = 200 * time.Millisecond
+
 func defaultOpts() opts {
 	settings := botsim.DefaultSettings()
 	settings.CallDuration = 300 * time.Millisecond
@@ -134,10 +137,12 @@ func setup(t *testing.T, o opts) *testBundle {
 	pp := &coolify.PoolPlatform{Store: b.store, MaxSlots: o.maxSlots, Clock: time.Now,
 		SpecHash: func(mp string) (string, bool) { h, ok := hashes[mp]; return h, ok },
 		Notify:   func() { require.NoError(t, b.store.Wake(context.Background(), store.WakePool)) }}
-	var background controllers.Runner = b.ctl
+	var background controllers.PoolRunner = b.ctl
 	var plat platform.Platform = pp
 	if o.manualPool {
 		background = nil
+	} else {
+		b.ctl.Config.ListInterval = poolSync // wake-ups between lists are quick passes
 	}
 	if o.ephemeral {
 		background = nil
@@ -149,7 +154,7 @@ func setup(t *testing.T, o opts) *testBundle {
 	}
 	mgr, err := controllers.New(controllers.Config{Bot: o.bot, PublicURL: apiSrv.URL,
 		Platforms: []controllers.PlatformConfig{{Platform: plat, Limit: 100}},
-		Pool:      background, PoolSyncInterval: 200 * time.Millisecond, AdmitInterval: 200 * time.Millisecond,
+		Pool:      background, PoolSyncInterval: poolSync, AdmitInterval: 200 * time.Millisecond,
 		ResyncInterval: 300 * time.Millisecond, ObserveInterval: 200 * time.Millisecond, GCInterval: time.Second, GCGrace: 3 * time.Second},
 		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
 	require.NoError(t, err)

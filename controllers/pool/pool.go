@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -111,6 +112,9 @@ type Config struct {
 	// DemandUnreserved counts scheduled bots reserved nowhere in the demand
 	// too (the pool platform is the first they may go to).
 	DemandUnreserved bool
+	// ListInterval: a pass within it of the last list is a quick pass, which
+	// reads nothing from Coolify (see RunOnce). 0: every pass lists.
+	ListInterval time.Duration
 }
 
 // Pool is the pool controller.
@@ -123,6 +127,10 @@ type Pool struct {
 	// Metrics counts drift corrections and orphans deleted; nil records
 	// nothing.
 	Metrics *metrics.Metrics
+
+	// listedAt is when the last full pass began its list. RunOnce and
+	// NextPass are called from one loop, never concurrently.
+	listedAt time.Time
 }
 
 // pass is one run's view: the listed applications and the specs.
@@ -165,13 +173,37 @@ func (p *Pool) planHot(ps *pass, slots []store.PoolSlot) map[string]*hotBudget {
 	return hot
 }
 
-// RunOnce makes one pass over every slot.
+// RunOnce makes one pass over every slot: a full pass, or a quick one
+// when the last list is younger than ListInterval. A pass woken by a claim,
+// a release or a container's first ask between two lists needs nothing
+// Coolify could tell: what it acts on is in the database. Coolify's rate
+// limit is per user, so a list per wake-up would cost more calls than the
+// bots themselves (issue 13: 1.68 lists per bot on a warm pool).
 func (p *Pool) RunOnce(ctx context.Context) (int, error) {
+	if p.Config.ListInterval > 0 && p.Clock.Now().Sub(p.listedAt) < p.Config.ListInterval {
+		return p.quickPass(ctx)
+	}
+	return p.fullPass(ctx)
+}
+
+// NextPass is how soon the next list is due.
+func (p *Pool) NextPass() time.Duration {
+	if p.Config.ListInterval == 0 {
+		return time.Hour // every pass lists: the loop's own period rules
+	}
+	return p.Config.ListInterval - p.Clock.Now().Sub(p.listedAt)
+}
+
+// fullPass lists every slot application and steps every slot from it.
+func (p *Pool) fullPass(ctx context.Context) (int, error) {
+	// The time before the list: an observation recorded from it never
+	// overwrites a newer one (a container's ask meanwhile).
+	now := p.Clock.Now()
 	apps, err := p.Apps.List(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("pool: list applications: %w", err) // absence is not evidence
 	}
-	now := p.Clock.Now()
+	p.listedAt = now
 	demand := map[string]int{}
 	if p.Config.LookAhead > 0 {
 		if demand, err = p.Store.PoolDemand(ctx, platformName, p.Config.DemandUnreserved, now.Add(p.Config.LookAhead)); err != nil {
@@ -184,23 +216,15 @@ func (p *Pool) RunOnce(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	slots, err := p.Store.Slots(ctx)
+	slots, ps, err := p.load(ctx, now)
 	if err != nil {
 		return 0, err
 	}
-	inFlight, err := p.Store.StartsInFlight(ctx)
-	if err != nil {
-		return 0, err
-	}
-	ps := &pass{now: now, byUUID: map[string]App{}, byName: map[string]App{}, specs: map[string]Spec{}, inFlight: inFlight,
-		demand: demand}
+	ps.demand = demand
 	for _, a := range apps {
 		ps.byUUID[a.UUID], ps.byName[a.Name] = a, a
 	}
 	ps.hot = p.planHot(ps, slots)
-	for _, s := range p.Config.Specs {
-		ps.specs[s.MeetingPlatform] = s
-	}
 	idle := idleCounts(slots)
 	acted := 0
 	for _, slot := range passOrder(slots) {
@@ -212,18 +236,75 @@ func (p *Pool) RunOnce(ctx context.Context) (int, error) {
 				return acted, err
 			}
 		}
-		changed, err := p.step(ctx, ps, slot, app, listed, idle)
-		if err != nil {
-			p.Logger.Warn("pool: slot step failed", zap.String("slot", slot.Name), zap.String("state", string(slot.State)), zap.Error(err))
-			p.recordError(ctx, slot, err)
-			continue
-		}
-		if changed {
-			acted++
-		}
+		acted += p.stepCounted(ctx, ps, slot, app, listed, idle)
 	}
 	n, err := p.collectOrphans(ctx, ps, slots, apps)
 	return acted + n, err
+}
+
+// quickPass takes the steps the database alone calls for: start a claimed
+// slot, stop a released one, and record a start its container proved by
+// asking for work (an observation newer than the start). The rest, and
+// any absence, waits for the next list.
+func (p *Pool) quickPass(ctx context.Context) (int, error) {
+	slots, ps, err := p.load(ctx, p.Clock.Now())
+	if err != nil {
+		return 0, err
+	}
+	acted := 0
+	for _, slot := range passOrder(slots) {
+		if slot.AppUUID == nil {
+			continue
+		}
+		app := App{UUID: *slot.AppUUID, Name: slot.Name}
+		switch {
+		case slot.State == store.SlotStarting && slot.StartRequestedAt == nil,
+			slot.State == store.SlotStopping && slot.StopRequestedAt == nil:
+			acted += p.stepCounted(ctx, ps, slot, app, true, nil)
+		case slot.State == store.SlotStarting && seenRunningSince(slot, *slot.StartRequestedAt):
+			acted += p.stepCounted(ctx, ps, slot, App{UUID: app.UUID, Name: app.Name, Status: *slot.Observed}, true, nil)
+		}
+	}
+	return acted, nil
+}
+
+// seenRunningSince reports whether the slot's container was last seen
+// running at or after t.
+func seenRunningSince(slot store.PoolSlot, t time.Time) bool {
+	return slot.Observed != nil && slot.ObservedAt != nil && !slot.ObservedAt.Before(t) &&
+		strings.HasPrefix(*slot.Observed, "running")
+}
+
+// load reads the slots and the starts in flight for a pass at now.
+func (p *Pool) load(ctx context.Context, now time.Time) ([]store.PoolSlot, *pass, error) {
+	slots, err := p.Store.Slots(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	inFlight, err := p.Store.StartsInFlight(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ps := &pass{now: now, byUUID: map[string]App{}, byName: map[string]App{}, specs: map[string]Spec{}, inFlight: inFlight}
+	for _, s := range p.Config.Specs {
+		ps.specs[s.MeetingPlatform] = s
+	}
+	return slots, ps, nil
+}
+
+// stepCounted steps one slot and returns 1 when it changed anything; a
+// failed step is logged and recorded on the slot, not the pass's failure.
+func (p *Pool) stepCounted(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool, idle map[string]int) int {
+	changed, err := p.step(ctx, ps, slot, app, listed, idle)
+	if err != nil {
+		p.Logger.Warn("pool: slot step failed", zap.String("slot", slot.Name), zap.String("state", string(slot.State)), zap.Error(err))
+		p.recordError(ctx, slot, err)
+		return 0
+	}
+	if changed {
+		return 1
+	}
+	return 0
 }
 
 func (p *Pool) appOf(ps *pass, slot store.PoolSlot) (App, bool) {

@@ -274,10 +274,11 @@ func (s *Store) UpdateSlot(ctx context.Context, u SlotUpdate, now time.Time) (bo
 }
 
 // RecordSlotObservation writes the application status seen in the bulk list
-// (observed_at is the time of the change).
+// taken at now (observed_at is the time of the change); an observation
+// newer than the list (a container's ask) is kept.
 func (s *Store) RecordSlotObservation(ctx context.Context, id int64, observed string, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE pool_slots SET observed = $2, observed_at = $3
-		WHERE id = $1 AND observed IS DISTINCT FROM $2`, id, observed, now)
+		WHERE id = $1 AND observed IS DISTINCT FROM $2 AND (observed_at IS NULL OR observed_at <= $3)`, id, observed, now)
 	return wrap("record slot observation", err)
 }
 
@@ -330,9 +331,14 @@ func (s *Store) SlotAssignment(ctx context.Context, appUUID, slotToken, newToken
 			return err
 		}
 		if state == SlotStarting {
-			// The container asking proves its start finished: the pool
-			// records it now, freeing its place under the concurrency cap,
-			// instead of at its next period.
+			// The container asking proves its start finished: seen running
+			// now (health unknown), for the pool to record at once, freeing
+			// its place under the concurrency cap, instead of at its next
+			// list.
+			if _, err := tx.Exec(ctx, `UPDATE pool_slots SET observed = 'running:unknown', observed_at = $2
+				WHERE app_uuid = $1 AND (observed IS NULL OR observed NOT LIKE 'running%')`, appUUID, now); err != nil {
+				return err
+			}
 			if err := wakeTx(ctx, tx, WakePool); err != nil {
 				return err
 			}
