@@ -9,7 +9,7 @@ FUZZTIME ?= 30s
 # machine lints with the same one.
 GOLANGCI_LINT := bin/golangci-lint
 # versitygw is the real S3 server that tests and `make run` start (package
-# pkg/s3server); it is pinned in hack/tools too and built here once, so
+# hack/devenv/s3server); it is pinned in hack/tools too and built here once, so
 # parallel test binaries do not each try to build it.
 VERSITYGW := bin/versitygw
 

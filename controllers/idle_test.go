@@ -17,8 +17,9 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 	"github.com/meeboter/meeboter/pkg/botproto"
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -66,7 +67,7 @@ func setupInCall(t *testing.T) *inCallBundle {
 	enq := &controllers.Enqueuer{}
 	st := store.New(pool, enq)
 	fake := &platformtest.Fake{}
-	reconciler := &bot.Reconciler{Store: st, Platforms: map[string]platform.Platform{fake.Name(): fake}, Clock: wallClock{},
+	reconciler := &bot.Reconciler{Store: st, Platforms: map[string]platform.Platform{fake.Name(): fake}, Clock: clock.Wall{},
 		Logger: zap.NewNop(), Config: bot.Config{HeartbeatTimeout: 5 * time.Minute, DeployTimeout: time.Minute,
 			LeaveTimeout: time.Minute, MaxBotLifetime: time.Hour, QueueTimeout: time.Minute, MaxAttempts: 3,
 			MaxCreateErrors: 5, MissingGrace: 10 * time.Second, StopRecheck: time.Minute}}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
@@ -184,7 +185,7 @@ func TestSweeperRequeuesTheJobsOfADeadReplica(t *testing.T) {
 			return err == nil && tag.RowsAffected() == 1
 		}, 10*time.Second, 10*time.Millisecond)
 	}
-	sweeper := &controllers.JobSweeper{Store: st, Clock: wallClock{}, Logger: zaptest.NewLogger(t)}
+	sweeper := &controllers.JobSweeper{Store: st, Clock: clock.Wall{}, Logger: zaptest.NewLogger(t)}
 	n, err := sweeper.RunOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)

@@ -22,6 +22,7 @@ import (
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/controllers/gc"
 	"github.com/meeboter/meeboter/controllers/observer"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -168,7 +169,7 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Store    *store.Store
 	Enqueuer *Enqueuer
-	Clock    bot.Clock
+	Clock    clock.Clock
 	Logger   *zap.Logger
 }
 

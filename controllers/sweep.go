@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/pkg/clock"
 )
 
 // ClientID names one run of a replica: its River client ID (so a job's
@@ -41,12 +43,9 @@ type SweepStore interface {
 // seconds, not when River's rescuer gets to it (45–75 s).
 type JobSweeper struct {
 	Store  SweepStore
-	Clock  Clock
+	Clock  clock.Clock
 	Logger *zap.Logger
 }
-
-// Clock is a time source.
-type Clock interface{ Now() time.Time }
 
 // RunOnce requeues the running jobs of dead replicas; it returns how many.
 func (s *JobSweeper) RunOnce(ctx context.Context) (int, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/webhook"
@@ -159,7 +160,7 @@ type WebhookWorker struct {
 	river.WorkerDefaults[WebhookArgs]
 	Config  WebhookConfig
 	Store   WebhookStore
-	Clock   interface{ Now() time.Time }
+	Clock   clock.Clock
 	Metrics *metrics.Metrics
 	// Logger notes a tenant given a secret at delivery; nil logs nothing.
 	Logger *zap.Logger

@@ -21,6 +21,7 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
 	"github.com/meeboter/meeboter/pkg/webhook"
@@ -110,10 +111,6 @@ type webhookBundle struct {
 	reconciler *countingReconciler
 }
 
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
 // loopback lets the tests' receivers, on 127.0.0.1, be reached.
 var loopback = webhook.Destinations{AllowNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 
@@ -135,7 +132,7 @@ func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st,
 		Locks: storetest.NewSession(t, pool, controllers.ClientID("webhooks-test"))})
-	river.AddWorker(workers, &controllers.WebhookWorker{Config: cfg, Store: st, Clock: wallClock{}})
+	river.AddWorker(workers, &controllers.WebhookWorker{Config: cfg, Store: st, Clock: clock.Wall{}})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues: map[string]river.QueueConfig{controllers.QueueReconcile: {MaxWorkers: 5},
 			controllers.QueueWebhook: {MaxWorkers: cfg.Workers}},

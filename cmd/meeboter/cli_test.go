@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
@@ -27,12 +28,6 @@ const (
 	cliMeetURL = "https://meet.google.com/abc-defg-hij"
 	cliZoomURL = "https://us02web.zoom.us/j/85012345678?pwd=abc"
 )
-
-// fixedClock is the API's clock: a fixed time makes the pool's queue age
-// the same in the CLI's answer and the API's.
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
 
 // cliAPI is the real user API (pkg/api over a migrated Postgres, River
 // insert-only: jobs are queued, nothing runs them) that the CLI runs
@@ -52,7 +47,9 @@ func newCLIAPI(t *testing.T) *cliAPI {
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(rc))
-	srv := &api.Server{Store: st, Clock: fixedClock{time.Now().Add(-3 * time.Minute)},
+	// A clock that stands still makes the pool's queue age the same in the
+	// CLI's answer and the API's.
+	srv := &api.Server{Store: st, Clock: fakeclock.New(time.Now().Add(-3 * time.Minute)),
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		Config: api.Config{MaxBotLifetime: time.Hour, BotHeartbeatInterval: 10 * time.Second, PoolPlatform: "coolify",
 			Platforms: []api.PlatformLimit{{Name: "coolify", Limit: 2}, {Name: "local", Limit: 5}}}}

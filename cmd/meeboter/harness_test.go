@@ -19,7 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/local"
 	"github.com/meeboter/meeboter/pkg/store/storetest"

@@ -11,6 +11,7 @@ import (
 	"github.com/meeboter/meeboter/controllers/pool"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform/coolify"
@@ -84,7 +85,7 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 		DestinationUUID: c.DestinationUUID, PortsExposes: "3000"}
 	if c.Mode == config.CoolifyEphemeral {
 		p := &coolify.EphemeralPlatform{Client: client, Base: base, LimitsCPUs: c.LimitsCPUs, LimitsMemory: c.LimitsMemory,
-			StartTimeout: c.StartTimeout, Clock: time.Now,
+			StartTimeout: c.StartTimeout, Clock: clock.Wall{},
 			Image: func(mp string) (string, string, bool) { img, ok := c.Images[mp]; return img, c.Tag, ok }}
 		return platforms{list: []controllers.PlatformConfig{{Platform: p, Limit: c.BotLimit}}}, nil
 	}
@@ -95,9 +96,9 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 		specs = append(specs, s)
 		hashes[mp] = s.Hash()
 	}
-	ctl := &pool.Pool{Apps: &coolify.SlotApps{Client: client, Base: base}, Store: st, Clock: wallClock{}, Logger: log.Named("pool"),
+	ctl := &pool.Pool{Apps: &coolify.SlotApps{Client: client, Base: base}, Store: st, Clock: clock.Wall{}, Logger: log.Named("pool"),
 		Metrics: m,
-		Config: pool.Config{Specs: specs, MinIdle: c.PoolMinIdle, MaxSlots: c.PoolMaxSlots, IdleTTL: c.PoolIdleTTL,
+		Config: pool.Config{Platform: coolify.PlatformName, Specs: specs, MinIdle: c.PoolMinIdle, MaxSlots: c.PoolMaxSlots, IdleTTL: c.PoolIdleTTL,
 			LookAhead:           poolLookAhead(cfg, len(specs)),
 			DemandUnreserved:    len(cfg.Platforms) > 0 && cfg.Platforms[0] == config.PlatformCoolify,
 			MaxConcurrentStarts: c.MaxConcurrentDeploys, StartTimeout: c.StartTimeout, StopTimeout: 2 * time.Minute,
@@ -107,7 +108,7 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 				return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token,
 					botproto.EnvCallbackURL: cfg.PublicURL}
 			}}}
-	pp := &coolify.PoolPlatform{Store: st, MaxSlots: c.PoolMaxSlots, Clock: time.Now,
+	pp := &pool.SlotPlatform{PlatformName: coolify.PlatformName, Store: st, MaxSlots: c.PoolMaxSlots, Clock: clock.Wall{},
 		SpecHash: func(mp string) (string, bool) { h, ok := hashes[mp]; return h, ok },
 		Notify:   wake(ctx, st, log, store.WakePool)}
 	return platforms{list: []controllers.PlatformConfig{{Platform: pp, Limit: c.BotLimit}}, pool: ctl,

@@ -17,7 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/pkg/s3server"
+	"github.com/meeboter/meeboter/hack/devenv/s3server"
 	"github.com/meeboter/meeboter/pkg/webhook"
 )
 

@@ -19,6 +19,7 @@ import (
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/controllers/observer"
 	"github.com/meeboter/meeboter/pkg/api"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/recording"
@@ -26,10 +27,6 @@ import (
 	"github.com/meeboter/meeboter/pkg/version"
 	"github.com/meeboter/meeboter/pkg/webhook"
 )
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 func newLogger(cfg config.Config, stderr io.Writer) *zap.Logger {
 	level, _ := zapcore.ParseLevel(cfg.LogLevel)
@@ -98,12 +95,12 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	leads := newLeadTimes(cfg, st, plats)
 	mcfg := managerConfig(cfg, plats)
 	mcfg.Metrics, mcfg.LeadTime = met, leads.forBot
-	m, err := controllers.New(mcfg, controllers.Deps{Pool: pool, Store: st, Enqueuer: enq, Clock: wallClock{}, Logger: log})
+	m, err := controllers.New(mcfg, controllers.Deps{Pool: pool, Store: st, Enqueuer: enq, Clock: clock.Wall{}, Logger: log})
 	if err != nil {
 		return err
 	}
 	met.SetLeading(m.Leading)
-	apiServer := &api.Server{Store: st, Clock: wallClock{}, Logger: log.Named("api"), Recordings: recordings, Metrics: met,
+	apiServer := &api.Server{Store: st, Clock: clock.Wall{}, Logger: log.Named("api"), Recordings: recordings, Metrics: met,
 		Config: api.Config{MaxBotLifetime: cfg.MaxBotLifetime, BotHeartbeatInterval: cfg.BotHeartbeatInterval,
 			PoolPlatform: plats.poolPlatform, Platforms: plats.limits(), LeaveTimeout: cfg.LeaveTimeout,
 			ReserveAhead: cfg.ReserveAhead, Callbacks: cfg.Webhooks.CallbackAllow,

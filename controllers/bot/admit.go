@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
@@ -24,7 +25,7 @@ type PlatformLimit = store.PlatformLimit
 type Admitter struct {
 	Store     AdmitStore
 	Platforms []PlatformLimit
-	Clock     Clock
+	Clock     clock.Clock
 	Logger    *zap.Logger
 }
 

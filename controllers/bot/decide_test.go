@@ -24,23 +24,21 @@ var testConfig = Config{
 	StopRecheck:      time.Minute,
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // deployed returns a bot admitted at t0 with a running attempt 1.
 func deployed(status store.Status) (store.Bot, *store.Deployment) {
 	b := store.Bot{ID: uuid.New(), Status: status, Desired: store.DesiredRunning, CurrentAttempt: 1,
-		DeployStartedAt: ptr(t0), QueuedAt: ptr(t0)}
+		DeployStartedAt: new(t0), QueuedAt: new(t0)}
 	if status.Running() {
-		b.LastHeartbeatAt = ptr(t0)
+		b.LastHeartbeatAt = new(t0)
 	}
 	d := &store.Deployment{BotID: b.ID, Attempt: 1, State: store.DeploymentRunning, CreatedAt: t0,
-		Observed: ptr(store.ObservedRunning), ObservedAt: ptr(t0)}
+		Observed: new(store.ObservedRunning), ObservedAt: new(t0)}
 	return b, d
 }
 
 func TestDecideSchedule(t *testing.T) {
 	t.Parallel()
-	b := store.Bot{Status: store.StatusScheduled, Desired: store.DesiredRunning, JoinAt: ptr(t0.Add(time.Hour))}
+	b := store.Bot{Status: store.StatusScheduled, Desired: store.DesiredRunning, JoinAt: new(t0.Add(time.Hour))}
 	a := Decide(b, nil, t0, testConfig)
 	require.Equal(t, ActWait, a.Kind)
 	require.Equal(t, t0.Add(time.Hour-30*time.Second), *a.Next, "admitted the lead time early")
@@ -49,7 +47,7 @@ func TestDecideSchedule(t *testing.T) {
 
 func TestDecideQueueTimeout(t *testing.T) {
 	t.Parallel()
-	b := store.Bot{Status: store.StatusQueued, Desired: store.DesiredRunning, QueuedAt: ptr(t0)}
+	b := store.Bot{Status: store.StatusQueued, Desired: store.DesiredRunning, QueuedAt: new(t0)}
 	a := Decide(b, nil, t0.Add(9*time.Minute), testConfig)
 	require.Equal(t, ActWait, a.Kind)
 	require.Equal(t, t0.Add(10*time.Minute), *a.Next)
@@ -74,9 +72,9 @@ func TestDecideDeadlines(t *testing.T) {
 		at     time.Duration
 		want   Action
 	}{
-		{"deploying in time", store.StatusDeploying, 9 * time.Minute, wait(ptr(t0.Add(10 * time.Minute)))},
+		{"deploying in time", store.StatusDeploying, 9 * time.Minute, wait(new(t0.Add(10 * time.Minute)))},
 		{"deploy timeout", store.StatusDeploying, 10 * time.Minute, finish(store.StatusFatal, store.ReasonDeployTimeout)},
-		{"in call with a fresh beat", store.StatusInCall, 4 * time.Minute, wait(ptr(t0.Add(5 * time.Minute)))},
+		{"in call with a fresh beat", store.StatusInCall, 4 * time.Minute, wait(new(t0.Add(5 * time.Minute)))},
 		{"heartbeat timeout", store.StatusInCall, 5 * time.Minute, finish(store.StatusFatal, store.ReasonHeartbeat)},
 		{"heartbeat timeout while joining", store.StatusJoiningCall, 6 * time.Minute, finish(store.StatusFatal, store.ReasonHeartbeat)},
 	}
@@ -94,8 +92,8 @@ func TestDecideDeadlines(t *testing.T) {
 func TestDecideDeployDeadlineMovesWithProgress(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusDeploying)
-	d.Observed, d.ProgressAt = ptr(store.ObservedPending), ptr(t0.Add(8*time.Minute))
-	require.Equal(t, wait(ptr(t0.Add(18*time.Minute))), Decide(b, d, t0.Add(12*time.Minute), testConfig))
+	d.Observed, d.ProgressAt = new(store.ObservedPending), new(t0.Add(8*time.Minute))
+	require.Equal(t, wait(new(t0.Add(18*time.Minute))), Decide(b, d, t0.Add(12*time.Minute), testConfig))
 	require.Equal(t, finish(store.StatusFatal, store.ReasonDeployTimeout), Decide(b, d, t0.Add(18*time.Minute), testConfig))
 }
 
@@ -106,19 +104,19 @@ func TestDecideDeployDeadlineMovesWithProgress(t *testing.T) {
 func TestDecideCreateRetriesWithinItsDeadline(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusDeploying)
-	d.State, d.Observed, d.RetryAt, d.ErrorCount = store.DeploymentCreating, nil, ptr(t0.Add(5*time.Second)), 1
-	require.Equal(t, wait(ptr(t0.Add(5*time.Second))), Decide(b, d, t0.Add(time.Second), testConfig))
+	d.State, d.Observed, d.RetryAt, d.ErrorCount = store.DeploymentCreating, nil, new(t0.Add(5*time.Second)), 1
+	require.Equal(t, wait(new(t0.Add(5*time.Second))), Decide(b, d, t0.Add(time.Second), testConfig))
 	require.Equal(t, ActCreate, Decide(b, d, t0.Add(5*time.Second), testConfig).Kind)
 
-	d.RetryAt = ptr(t0.Add(11 * time.Minute))
-	require.Equal(t, wait(ptr(t0.Add(10*time.Minute))), Decide(b, d, t0.Add(9*time.Minute), testConfig),
+	d.RetryAt = new(t0.Add(11 * time.Minute))
+	require.Equal(t, wait(new(t0.Add(10*time.Minute))), Decide(b, d, t0.Add(9*time.Minute), testConfig),
 		"a backoff never outlasts the deadline")
 	require.Equal(t, finish(store.StatusFatal, store.ReasonPlatformError), Decide(b, d, t0.Add(10*time.Minute), testConfig),
 		"the platform kept failing")
 
 	// Refused for capacity, nothing failed: the queue timeout bounds the wait.
-	b.QueuedAt, d.ErrorCount, d.RetryAt = ptr(t0.Add(5*time.Minute)), 0, ptr(t0.Add(11*time.Minute))
-	require.Equal(t, wait(ptr(t0.Add(11*time.Minute))), Decide(b, d, t0.Add(10*time.Minute), testConfig))
+	b.QueuedAt, d.ErrorCount, d.RetryAt = new(t0.Add(5*time.Minute)), 0, new(t0.Add(11*time.Minute))
+	require.Equal(t, wait(new(t0.Add(11*time.Minute))), Decide(b, d, t0.Add(10*time.Minute), testConfig))
 	require.Equal(t, finish(store.StatusFatal, store.ReasonQueueTimeout), Decide(b, d, t0.Add(15*time.Minute), testConfig),
 		"no capacity in time")
 
@@ -151,14 +149,14 @@ func TestDecideStopWaitsForTheWorkloadToGo(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusDone)
 	require.Equal(t, ActStop, Decide(b, d, t0, testConfig).Kind)
-	d.State, d.StopRequestedAt = store.DeploymentStopping, ptr(t0)
+	d.State, d.StopRequestedAt = store.DeploymentStopping, new(t0)
 	for _, o := range []string{store.ObservedRunning, store.ObservedStopping, store.ObservedPending} {
-		d.Observed = ptr(o)
-		require.Equal(t, wait(ptr(t0.Add(time.Minute))), Decide(b, d, t0.Add(time.Second), testConfig), o)
+		d.Observed = new(o)
+		require.Equal(t, wait(new(t0.Add(time.Minute))), Decide(b, d, t0.Add(time.Second), testConfig), o)
 	}
 	require.Equal(t, ActStop, Decide(b, d, t0.Add(time.Minute), testConfig).Kind, "asked again")
 	for _, o := range []string{store.ObservedExited, store.ObservedMissing} {
-		d.Observed = ptr(o)
+		d.Observed = new(o)
 		require.Equal(t, ActForget, Decide(b, d, t0.Add(time.Second), testConfig).Kind, o)
 	}
 }
@@ -171,21 +169,21 @@ func TestDecideExitIsConfirmedByTheBotsSilence(t *testing.T) {
 	cfg := testConfig
 	cfg.ExitConfirm = 15 * time.Second
 	b, d := deployed(store.StatusInCall)
-	b.JoinedAt = ptr(t0)
+	b.JoinedAt = new(t0)
 	seen := t0.Add(time.Minute)
-	d.Observed, d.ObservedAt = ptr(store.ObservedExited), ptr(seen)
+	d.Observed, d.ObservedAt = new(store.ObservedExited), new(seen)
 
-	b.LastHeartbeatAt = ptr(seen.Add(-5 * time.Second)) // beating when seen exited
-	require.Equal(t, wait(ptr(seen.Add(15*time.Second))), Decide(b, d, seen, cfg), "it has 15 s to beat again")
+	b.LastHeartbeatAt = new(seen.Add(-5 * time.Second)) // beating when seen exited
+	require.Equal(t, wait(new(seen.Add(15*time.Second))), Decide(b, d, seen, cfg), "it has 15 s to beat again")
 	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, seen.Add(15*time.Second), cfg),
 		"no beat: the workload did exit")
 
-	b.LastHeartbeatAt = ptr(seen.Add(3 * time.Second))
+	b.LastHeartbeatAt = new(seen.Add(3 * time.Second))
 	a := Decide(b, d, seen.Add(20*time.Second), cfg)
 	require.Equal(t, ActWait, a.Kind, "a beat after the exit refutes it")
 	require.Equal(t, seen.Add(3*time.Second+5*time.Minute), *a.Next, "the heartbeat deadline watches it from now on")
 
-	b.LastHeartbeatAt = ptr(seen.Add(-time.Minute)) // silent for long already
+	b.LastHeartbeatAt = new(seen.Add(-time.Minute)) // silent for long already
 	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, seen, cfg))
 	b.LastHeartbeatAt = nil
 	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, seen, cfg))
@@ -194,7 +192,7 @@ func TestDecideExitIsConfirmedByTheBotsSilence(t *testing.T) {
 func TestDecideStoppingWorkloadHasEndedForTheBot(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusJoiningCall)
-	d.Observed = ptr(store.ObservedStopping) // a Spot interruption, say
+	d.Observed = new(store.ObservedStopping) // a Spot interruption, say
 	require.Equal(t, ActRetry, Decide(b, d, t0.Add(time.Minute), testConfig).Kind)
 }
 
@@ -202,7 +200,7 @@ func TestDecideMaxLifetime(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusInCall)
 	now := t0.Add(3*time.Hour + 2*time.Minute)
-	b.LastHeartbeatAt = ptr(now)
+	b.LastHeartbeatAt = new(now)
 	require.Equal(t, finish(store.StatusFatal, store.ReasonMaxLifetime), Decide(b, d, now, testConfig))
 }
 
@@ -211,19 +209,19 @@ func TestDecideMaxLifetime(t *testing.T) {
 func TestDecideMaxDuration(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusInCall)
-	b.MaxDurationSeconds = ptr(600)
+	b.MaxDurationSeconds = new(600)
 	leaveAt, ok := b.LeaveAt(testConfig.MaxBotLifetime)
 	require.True(t, ok)
 	require.Equal(t, t0.Add(10*time.Minute), leaveAt, "from the deploy start without join_at")
-	b.JoinAt = ptr(t0.Add(time.Minute)) // admitted a lead time early
+	b.JoinAt = new(t0.Add(time.Minute)) // admitted a lead time early
 	leaveAt, _ = b.LeaveAt(testConfig.MaxBotLifetime)
 	require.Equal(t, t0.Add(11*time.Minute), leaveAt, "from join_at")
 	end := leaveAt.Add(testConfig.LeaveTimeout)
-	b.LastHeartbeatAt = ptr(end)
+	b.LastHeartbeatAt = new(end)
 	require.NotEqual(t, ActFinish, Decide(b, d, end.Add(-time.Second), testConfig).Kind)
 	require.Equal(t, finish(store.StatusFatal, store.ReasonMaxLifetime), Decide(b, d, end, testConfig))
 
-	b.MaxDurationSeconds = ptr(24 * 3600) // longer than MAX_BOT_LIFETIME: the lifetime wins
+	b.MaxDurationSeconds = new(24 * 3600) // longer than MAX_BOT_LIFETIME: the lifetime wins
 	leaveAt, _ = b.LeaveAt(testConfig.MaxBotLifetime)
 	require.Equal(t, t0.Add(testConfig.MaxBotLifetime), leaveAt)
 }
@@ -231,7 +229,7 @@ func TestDecideMaxDuration(t *testing.T) {
 func TestDecideExitBeforeCallRetries(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusJoiningCall)
-	d.Observed = ptr(store.ObservedExited)
+	d.Observed = new(store.ObservedExited)
 	require.Equal(t, ActRetry, Decide(b, d, t0.Add(time.Minute), testConfig).Kind)
 
 	d.Attempt, b.CurrentAttempt = 3, 3
@@ -242,15 +240,15 @@ func TestDecideExitBeforeCallRetries(t *testing.T) {
 func TestDecideExitAfterCallIsFatal(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusInCall)
-	b.JoinedAt = ptr(t0)
-	d.Observed = ptr(store.ObservedExited)
+	b.JoinedAt = new(t0)
+	d.Observed = new(store.ObservedExited)
 	require.Equal(t, finish(store.StatusFatal, store.ReasonContainerExited), Decide(b, d, t0.Add(time.Minute), testConfig))
 }
 
 func TestDecideMissingIsUnknownUntilGrace(t *testing.T) {
 	t.Parallel()
 	b, d := deployed(store.StatusInCall)
-	d.Observed, d.ObservedAt = ptr(store.ObservedMissing), ptr(t0.Add(time.Minute))
+	d.Observed, d.ObservedAt = new(store.ObservedMissing), new(t0.Add(time.Minute))
 	a := Decide(b, d, t0.Add(time.Minute+5*time.Second), testConfig)
 	require.Equal(t, ActWait, a.Kind, "missing inside the grace period is not gone")
 	require.Equal(t, t0.Add(time.Minute+10*time.Second), *a.Next)
@@ -262,7 +260,7 @@ func TestDecideStop(t *testing.T) {
 	t.Run("cancel finishes first, then stops", func(t *testing.T) {
 		t.Parallel()
 		b, d := deployed(store.StatusInCall)
-		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, ptr(store.StopCancel), ptr(t0)
+		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, new(store.StopCancel), new(t0)
 		require.Equal(t, finish(store.StatusDone, store.ReasonCancelled), Decide(b, d, t0, testConfig))
 		b.Status = store.StatusDone
 		require.Equal(t, ActStop, Decide(b, d, t0, testConfig).Kind)
@@ -272,19 +270,19 @@ func TestDecideStop(t *testing.T) {
 	t.Run("leave waits for the bot, then times out", func(t *testing.T) {
 		t.Parallel()
 		b, d := deployed(store.StatusInCall)
-		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, ptr(store.StopLeave), ptr(t0)
-		require.Equal(t, wait(ptr(t0.Add(2*time.Minute))), Decide(b, d, t0.Add(time.Minute), testConfig))
+		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, new(store.StopLeave), new(t0)
+		require.Equal(t, wait(new(t0.Add(2*time.Minute))), Decide(b, d, t0.Add(time.Minute), testConfig))
 		require.Equal(t, finish(store.StatusFatal, store.ReasonLeaveTimeout), Decide(b, d, t0.Add(2*time.Minute), testConfig))
 	})
 	t.Run("leave before the call is a removal", func(t *testing.T) {
 		t.Parallel()
 		b, d := deployed(store.StatusDeploying)
-		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, ptr(store.StopLeave), ptr(t0)
+		b.Desired, b.StopMode, b.StopRequestedAt = store.DesiredStopped, new(store.StopLeave), new(t0)
 		require.Equal(t, finish(store.StatusDone, store.ReasonRemoved), Decide(b, d, t0, testConfig))
 	})
 	t.Run("queued bot", func(t *testing.T) {
 		t.Parallel()
-		b := store.Bot{Status: store.StatusQueued, Desired: store.DesiredStopped, StopMode: ptr(store.StopCancel), QueuedAt: ptr(t0)}
+		b := store.Bot{Status: store.StatusQueued, Desired: store.DesiredStopped, StopMode: new(store.StopCancel), QueuedAt: new(t0)}
 		require.Equal(t, finish(store.StatusDone, store.ReasonCancelled), Decide(b, nil, t0, testConfig))
 	})
 }
@@ -294,7 +292,7 @@ func TestDecideTerminalIsAbsorbing(t *testing.T) {
 	for _, s := range []store.Status{store.StatusDone, store.StatusFatal} {
 		b, d := deployed(s)
 		d.State = store.DeploymentGone
-		d.Observed = ptr(store.ObservedExited)
+		d.Observed = new(store.ObservedExited)
 		require.Equal(t, wait(nil), Decide(b, d, t0.Add(24*time.Hour), testConfig), s)
 	}
 }

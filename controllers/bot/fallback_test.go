@@ -13,15 +13,12 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
-
-type fixedClock struct{ now time.Time }
-
-func (c fixedClock) Now() time.Time { return c.now }
 
 // setupBot is a store with one Zoom bot in it, created at now.
 func setupBot(t *testing.T, now time.Time) (*store.Store, store.CreateResult) {
@@ -53,7 +50,7 @@ func TestCapacityFailureFallsBackToNextPlatform(t *testing.T) {
 	require.Len(t, admitted, 1)
 
 	r := &bot.Reconciler{Store: st, Platforms: map[string]platform.Platform{"coolify": full, "aws": spare},
-		Clock: fixedClock{now}, Priority: priority, Logger: zap.NewNop(),
+		Clock: fakeclock.New(now), Priority: priority, Logger: zap.NewNop(),
 		Config: bot.Config{DeployTimeout: time.Minute, HeartbeatTimeout: time.Minute, LeaveTimeout: time.Minute,
 			MaxBotLifetime: time.Hour, QueueTimeout: time.Minute, MaxAttempts: 3, MaxCreateErrors: 5, MissingGrace: time.Second}}
 	_, err = r.Reconcile(ctx, res.Bot.ID)
@@ -98,7 +95,7 @@ func TestEveryPlatformFullWaitsInsteadOfBouncing(t *testing.T) {
 	_, err := st.Admit(ctx, store.PlatformLimit{Platform: "coolify", Limit: 10}, now)
 	require.NoError(t, err)
 	r := &bot.Reconciler{Store: st, Platforms: map[string]platform.Platform{"coolify": coolify, "aws": aws},
-		Clock: fixedClock{now}, Logger: zap.NewNop(),
+		Clock: fakeclock.New(now), Logger: zap.NewNop(),
 		Priority: []bot.PlatformLimit{{Platform: "coolify", Limit: 10}, {Platform: "aws", Limit: 10}},
 		Config: bot.Config{DeployTimeout: time.Minute, HeartbeatTimeout: time.Minute, LeaveTimeout: time.Minute,
 			MaxBotLifetime: time.Hour, QueueTimeout: 5 * time.Minute, MaxAttempts: 3, MaxCreateErrors: 5, MissingGrace: time.Second}}

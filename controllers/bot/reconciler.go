@@ -12,13 +12,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
 )
-
-// Clock is the reconciler's time source, injected so deadlines are testable.
-type Clock interface{ Now() time.Time }
 
 // Store is what the reconciler needs of the database.
 type Store interface {
@@ -60,7 +58,7 @@ type Look struct {
 type Reconciler struct {
 	Store     Store
 	Platforms map[string]platform.Platform
-	Clock     Clock
+	Clock     clock.Clock
 	Config    Config
 	// PublicURL is the base URL bots call back.
 	PublicURL string

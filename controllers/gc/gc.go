@@ -8,13 +8,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
 )
-
-// Clock is the collector's time source.
-type Clock interface{ Now() time.Time }
 
 // Store is what the collector needs of the database.
 type Store interface {
@@ -25,7 +23,7 @@ type Store interface {
 type Collector struct {
 	Store    Store
 	Platform platform.Platform
-	Clock    Clock
+	Clock    clock.Clock
 	// Grace is the minimum age of a workload before it may be collected.
 	Grace  time.Duration
 	Logger *zap.Logger

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/gc"
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
@@ -28,20 +28,10 @@ var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 const grace = 30 * time.Second
 
-// fakeClock is a settable time source.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-
 type testBundle struct {
 	store     *store.Store
 	platform  *platformtest.Fake
-	clock     *fakeClock
+	clock     *fakeclock.Clock
 	metrics   *metrics.Metrics
 	collector *gc.Collector
 }
@@ -52,7 +42,7 @@ func setup(t *testing.T) *testBundle {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
-	b := &testBundle{store: st, platform: &platformtest.Fake{}, clock: &fakeClock{now: t0}, metrics: metrics.New(metrics.Options{})}
+	b := &testBundle{store: st, platform: &platformtest.Fake{}, clock: fakeclock.New(t0), metrics: metrics.New(metrics.Options{})}
 	b.collector = &gc.Collector{Store: st, Platform: b.platform, Clock: b.clock, Grace: grace, Logger: zap.NewNop(),
 		Metrics: b.metrics}
 	return b

@@ -3,7 +3,7 @@ package observer_test
 import (
 	"testing"
 
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

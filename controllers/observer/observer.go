@@ -9,12 +9,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
 )
-
-// Clock is the observer's time source.
-type Clock interface{ Now() time.Time }
 
 // Store is what the observer needs of the database.
 type Store interface {
@@ -29,7 +27,7 @@ type Store interface {
 type Observer struct {
 	Store    Store
 	Platform platform.Platform
-	Clock    Clock
+	Clock    clock.Clock
 	// CreateGrace is how long a just-created workload may be absent from the
 	// list before it is reported missing (eventual consistency).
 	CreateGrace time.Duration

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +16,8 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/observer"
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
@@ -28,21 +28,11 @@ var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 const createGrace = 10 * time.Second
 
-// fakeClock is a settable time source.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-
 type testBundle struct {
 	pool     *pgxpool.Pool
 	store    *store.Store
 	platform *platformtest.Fake
-	clock    *fakeClock
+	clock    *fakeclock.Clock
 	observer *observer.Observer
 	counter  *pgtest.QueryCounter // every statement on pool
 }
@@ -54,7 +44,7 @@ func setup(t *testing.T) *testBundle {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
-	b := &testBundle{pool: pool, store: st, platform: &platformtest.Fake{}, clock: &fakeClock{now: t0}, counter: counter}
+	b := &testBundle{pool: pool, store: st, platform: &platformtest.Fake{}, clock: fakeclock.New(t0), counter: counter}
 	b.observer = &observer.Observer{Store: st, Platform: b.platform, Clock: b.clock, CreateGrace: createGrace,
 		Logger: zap.NewNop()}
 	return b
@@ -133,8 +123,6 @@ func listed(id uuid.UUID, phase platform.Phase, code *int) platform.Listed {
 		Observation: platform.Observation{Phase: phase, ExitCode: code}}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func TestFailedListWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -179,7 +167,7 @@ func TestListedExitedRecordsExitCodeAndWakesBot(t *testing.T) {
 	b.finishReconcileJobs(t, id)
 	rev := b.revision(t, id)
 	b.clock.Set(t0.Add(time.Minute))
-	b.platform.Set(listed(id, platform.PhaseExited, ptr(3)))
+	b.platform.Set(listed(id, platform.PhaseExited, new(3)))
 
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
@@ -198,8 +186,8 @@ func TestLiveProcessWinsOverOldExitRecord(t *testing.T) {
 	id := b.running(t, t0)
 	b.clock.Set(t0.Add(time.Minute))
 	for _, order := range [][]platform.Listed{
-		{listed(id, platform.PhaseExited, ptr(1)), listed(id, platform.PhaseRunning, nil)},
-		{listed(id, platform.PhaseRunning, nil), listed(id, platform.PhaseExited, ptr(1))},
+		{listed(id, platform.PhaseExited, new(1)), listed(id, platform.PhaseRunning, nil)},
+		{listed(id, platform.PhaseRunning, nil), listed(id, platform.PhaseExited, new(1))},
 	} {
 		b.platform.Set(order...)
 		_, err := b.observer.RunOnce(context.Background())
@@ -244,7 +232,7 @@ func TestUnchangedObservationWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	id := b.running(t, t0)
-	b.platform.Set(listed(id, platform.PhaseExited, ptr(3)))
+	b.platform.Set(listed(id, platform.PhaseExited, new(3)))
 	b.clock.Set(t0.Add(time.Minute))
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)
@@ -263,7 +251,7 @@ func TestUnchangedObservationWritesNothing(t *testing.T) {
 
 	// An ended attempt stays ended: nothing a later list says (another
 	// exit code, a container running again) changes it.
-	for _, l := range []platform.Listed{listed(id, platform.PhaseExited, ptr(4)), listed(id, platform.PhaseRunning, nil)} {
+	for _, l := range []platform.Listed{listed(id, platform.PhaseExited, new(4)), listed(id, platform.PhaseRunning, nil)} {
 		b.platform.Set(l)
 		n, err = b.observer.RunOnce(context.Background())
 		require.NoError(t, err)
@@ -355,7 +343,7 @@ func TestWorkloadListedByExternalIDOnly(t *testing.T) {
 	b := setup(t)
 	id := b.running(t, t0)
 	b.clock.Set(t0.Add(time.Minute))
-	nameless := listed(id, platform.PhaseExited, ptr(137))
+	nameless := listed(id, platform.PhaseExited, new(137))
 	nameless.Name = ""
 	b.platform.Set(nameless)
 	_, err := b.observer.RunOnce(context.Background())
@@ -373,7 +361,7 @@ func TestPassWithoutChangeWritesNothing(t *testing.T) {
 	b.observer.ProgressRefresh = time.Minute
 	running, starting, exited := b.running(t, t0), b.running(t, t0), b.running(t, t0)
 	b.platform.Set(listed(running, platform.PhaseRunning, nil), listed(starting, platform.PhaseStarting, nil),
-		listed(exited, platform.PhaseExited, ptr(0)))
+		listed(exited, platform.PhaseExited, new(0)))
 	b.clock.Set(t0.Add(time.Second))
 	n, err := b.observer.RunOnce(context.Background())
 	require.NoError(t, err)

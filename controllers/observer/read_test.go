@@ -14,11 +14,11 @@ func TestNeedsRead(t *testing.T) {
 	t.Parallel()
 	now := t0.Add(time.Hour)
 	f := observer.Freshness{Silence: 30 * time.Second, MaxStaleness: 5 * time.Minute}
-	ago := func(d time.Duration) *time.Time { return ptr(now.Add(-d)) }
+	ago := func(d time.Duration) *time.Time { return new(now.Add(-d)) }
 	// dep is a created workload seen running a minute ago, its bot beating.
 	dep := func(mod func(*store.ObservedDeployment)) store.ObservedDeployment {
 		d := store.ObservedDeployment{Deployment: store.Deployment{Name: "meeboter-b-1", State: store.DeploymentRunning,
-			ExternalID: ptr("arn:aws:ecs:us-east-1:123456789012:task/bots/abc"), Observed: ptr(store.ObservedRunning),
+			ExternalID: new("arn:aws:ecs:us-east-1:123456789012:task/bots/abc"), Observed: new(store.ObservedRunning),
 			ObservedAt: ago(time.Minute)}, LastHeartbeatAt: ago(5 * time.Second)}
 		if mod != nil {
 			mod(&d)
@@ -45,18 +45,18 @@ func TestNeedsRead(t *testing.T) {
 			now.Add(-5 * time.Minute), observer.ReadDescribe},
 		{"never read, seen running long ago", dep(func(d *store.ObservedDeployment) { d.ObservedAt = ago(5 * time.Minute) }),
 			time.Time{}, observer.ReadDescribe},
-		{"created, not seen running yet", dep(func(d *store.ObservedDeployment) { d.Observed = ptr(store.ObservedPending) }),
+		{"created, not seen running yet", dep(func(d *store.ObservedDeployment) { d.Observed = new(store.ObservedPending) }),
 			read, observer.ReadDescribe},
-		{"seen missing", dep(func(d *store.ObservedDeployment) { d.Observed = ptr(store.ObservedMissing) }),
+		{"seen missing", dep(func(d *store.ObservedDeployment) { d.Observed = new(store.ObservedMissing) }),
 			read, observer.ReadDescribe},
-		{"seen stopping", dep(func(d *store.ObservedDeployment) { d.Observed = ptr(store.ObservedStopping) }),
+		{"seen stopping", dep(func(d *store.ObservedDeployment) { d.Observed = new(store.ObservedStopping) }),
 			read, observer.ReadDescribe},
 		{"never observed", dep(func(d *store.ObservedDeployment) { d.Observed, d.ObservedAt = nil, nil }),
 			read, observer.ReadDescribe},
 		{"being stopped, bot still beating", dep(func(d *store.ObservedDeployment) { d.State = store.DeploymentStopping }),
 			read, observer.ReadDescribe},
 		{"seen exited: an ended attempt stays ended", dep(func(d *store.ObservedDeployment) {
-			d.Observed, d.LastHeartbeatAt = ptr(store.ObservedExited), nil
+			d.Observed, d.LastHeartbeatAt = new(store.ObservedExited), nil
 		}), time.Time{}, observer.ReadNone},
 		{"not created yet", dep(func(d *store.ObservedDeployment) {
 			d.State, d.ExternalID, d.Observed, d.ObservedAt, d.LastHeartbeatAt = store.DeploymentPending, nil, nil, nil, nil
@@ -68,7 +68,7 @@ func TestNeedsRead(t *testing.T) {
 			d.State, d.ExternalID = store.DeploymentStopping, nil
 		}), read, observer.ReadList},
 		{"an empty id is no id", dep(func(d *store.ObservedDeployment) {
-			d.State, d.ExternalID = store.DeploymentStopping, ptr("")
+			d.State, d.ExternalID = store.DeploymentStopping, new("")
 		}), read, observer.ReadList},
 	}
 	for _, tc := range cases {

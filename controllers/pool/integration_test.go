@@ -24,6 +24,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/api/apitest"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/coolify"
@@ -37,10 +38,6 @@ const (
 	projectUUID = "proj00000000000000000001"
 	serverUUID  = "serv00000000000000000001"
 )
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 // testBundle is a whole controller (River, reconcilers, pool) on a real
 // Postgres, with the API on an httptest server and Coolify simulated, its
@@ -101,7 +98,7 @@ func setup(t *testing.T, o opts) *testBundle {
 	t.Cleanup(apiSrv.Close)
 	b.URL = apiSrv.URL
 	b.assignments = &assignmentLog{t: t, store: b.store, bots: map[string]uuid.UUID{}}
-	handler = b.assignments.wrap((&api.Server{Store: b.store, Clock: wallClock{}, Logger: log, Config: api.Config{
+	handler = b.assignments.wrap((&api.Server{Store: b.store, Clock: clock.Wall{}, Logger: log, Config: api.Config{
 		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, PoolPlatform: coolify.PlatformName,
 		SlotPollInterval: time.Second}}).Handler())
 
@@ -121,7 +118,7 @@ func setup(t *testing.T, o opts) *testBundle {
 	}
 	slotApps := &coolify.SlotApps{Client: client, Base: coolify.CreateApp{ProjectUUID: projectUUID, ServerUUID: serverUUID, EnvironmentName: "production", PortsExposes: "3000"}}
 	b.apps = func() *coolify.SlotApps { return slotApps }
-	b.ctl = &pool.Pool{Config: pool.Config{Specs: specs, MinIdle: o.minIdle, MaxSlots: o.maxSlots, IdleTTL: time.Hour,
+	b.ctl = &pool.Pool{Config: pool.Config{Platform: coolify.PlatformName, Specs: specs, MinIdle: o.minIdle, MaxSlots: o.maxSlots, IdleTTL: time.Hour,
 		MaxConcurrentStarts: 4, StartTimeout: 30 * time.Second, StopTimeout: cmp.Or(o.stopTimeout, 5*time.Second),
 		StopRecheck: time.Second, DeleteTimeout: 5 * time.Second,
 		OrphanGrace: 2 * time.Second, MaxErrors: 3, LookAhead: o.lookAhead, DemandUnreserved: true,
@@ -129,12 +126,12 @@ func setup(t *testing.T, o opts) *testBundle {
 			return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token, botproto.EnvCallbackURL: apiSrv.URL}
 		}},
 		Apps:  slotApps,
-		Store: b.store, Clock: wallClock{}, Logger: log.Named("pool"), Metrics: b.metrics}
+		Store: b.store, Clock: clock.Wall{}, Logger: log.Named("pool"), Metrics: b.metrics}
 	hashes := map[string]string{}
 	for _, s := range specs {
 		hashes[s.MeetingPlatform] = s.Hash()
 	}
-	pp := &coolify.PoolPlatform{Store: b.store, MaxSlots: o.maxSlots, Clock: time.Now,
+	pp := &pool.SlotPlatform{PlatformName: coolify.PlatformName, Store: b.store, MaxSlots: o.maxSlots, Clock: clock.Wall{},
 		SpecHash: func(mp string) (string, bool) { h, ok := hashes[mp]; return h, ok },
 		Notify:   func() { require.NoError(t, b.store.Wake(context.Background(), store.WakePool)) }}
 	var background controllers.PoolRunner = b.ctl
@@ -147,7 +144,7 @@ func setup(t *testing.T, o opts) *testBundle {
 	if o.ephemeral {
 		background = nil
 		plat = &coolify.EphemeralPlatform{Client: client, Base: slotApps.Base, LimitsCPUs: "1", LimitsMemory: "2048m",
-			StartTimeout: 30 * time.Second, Clock: time.Now,
+			StartTimeout: 30 * time.Second, Clock: clock.Wall{},
 			Image: func(mp string) (string, string, bool) {
 				return "ghcr.io/meeboter/meeboter-" + mp + "-bot", "latest", true
 			}}
@@ -156,7 +153,7 @@ func setup(t *testing.T, o opts) *testBundle {
 		Platforms: []controllers.PlatformConfig{{Platform: plat, Limit: 100}},
 		Pool:      background, PoolSyncInterval: poolSync, AdmitInterval: 200 * time.Millisecond,
 		ResyncInterval: 300 * time.Millisecond, ObserveInterval: 200 * time.Millisecond, GCInterval: time.Second, GCGrace: 3 * time.Second},
-		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
+		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: clock.Wall{}, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, mgr.Start(ctx))
 	t.Cleanup(func() {

@@ -137,7 +137,7 @@ func TestFailingSlotIsReplaced(t *testing.T) {
 	ctx, now := context.Background(), time.Now()
 	from := store.SlotIdle
 	for range 3 {
-		ok, err := b.store.UpdateSlot(ctx, store.SlotUpdate{ID: old.ID, From: from, To: store.SlotError, Error: ptr("boom")}, now)
+		ok, err := b.store.UpdateSlot(ctx, store.SlotUpdate{ID: old.ID, From: from, To: store.SlotError, Error: new("boom")}, now)
 		require.NoError(t, err)
 		require.True(t, ok)
 		from = store.SlotError
@@ -193,5 +193,3 @@ func slotByID(t *testing.T, slots []store.PoolSlot, id int64) store.PoolSlot {
 	t.Fatalf("no slot %d in %+v", id, slots)
 	return store.PoolSlot{}
 }
-
-func ptr[T any](v T) *T { return &v }

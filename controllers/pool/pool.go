@@ -11,13 +11,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/metrics"
-	"github.com/meeboter/meeboter/pkg/platform/coolify"
+	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
 )
-
-// platformName labels the pool's metrics.
-const platformName = coolify.PlatformName
 
 // Kinds of drift correction, the kind label of
 // meeboter_drift_corrections_total.
@@ -28,12 +26,11 @@ const (
 	DriftErrorReplaced = "error_replaced" // an ERROR slot that kept failing, replaced
 )
 
-// App is the driver's slot application: the pool controller works on the
-// driver's types, never the other way round.
-type App = coolify.SlotApp
+// App is a slot application as the driver lists it.
+type App = platform.SlotApp
 
-// AppSpec is the driver's slot application spec.
-type AppSpec = coolify.SlotSpec
+// AppSpec is what a slot application should be.
+type AppSpec = platform.SlotSpec
 
 // Apps is what the pool needs of Coolify. List returns every slot
 // application (ours by tag) or an error, never a partial list. Start wraps
@@ -52,10 +49,8 @@ type Apps interface {
 	Stop(ctx context.Context, uuid string) error
 }
 
-var _ Apps = (*coolify.SlotApps)(nil)
-
 // ErrStartUnknown marks a start that may have happened though it failed.
-var ErrStartUnknown = coolify.ErrSlotStartUnknown
+var ErrStartUnknown = platform.ErrSlotStartUnknown
 
 // clockSkew is how far Coolify's clock may be from ours when a start's
 // deployment is matched to its request. Small: a slot's previous deployment
@@ -73,9 +68,6 @@ type Store interface {
 	PoolDemand(ctx context.Context, platform string, unreserved bool, until time.Time) (map[string]int, error)
 }
 
-// Clock is the pool's time source.
-type Clock interface{ Now() time.Time }
-
 // Spec is the desired slot spec of one meeting platform.
 type Spec struct {
 	MeetingPlatform string
@@ -87,6 +79,9 @@ func (s Spec) Hash() string { return SpecHash(s.AppSpec) }
 
 // Config configures the pool.
 type Config struct {
+	// Platform is the pool's platform name, as its slot platform gives it
+	// (rows and metrics).
+	Platform            string
 	Specs               []Spec // one per meeting platform
 	MinIdle             int
 	MaxSlots            int // per meeting platform
@@ -122,7 +117,7 @@ type Pool struct {
 	Config Config
 	Apps   Apps
 	Store  Store
-	Clock  Clock
+	Clock  clock.Clock
 	Logger *zap.Logger
 	// Metrics counts drift corrections and orphans deleted; nil records
 	// nothing.
@@ -206,7 +201,7 @@ func (p *Pool) fullPass(ctx context.Context) (int, error) {
 	p.listedAt = now
 	demand := map[string]int{}
 	if p.Config.LookAhead > 0 {
-		if demand, err = p.Store.PoolDemand(ctx, platformName, p.Config.DemandUnreserved, now.Add(p.Config.LookAhead)); err != nil {
+		if demand, err = p.Store.PoolDemand(ctx, p.Config.Platform, p.Config.DemandUnreserved, now.Add(p.Config.LookAhead)); err != nil {
 			return 0, err
 		}
 	}

@@ -130,8 +130,8 @@ func TestStartLostInACrashIsSentAgain(t *testing.T) {
 	slot, err := b.store.ClaimSlot(ctx, dep, "google-meet", idle.SpecHash, 10, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, idle.ID, slot.ID)
-	ok, err := b.store.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: store.SlotStarting, Assigned: ptr(dep),
-		To: store.SlotStarting, StartRequested: true, StartUnknown: ptr(true)}, time.Now())
+	ok, err := b.store.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: store.SlotStarting, Assigned: new(dep),
+		To: store.SlotStarting, StartRequested: true, StartUnknown: new(true)}, time.Now())
 	require.NoError(t, err)
 	require.True(t, ok)
 

@@ -12,7 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/controllers/pool"
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
@@ -63,7 +64,7 @@ func TestSteadyPoolPassWritesNothing(t *testing.T) {
 	ctl := &pool.Pool{Config: pool.Config{Specs: specs, MinIdle: 2, MaxSlots: 4, IdleTTL: time.Hour, MaxConcurrentStarts: 4,
 		StartTimeout: 30 * time.Second, StopTimeout: 5 * time.Second, DeleteTimeout: 5 * time.Second, OrphanGrace: time.Minute,
 		MaxErrors: 3, Env: func(string, string) map[string]string { return nil }},
-		Apps: &stoppedApps{}, Store: st, Clock: wallClock{}, Logger: zap.NewNop()}
+		Apps: &stoppedApps{}, Store: st, Clock: clock.Wall{}, Logger: zap.NewNop()}
 	ctx := context.Background()
 	for range 2 { // create the slots, then record what the list says of them
 		_, err := ctl.RunOnce(ctx)

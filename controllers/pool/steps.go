@@ -31,7 +31,7 @@ func (p *Pool) step(ctx context.Context, ps *pass, slot store.PoolSlot, app App,
 		return p.starting(ctx, ps, slot, app, listed)
 	case store.SlotBusy:
 		if !listed {
-			return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("application vanished while busy")})
+			return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: new("application vanished while busy")})
 		}
 		return false, nil
 	case store.SlotStopping:
@@ -43,8 +43,6 @@ func (p *Pool) step(ctx context.Context, ps *pass, slot store.PoolSlot, app App,
 	}
 	return false, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // move applies a conditional update from the slot's current state.
 func (p *Pool) move(ctx context.Context, slot store.PoolSlot, u store.SlotUpdate) (bool, error) {
@@ -92,14 +90,14 @@ func (p *Pool) create(ctx context.Context, ps *pass, slot store.PoolSlot, app Ap
 	if err := p.Apps.SetEnv(ctx, uuid, p.Config.Env(uuid, token)); err != nil {
 		return false, err
 	}
-	return p.move(ctx, slot, store.SlotUpdate{To: to, AppUUID: &uuid, ResetErrors: true, SpecHash: ptr(spec.Hash())})
+	return p.move(ctx, slot, store.SlotUpdate{To: to, AppUUID: &uuid, ResetErrors: true, SpecHash: new(spec.Hash())})
 }
 
 // idle converges drift and scales down; a container running on an idle slot
 // is stopped.
 func (p *Pool) idle(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool, idle map[string]int) (bool, error) {
 	if !listed {
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("idle application vanished")})
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: new("idle application vanished")})
 	}
 	spec := ps.specs[slot.MeetingPlatform]
 	floor := p.Config.MinIdle + ps.demand[slot.MeetingPlatform]
@@ -113,9 +111,9 @@ func (p *Pool) idle(ctx context.Context, ps *pass, slot store.PoolSlot, app App,
 		if err := p.Apps.Update(ctx, app.UUID, as); err != nil {
 			return false, err
 		}
-		p.Metrics.DriftCorrected(platformName, DriftSpec)
+		p.Metrics.DriftCorrected(p.Config.Platform, DriftSpec)
 		p.Logger.Info("slot spec converged", zap.String("slot", slot.Name), zap.String("spec", spec.Hash()))
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle, SpecHash: ptr(spec.Hash())})
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotIdle, SpecHash: new(spec.Hash())})
 	}
 	return p.idleContainer(ctx, ps, slot, app, listed)
 }
@@ -160,14 +158,14 @@ func (p *Pool) starting(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 	case listed && app.State() == "running":
 		return p.started(ctx, ps, slot, store.SlotBusy)
 	case ps.now.Sub(*slot.StartRequestedAt) > p.Config.StartTimeout:
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: ptr("start not seen running within the start timeout")})
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, Error: new("start not seen running within the start timeout")})
 	case slot.StartUnknown && listed:
 		started, err := p.Apps.StartedSince(ctx, app.UUID, slot.StartRequestedAt.Add(-clockSkew))
 		if err != nil {
 			return false, err
 		}
 		if started {
-			return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, StartUnknown: ptr(false)})
+			return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, StartUnknown: new(false)})
 		}
 		p.Logger.Info("slot start did not happen; starting again", zap.String("slot", slot.Name))
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStarting, ClearStartRequested: true})
@@ -193,7 +191,7 @@ func (p *Pool) start(ctx context.Context, ps *pass, slot store.PoolSlot, app App
 		return false, nil
 	}
 	ps.inFlight++
-	u := store.SlotUpdate{To: store.SlotStarting, StartRequested: true, StartUnknown: ptr(true)}
+	u := store.SlotUpdate{To: store.SlotStarting, StartRequested: true, StartUnknown: new(true)}
 	if ok, err := p.move(ctx, slot, u); !ok || err != nil {
 		return ok, err
 	}
@@ -204,7 +202,7 @@ func (p *Pool) start(ctx context.Context, ps *pass, slot store.PoolSlot, app App
 	err := p.Apps.Start(ctx, app.UUID)
 	switch {
 	case err == nil:
-		u = store.SlotUpdate{To: store.SlotStarting, StartUnknown: ptr(false)}
+		u = store.SlotUpdate{To: store.SlotStarting, StartUnknown: new(false)}
 	case errors.Is(err, ErrStartUnknown):
 		return true, err // settled by a later pass
 	default:
@@ -220,7 +218,7 @@ func (p *Pool) start(ctx context.Context, ps *pass, slot store.PoolSlot, app App
 // container is seen exited; a stop that does not stop is re-issued.
 func (p *Pool) stopping(ctx context.Context, ps *pass, slot store.PoolSlot, app App, listed bool) (bool, error) {
 	if !listed {
-		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, ClearAssignment: true, Error: ptr("application vanished while stopping")})
+		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotError, ClearAssignment: true, Error: new("application vanished while stopping")})
 	}
 	// Exited counts once seen after the stop request (the status lags), or,
 	// for a container that was already exited, once the lag has surely passed.
@@ -231,7 +229,7 @@ func (p *Pool) stopping(ctx context.Context, ps *pass, slot store.PoolSlot, app 
 			return false, err
 		}
 		if slot.StopRequestedAt != nil { // the first stop is the plan; a second one corrects
-			p.Metrics.DriftCorrected(platformName, DriftStopReissued)
+			p.Metrics.DriftCorrected(p.Config.Platform, DriftStopReissued)
 		}
 		return p.move(ctx, slot, store.SlotUpdate{To: store.SlotStopping, StopRequested: true})
 	}
@@ -250,7 +248,7 @@ func (p *Pool) failed(ctx context.Context, ps *pass, slot store.PoolSlot, app Ap
 	if !listed || slot.ErrorCount >= p.Config.MaxErrors {
 		ok, err := p.move(ctx, slot, store.SlotUpdate{To: store.SlotDeleting})
 		if ok { // counted once: a slot that moved meanwhile is not replaced by this pass
-			p.Metrics.DriftCorrected(platformName, replaceKind(slot, listed))
+			p.Metrics.DriftCorrected(p.Config.Platform, replaceKind(slot, listed))
 		}
 		return ok, err
 	}
@@ -313,7 +311,7 @@ func (p *Pool) collectOrphans(ctx context.Context, ps *pass, slots []store.PoolS
 			return n, err
 		}
 		p.Logger.Info("orphan slot application deleted", zap.String("app", a.Name), zap.String("uuid", a.UUID))
-		p.Metrics.OrphanCollected(platformName)
+		p.Metrics.OrphanCollected(p.Config.Platform)
 		n++
 	}
 	return n, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
 )
@@ -66,7 +67,7 @@ func measureAPI(ctx context.Context, pool *pgxpool.Pool, creates int, beatFor ti
 	if err != nil {
 		return APIResult{}, err
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: st, Clock: wallClock{},
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: (&api.Server{Store: st, Clock: clock.Wall{},
 		Metrics: metrics.New(metrics.Options{}), // as served: every request counted
 		Logger:  zap.NewNop(), Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler()}
 	go func() { _ = srv.Serve(ln) }()

@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 	"github.com/meeboter/meeboter/pkg/botproto"
-	"github.com/meeboter/meeboter/pkg/pgtest"
 )
 
 // steadyWindow is how long the bench counts the controller's statements

@@ -22,20 +22,17 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/metrics"
-	"github.com/meeboter/meeboter/pkg/pgtest"
 	"github.com/meeboter/meeboter/pkg/platform/ecs"
 	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/webhook"
 )
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 type harness struct {
 	pool    *pgxpool.Pool
@@ -65,7 +62,7 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, queries *pgtest.QueryCo
 		return nil, err
 	}
 	h.apiURL = "http://" + ln.Addr().String()
-	h.apiSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: unmarkHeartbeats((&api.Server{Store: h.store, Clock: wallClock{},
+	h.apiSrv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: unmarkHeartbeats((&api.Server{Store: h.store, Clock: clock.Wall{},
 		Logger: log, Metrics: h.metrics, Config: api.Config{MaxBotLifetime: 3 * time.Hour, BotHeartbeatInterval: 10 * time.Second}}).Handler())}
 	go func() { _ = h.apiSrv.Serve(ln) }()
 
@@ -106,7 +103,7 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, queries *pgtest.QueryCo
 		GCGrace: time.Minute, JobTimeout: time.Minute,
 		Webhooks: controllers.WebhookConfig{Sender: &webhook.Sender{Secret: secret},
 			Operator: &webhook.Sender{Secret: secret, Destinations: webhook.Anywhere}}, Metrics: h.metrics},
-		controllers.Deps{Pool: pool, Store: h.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
+		controllers.Deps{Pool: pool, Store: h.store, Enqueuer: enq, Clock: clock.Wall{}, Logger: log})
 	if err != nil {
 		return nil, err
 	}

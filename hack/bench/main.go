@@ -46,7 +46,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
-	"github.com/meeboter/meeboter/pkg/pgcluster"
+	"github.com/meeboter/meeboter/hack/devenv/pgcluster"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 

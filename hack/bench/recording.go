@@ -13,11 +13,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/meeboter/meeboter/hack/devenv/s3server"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/botsim"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/recording"
-	"github.com/meeboter/meeboter/pkg/s3server"
 	"github.com/meeboter/meeboter/pkg/webhook"
 )
 

@@ -197,13 +197,13 @@ func latest(outs []botOutcome, n int) []lateBot {
 	for _, o := range s[:min(n, len(s))] {
 		l := lateBot{ID: o.ID, Wave: o.Wave, Platform: o.Platform, End: endState(o), Attempt: o.Attempt}
 		if o.Entered {
-			l.Lateness = ptr(round3(o.lateness()))
+			l.Lateness = new(round3(o.lateness()))
 		}
 		if d, ok := o.first["DEPLOYING"]; ok {
-			l.LeadGiven = ptr(round3(o.JoinAt.Sub(d).Seconds()))
+			l.LeadGiven = new(round3(o.JoinAt.Sub(d).Seconds()))
 		}
 		if t, ok := o.readyAt(); ok {
-			l.ReadyMargin = ptr(round3(o.JoinAt.Sub(t).Seconds()))
+			l.ReadyMargin = new(round3(o.JoinAt.Sub(t).Seconds()))
 		}
 		out = append(out, l)
 	}
@@ -222,8 +222,6 @@ func adHoc(outs []botOutcome) adHocResult {
 	a.WaitP50, a.WaitP99, a.WaitMax = quantile(wait, 0.5), quantile(wait, 0.99), quantile(wait, 1)
 	return a
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // printResult writes the figures as a table.
 func printResult(w io.Writer, r ScheduledResult) {

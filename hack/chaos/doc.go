@@ -3,8 +3,8 @@
 // the platforms' own views and the API, never from the controller's word
 // alone.
 //
-// It starts its own Postgres (pkg/pgcluster, so it can restart it), a real
-// S3 server (versitygw, pkg/s3server), the Coolify and ECS simulators as
+// It starts its own Postgres (hack/devenv/pgcluster, so it can restart it), a real
+// S3 server (versitygw, hack/devenv/s3server), the Coolify and ECS simulators as
 // `sim coolify|ecs --sim-bots` processes (every container or task an
 // in-process simulated bot, so a thousand bots need no thousand
 // processes), two loopback webhook receivers, and 2–3 `meeboter serve`

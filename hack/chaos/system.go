@@ -13,9 +13,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/meeboter/meeboter/pkg/pgcluster"
+	"github.com/meeboter/meeboter/hack/devenv/pgcluster"
+	"github.com/meeboter/meeboter/hack/devenv/s3server"
 	"github.com/meeboter/meeboter/pkg/platform/local"
-	"github.com/meeboter/meeboter/pkg/s3server"
 )
 
 // system is everything a run starts: Postgres, S3, the two simulators,

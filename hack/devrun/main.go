@@ -45,7 +45,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/meeboter/meeboter/pkg/pgcluster"
+	"github.com/meeboter/meeboter/hack/devenv/pgcluster"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/meeboter/meeboter/pkg/s3server"
+	"github.com/meeboter/meeboter/hack/devenv/s3server"
 )
 
 const defaultS3Port = 54399

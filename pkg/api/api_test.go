@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,11 +23,12 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
+	"github.com/meeboter/meeboter/hack/devenv/s3server"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/leadtime"
 	"github.com/meeboter/meeboter/pkg/recording"
-	"github.com/meeboter/meeboter/pkg/s3server"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
@@ -45,36 +45,11 @@ const (
 	heartbeatInterval = 10 * time.Second
 )
 
-// fakeClock is the server's clock; tests set and advance it.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *fakeClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 // testBundle is one test's server on its own migrated database.
 type testBundle struct {
 	pool   *pgxpool.Pool
 	st     *store.Store
-	clock  *fakeClock
+	clock  *fakeclock.Clock
 	url    string
 	client *http.Client
 	vt     *validatingTransport
@@ -95,7 +70,7 @@ func setupWith(t *testing.T, configure func(*Server)) *testBundle {
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(rc))
-	clock := &fakeClock{now: t0}
+	clock := fakeclock.New(t0)
 	s3 := s3server.StartT(t)
 	recordings, err := recording.New(config.S3{Endpoint: s3.Endpoint(), AccessKey: s3.AccessKey(), SecretKey: s3.SecretKey(),
 		Bucket: "recordings", Region: s3.Region(), UploadURLTTL: time.Hour, DownloadURLTTL: time.Hour})

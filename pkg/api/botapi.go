@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
@@ -54,11 +55,11 @@ type receivedKey struct{}
 // receivedAt is when a bot request arrived: what a status report is
 // recorded at, so the time it waited for authentication and a connection
 // under load does not make a bot that entered on time look late.
-func receivedAt(r *http.Request, clock Clock) time.Time {
+func receivedAt(r *http.Request, clk clock.Clock) time.Time {
 	if t, ok := r.Context().Value(receivedKey{}).(time.Time); ok {
 		return t
 	}
-	return clock.Now()
+	return clk.Now()
 }
 
 // withBot authenticates a bot route and fences it: once the attempt's bot

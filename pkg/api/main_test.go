@@ -3,7 +3,7 @@ package api
 import (
 	"testing"
 
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 )
 
 // TestMain runs the package's tests against a PostgreSQL server: the one

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
@@ -29,7 +30,7 @@ const sweepEvery = time.Minute
 // enough without a database write per request.
 type rateLimiter struct {
 	limits  func(ctx context.Context, owner string) (store.TenantLimits, error)
-	clock   Clock
+	clock   clock.Clock
 	def     store.Limits
 	logger  *zap.Logger
 	mu      sync.Mutex
@@ -54,8 +55,8 @@ type rateDecision struct {
 	retryAfter time.Duration // until one token is available
 }
 
-func newRateLimiter(st Store, clock Clock, def store.Limits, logger *zap.Logger) *rateLimiter {
-	return &rateLimiter{limits: st.TenantLimits, clock: clock, def: def, logger: logger,
+func newRateLimiter(st Store, clk clock.Clock, def store.Limits, logger *zap.Logger) *rateLimiter {
+	return &rateLimiter{limits: st.TenantLimits, clock: clk, def: def, logger: logger,
 		buckets: map[string]*rate.Limiter{}, tenants: map[string]cachedLimits{}}
 }
 

@@ -9,14 +9,12 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/leadtime"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/webhook"
 )
-
-// Clock is the API's time source.
-type Clock interface{ Now() time.Time }
 
 // Store is what the API needs of the database.
 type Store interface {
@@ -93,7 +91,7 @@ type LeadTimes interface {
 // Server is the HTTP API.
 type Server struct {
 	Store  Store
-	Clock  Clock
+	Clock  clock.Clock
 	Config Config
 	Logger *zap.Logger
 	// Recordings is the recordings bucket; nil refuses bots that record.

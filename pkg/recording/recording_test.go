@@ -12,9 +12,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meeboter/meeboter/hack/devenv/s3server"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/recording"
-	"github.com/meeboter/meeboter/pkg/s3server"
 )
 
 type testBundle struct {

@@ -53,7 +53,7 @@ func TestClaimSlotPrefersIdleOfTheSameTypeAndAdopts(t *testing.T) {
 	slots, err := st.Slots(ctx)
 	require.NoError(t, err)
 	idle := slots[0]
-	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: idle.ID, From: store.SlotCreating, To: store.SlotIdle, AppUUID: ptr("app1")}, t0)
+	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: idle.ID, From: store.SlotCreating, To: store.SlotIdle, AppUUID: new("app1")}, t0)
 	require.NoError(t, err)
 	require.True(t, ok)
 
@@ -87,14 +87,14 @@ func TestClaimSlotPrefersRunningThenStartingThenStopped(t *testing.T) {
 	require.Len(t, slots, 3)
 	for i, s := range slots {
 		ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: s.ID, From: store.SlotCreating, To: store.SlotIdle,
-			AppUUID: ptr(fmt.Sprint("app", i))}, t0)
+			AppUUID: new(fmt.Sprint("app", i))}, t0)
 		require.NoError(t, err)
 		require.True(t, ok)
 	}
 	stopped, starting, running := slots[0], slots[1], slots[2]
 	require.NoError(t, st.RecordSlotObservation(ctx, stopped.ID, "exited", t0))
 	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: starting.ID, From: store.SlotIdle, To: store.SlotStarting,
-		StartRequested: true, StartUnknown: ptr(true)}, t0)
+		StartRequested: true, StartUnknown: new(true)}, t0)
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.NoError(t, st.RecordSlotObservation(ctx, running.ID, "running:healthy", t0))
@@ -131,7 +131,7 @@ func TestReleaseSlot(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, held)
 
-	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: store.SlotCreating, To: store.SlotIdle, AppUUID: ptr("app1")}, t0)
+	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: store.SlotCreating, To: store.SlotIdle, AppUUID: new("app1")}, t0)
 	require.NoError(t, err)
 	require.True(t, ok)
 	_, err = st.ClaimSlot(ctx, "d2", "zoom", "spec1", 5, t0)
@@ -154,7 +154,7 @@ func TestSlotAssignment(t *testing.T) {
 	slot, err := st.ClaimSlot(ctx, name, "google-meet", "spec1", 5, t0)
 	require.NoError(t, err)
 	ok, err := st.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: store.SlotCreating, Assigned: &name, To: store.SlotStarting,
-		AppUUID: ptr("app1"), TokenHash: store.HashSecret("slot-token")}, t0)
+		AppUUID: new("app1"), TokenHash: store.HashSecret("slot-token")}, t0)
 	require.NoError(t, err)
 	require.True(t, ok)
 
@@ -187,7 +187,7 @@ func slotBot(t *testing.T, b *testBundle, app, tok string) store.Bot {
 	slot, err := b.store.ClaimSlot(ctx, name, "google-meet", "spec1", 5, t0)
 	require.NoError(t, err)
 	ok, err := b.store.UpdateSlot(ctx, store.SlotUpdate{ID: slot.ID, From: slot.State, Assigned: &name, To: store.SlotBusy,
-		AppUUID: ptr(app), TokenHash: store.HashSecret("slot-" + app)}, t0)
+		AppUUID: new(app), TokenHash: store.HashSecret("slot-" + app)}, t0)
 	require.NoError(t, err)
 	require.True(t, ok)
 	return bot

@@ -177,12 +177,12 @@ func TestReservationsAreReleasedAndMoved(t *testing.T) {
 	_, err := st.RequestStop(ctx, "acme", a.ID, store.StopCancel, t0)
 	require.NoError(t, err)
 	require.Zero(t, peakReserved(t, bundle, "aws"), "a cancelled bot holds nothing")
-	_, err = st.PatchBot(ctx, "acme", a.ID, store.BotPatch{BotName: ptr("x")}, t0)
+	_, err = st.PatchBot(ctx, "acme", a.ID, store.BotPatch{BotName: new("x")}, t0)
 	require.ErrorIs(t, err, store.ErrAdmitted)
 
 	// b, best effort so far, gets the window a gave back with its new join_at.
 	moved := join.Add(10 * time.Minute)
-	b, err = st.PatchBot(ctx, "acme", b.ID, store.BotPatch{JoinAt: &moved, BotName: ptr("renamed"),
+	b, err = st.PatchBot(ctx, "acme", b.ID, store.BotPatch{JoinAt: &moved, BotName: new("renamed"),
 		Reserve: []store.Reservation{window("aws", 1, moved)}}, t0)
 	require.NoError(t, err)
 	require.Equal(t, "renamed", b.BotName)
@@ -193,7 +193,7 @@ func TestReservationsAreReleasedAndMoved(t *testing.T) {
 	later := t0.Add(4 * time.Hour)
 	c := bundle.schedule(t, later, window("aws", 1, later))
 	require.NotNil(t, c.ReservedPlatform)
-	_, err = st.PatchBot(ctx, "acme", b.ID, store.BotPatch{JoinAt: &later, BotName: ptr("again"),
+	_, err = st.PatchBot(ctx, "acme", b.ID, store.BotPatch{JoinAt: &later, BotName: new("again"),
 		Reserve: []store.Reservation{window("aws", 1, later)}}, t0)
 	require.ErrorIs(t, err, store.ErrNoCapacity)
 	got, err := st.GetBot(ctx, "acme", b.ID)

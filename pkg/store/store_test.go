@@ -85,14 +85,12 @@ func TestCreateBotScheduledWhenJoinAtInFuture(t *testing.T) {
 	t.Parallel()
 	st, _ := setup(t)
 	nb := newBot("acme")
-	nb.JoinAt = ptr(t0.Add(time.Hour))
+	nb.JoinAt = new(t0.Add(time.Hour))
 	res, err := st.CreateBot(context.Background(), nb, nil, t0, render)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusScheduled, res.Bot.Status)
 	require.Nil(t, res.Bot.QueuedAt)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
@@ -332,7 +330,7 @@ func TestSettleReconcile(t *testing.T) {
 	require.NoError(t, err)
 	next := t0.Add(time.Hour)
 	changed, err = st.SettleReconcile(ctx, store.Settle{Bot: bot.ID, Revision: bot.Revision, Job: run,
-		MoveNext: true, NextCheck: ptr(t0.Add(time.Second)), Next: &next})
+		MoveNext: true, NextCheck: new(t0.Add(time.Second)), Next: &next})
 	require.NoError(t, err)
 	require.True(t, changed, "the next check moved since it was read")
 	require.Equal(t, "running", bundle.jobState(t, run))
@@ -351,7 +349,7 @@ func TestEnqueueDue(t *testing.T) {
 	st, bundle := setup(t)
 	ctx := context.Background()
 	a, b := bundle.create(t, "acme"), bundle.create(t, "acme")
-	require.NoError(t, st.SetNextCheck(ctx, a.ID, ptr(t0.Add(time.Minute))))
+	require.NoError(t, st.SetNextCheck(ctx, a.ID, new(t0.Add(time.Minute))))
 	require.NoError(t, st.SetNextCheck(ctx, b.ID, nil))
 	_, err := bundle.pool.Exec(ctx, `DELETE FROM river_job`)
 	require.NoError(t, err)

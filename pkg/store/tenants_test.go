@@ -80,7 +80,7 @@ func TestCreateCappedConcurrently(t *testing.T) {
 	t.Parallel()
 	st, b := setup(t)
 	ctx := context.Background()
-	require.NoError(t, st.SetTenantLimits(ctx, store.TenantLimits{Owner: "capped", MaxBots: ptr(3)}, t0))
+	require.NoError(t, st.SetTenantLimits(ctx, store.TenantLimits{Owner: "capped", MaxBots: new(3)}, t0))
 	create := func(owner string) error {
 		nb := newBot(owner)
 		nb.MaxBots = 100
@@ -129,7 +129,7 @@ func TestTenantLimitsStored(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, def, got.Resolve(def))
 
-	require.NoError(t, st.SetTenantLimits(ctx, store.TenantLimits{Owner: "acme", RatePerSecond: ptr(2.5), MaxBots: ptr(0)}, t0))
+	require.NoError(t, st.SetTenantLimits(ctx, store.TenantLimits{Owner: "acme", RatePerSecond: new(2.5), MaxBots: new(0)}, t0))
 	got, err = st.TenantLimits(ctx, "acme")
 	require.NoError(t, err)
 	require.Equal(t, store.Limits{RatePerSecond: 2.5, RateBurst: 20, MaxBots: 0}, got.Resolve(def))

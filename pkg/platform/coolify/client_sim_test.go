@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 	"github.com/meeboter/meeboter/pkg/platform/coolify/coolifysim"
 )
 
@@ -31,10 +32,10 @@ type simOptions struct {
 
 // startSim starts a simulator, closed when t ends, whose clock is clock.Now:
 // the client sleeps on the same fake clock, so waiting is moving it.
-func startSim(t *testing.T, clock *fakeClock, opts simOptions) simEnv {
+func startSim(t *testing.T, clock *fakeclock.Clock, opts simOptions) simEnv {
 	t.Helper()
 	sim, srv := coolifysim.NewServer(t, coolifysim.Config{
-		Clock: clock.Now, ColdStart: time.Second, WarmStart: 100 * time.Millisecond,
+		Clock: clock, ColdStart: time.Second, WarmStart: 100 * time.Millisecond,
 		DeleteDelay: time.Second, RateLimitPerMinute: opts.RateLimitPerMinute, Seed: 1,
 	})
 	c := sim.Config()
@@ -43,7 +44,7 @@ func startSim(t *testing.T, clock *fakeClock, opts simOptions) simEnv {
 }
 
 // newSimClient is a client for env through the contract transport, on clock.
-func newSimClient(t *testing.T, env simEnv, clock *fakeClock, cfg Config) (*Client, *contractTransport) {
+func newSimClient(t *testing.T, env simEnv, clock *fakeclock.Clock, cfg Config) (*Client, *contractTransport) {
 	t.Helper()
 	ct := newContractTransport(t, t, nil)
 	cfg.BaseURL, cfg.Token = env.BaseURL, env.Token
@@ -57,7 +58,7 @@ func newSimClient(t *testing.T, env simEnv, clock *fakeClock, cfg Config) (*Clie
 // eventually polls cond, moving the shared fake clock by step between polls
 // (and yielding a little real time to the simulator's ticker), for at most
 // limit of fake time.
-func eventually(t *testing.T, clock *fakeClock, step, limit time.Duration, what string, cond func() bool) {
+func eventually(t *testing.T, clock *fakeclock.Clock, step, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for waited := time.Duration(0); ; waited += step {
 		if cond() {
@@ -69,7 +70,7 @@ func eventually(t *testing.T, clock *fakeClock, step, limit time.Duration, what 
 	}
 }
 
-func newSimClock() *fakeClock { return &fakeClock{now: time.Now().UTC().Truncate(time.Second)} }
+func newSimClock() *fakeclock.Clock { return fakeclock.New(time.Now().UTC().Truncate(time.Second)) }
 
 func TestSimLifecycle(t *testing.T) {
 	t.Parallel()

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
+
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 )
 
 // reply is one canned answer of fakeCoolify. Status -1 drops the connection.
@@ -111,40 +113,10 @@ func (f *fakeCoolify) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, rp.body)
 }
 
-// fakeClock is the client's clock in tests: sleeping advances it at once.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.slept = append(c.slept, d)
-	return nil
-}
-
-func (c *fakeClock) Slept() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.slept...)
-}
-
 // newTestClient serves h and returns a client for it whose every exchange
 // is validated against Coolify's spec, on a fake clock. cfg's BaseURL,
 // Token and HTTPClient are filled in.
-func newTestClient(t *testing.T, h http.Handler, cfg Config) (*Client, *fakeClock, *contractTransport) {
+func newTestClient(t *testing.T, h http.Handler, cfg Config) (*Client, *fakeclock.Clock, *contractTransport) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -153,7 +125,7 @@ func newTestClient(t *testing.T, h http.Handler, cfg Config) (*Client, *fakeCloc
 	cfg.HTTPClient = &http.Client{Transport: ct, Timeout: 10 * time.Second}
 	c, err := NewClient(cfg)
 	require.NoError(t, err)
-	clock := &fakeClock{now: time.Date(2026, 8, 22, 10, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 8, 22, 10, 0, 0, 0, time.UTC))
 	c.now, c.sleep = clock.Now, clock.Sleep
 	return c, clock, ct
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform"
 )
 
@@ -27,7 +28,7 @@ type EphemeralPlatform struct {
 	// StartTimeout: an application not yet seen running within it counts as
 	// pending, after it as exited (Coolify shows a fresh one as exited).
 	StartTimeout time.Duration
-	Clock        func() time.Time
+	Clock        clock.Clock
 }
 
 var _ platform.Platform = (*EphemeralPlatform)(nil)
@@ -124,7 +125,7 @@ func (p *EphemeralPlatform) List(ctx context.Context) ([]platform.Listed, error)
 	if err != nil {
 		return nil, err
 	}
-	now := p.Clock()
+	now := p.Clock.Now()
 	out := make([]platform.Listed, 0, len(apps))
 	for _, a := range apps {
 		name, ok := deploymentOf(a.Name)

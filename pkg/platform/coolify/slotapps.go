@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"errors"
-	"strings"
+	"github.com/meeboter/meeboter/pkg/platform"
 )
+
+// PlatformName is the coolify platform's name in rows and metrics, in pool
+// and ephemeral mode alike.
+const PlatformName = "coolify"
 
 // PoolTag marks every slot application, so one filtered list call reads them
 // all and orphans are recognised as ours.
@@ -22,47 +25,22 @@ type SlotApps struct {
 	Base CreateApp
 }
 
-// SlotApp is a slot application as the pool controller sees it.
-type SlotApp struct {
-	UUID      string
-	Name      string
-	Status    string // Coolify's "state:health"
-	CreatedAt time.Time
-}
-
-// State is the container state part of Status ("running", "exited", …).
-func (a SlotApp) State() string {
-	state, _, _ := strings.Cut(a.Status, ":")
-	return state
-}
-
-// SlotSpec is what a slot application should be.
-type SlotSpec struct {
-	Name, Description string
-	Image, Tag        string
-	LimitsCPUs        string
-	LimitsMemory      string
-}
-
-// ErrSlotStartUnknown marks a start that may have happened though it failed.
-var ErrSlotStartUnknown = errors.New("pool: the start may have happened")
-
 // List implements the pool controller's Apps: one call for every slot application.
-func (a *SlotApps) List(ctx context.Context) ([]SlotApp, error) {
+func (a *SlotApps) List(ctx context.Context) ([]platform.SlotApp, error) {
 	apps, err := a.Client.ListApplications(ctx, PoolTag)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SlotApp, len(apps))
+	out := make([]platform.SlotApp, len(apps))
 	for i, app := range apps {
-		out[i] = SlotApp{UUID: app.UUID, Name: app.Name, Status: app.Status, CreatedAt: app.CreatedAt}
+		out[i] = platform.SlotApp{UUID: app.UUID, Name: app.Name, Status: app.Status, CreatedAt: app.CreatedAt}
 	}
 	return out, nil
 }
 
 // Create implements the pool controller's Apps. Slot containers never exit on their own, so
 // Coolify's restart limit is left at its default as a last safety net.
-func (a *SlotApps) Create(ctx context.Context, spec SlotSpec) (string, error) {
+func (a *SlotApps) Create(ctx context.Context, spec platform.SlotSpec) (string, error) {
 	req := a.Base
 	req.Name, req.Description = spec.Name, spec.Description
 	req.Image, req.Tag = spec.Image, spec.Tag
@@ -77,7 +55,7 @@ func (a *SlotApps) SetEnv(ctx context.Context, uuid string, env map[string]strin
 }
 
 // Update implements the pool controller's Apps: the new spec applies at the slot's next start.
-func (a *SlotApps) Update(ctx context.Context, uuid string, spec SlotSpec) error {
+func (a *SlotApps) Update(ctx context.Context, uuid string, spec platform.SlotSpec) error {
 	return a.Client.UpdateApplication(ctx, uuid, AppPatch{Image: &spec.Image, Tag: &spec.Tag,
 		LimitsCPUs: &spec.LimitsCPUs, LimitsMemory: &spec.LimitsMemory})
 }
@@ -95,7 +73,7 @@ func (a *SlotApps) Delete(ctx context.Context, uuid string) error {
 func (a *SlotApps) Start(ctx context.Context, uuid string) error {
 	_, err := a.Client.StartApplication(ctx, uuid)
 	if Ambiguous(err) {
-		return fmt.Errorf("%w: %w", ErrSlotStartUnknown, err)
+		return fmt.Errorf("%w: %w", platform.ErrSlotStartUnknown, err)
 	}
 	return err
 }

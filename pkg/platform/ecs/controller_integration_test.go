@@ -25,6 +25,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/api/apitest"
 	"github.com/meeboter/meeboter/pkg/botsim"
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/ecs"
 	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
@@ -39,10 +40,6 @@ const (
 	cluster   = "bots"
 	meetURL   = "https://meet.google.com/abc-defg-hij"
 )
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 // testBundle is a whole controller on a real Postgres with the API on an
 // httptest server and ECS simulated; the real AWS SDK talks to the
@@ -102,7 +99,7 @@ func setup(t *testing.T, o opts) *testBundle {
 	if o.fallback {
 		priority = append(priority, api.PlatformLimit{Name: "fake", Limit: 100})
 	}
-	handler = (&api.Server{Store: b.store, Clock: wallClock{}, Logger: log, Config: api.Config{
+	handler = (&api.Server{Store: b.store, Clock: clock.Wall{}, Logger: log, Config: api.Config{
 		MaxBotLifetime: time.Hour, BotHeartbeatInterval: 200 * time.Millisecond, Platforms: priority}}).Handler()
 
 	settings := o.settings
@@ -133,7 +130,7 @@ func setup(t *testing.T, o opts) *testBundle {
 		// Three of the bots' 200 ms beats, as in production.
 		ObserveFreshness: observer.Freshness{Silence: 600 * time.Millisecond, MaxStaleness: 5 * time.Second},
 		GCInterval:       time.Second, GCGrace: o.gcGrace},
-		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: wallClock{}, Logger: log})
+		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: clock.Wall{}, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, mgr.Start(ctx))
 	t.Cleanup(func() {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform"
 )
 
@@ -75,7 +76,7 @@ type Config struct {
 	// modify 40/s burst 100, read 20/s burst 100, Fargate launches 20/s burst 100.
 	ModifyRate, ReadRate, LaunchRate    rate.Limit
 	ModifyBurst, ReadBurst, LaunchBurst int
-	Clock                               func() time.Time
+	Clock                               clock.Clock
 	// OnRequest, when set, is called after every API call (op is the ECS
 	// operation, d its duration including retries and rate-limit waits).
 	OnRequest func(op string, err error, d time.Duration)
@@ -118,7 +119,7 @@ func New(client *ecs.Client, cfg Config) (*Platform, error) {
 		return nil, fmt.Errorf("aws: startedBy %q: at most 128 of [A-Za-z0-9-/_]", cfg.StartedBy)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+		cfg.Clock = clock.Wall{}
 	}
 	bucket := func(r rate.Limit, b int, defR rate.Limit, defB int) *rate.Limiter {
 		if r == 0 {
@@ -617,10 +618,10 @@ func taskName(t types.Task) string {
 
 // call runs one API operation and reports it to OnRequest.
 func (p *Platform) call(ctx context.Context, op string, fn func(context.Context) error) error {
-	start := p.cfg.Clock()
+	start := p.cfg.Clock.Now()
 	err := fn(ctx)
 	if p.cfg.OnRequest != nil {
-		p.cfg.OnRequest(op, err, p.cfg.Clock().Sub(start))
+		p.cfg.OnRequest(op, err, p.cfg.Clock.Now().Sub(start))
 	}
 	return err
 }

@@ -3,7 +3,7 @@ package ecs_test
 import (
 	"testing"
 
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 )
 
 // The controller tests need Postgres; the driver's own tests do not mind it.

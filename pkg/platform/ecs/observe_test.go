@@ -37,15 +37,15 @@ func TestObserve(t *testing.T) {
 		{"exited 0", types.Task{
 			LastStatus: aws.String("STOPPED"), StopCode: types.TaskStopCodeEssentialContainerExited,
 			StoppedReason: aws.String("Essential container in task exited"), Containers: []types.Container{bot(aws.Int32(0), "")},
-		}, platform.PhaseExited, ptr(0), "EssentialContainerExited: Essential container in task exited"},
+		}, platform.PhaseExited, new(0), "EssentialContainerExited: Essential container in task exited"},
 		{"exited 3 beside a sidecar", types.Task{
 			LastStatus: aws.String("STOPPED"), StopCode: types.TaskStopCodeEssentialContainerExited,
 			StoppedReason: aws.String("Essential container in task exited"), Containers: []types.Container{sidecar, bot(aws.Int32(3), "")},
-		}, platform.PhaseExited, ptr(3), "EssentialContainerExited: Essential container in task exited"},
+		}, platform.PhaseExited, new(3), "EssentialContainerExited: Essential container in task exited"},
 		{"oom", types.Task{
 			LastStatus: aws.String("STOPPED"), StopCode: types.TaskStopCodeEssentialContainerExited,
 			StoppedReason: aws.String("Essential container in task exited"), Containers: []types.Container{bot(aws.Int32(137), "OutOfMemoryError: Container killed due to memory usage")},
-		}, platform.PhaseExited, ptr(137), "EssentialContainerExited: Essential container in task exited (container: OutOfMemoryError: Container killed due to memory usage)"},
+		}, platform.PhaseExited, new(137), "EssentialContainerExited: Essential container in task exited (container: OutOfMemoryError: Container killed due to memory usage)"},
 		{"failed to start", types.Task{
 			LastStatus: aws.String("STOPPED"), StopCode: types.TaskStopCodeTaskFailedToStart,
 			StoppedReason: aws.String("CannotPullContainerError: pull access denied"), Containers: []types.Container{bot(nil, "")},
@@ -57,7 +57,7 @@ func TestObserve(t *testing.T) {
 		{"user stop deprovisioning", types.Task{
 			LastStatus: aws.String("DEPROVISIONING"), StopCode: types.TaskStopCodeUserInitiated,
 			StoppedReason: aws.String(StopReason), Containers: []types.Container{bot(aws.Int32(143), "")},
-		}, platform.PhaseStopping, ptr(143), "UserInitiated: " + StopReason},
+		}, platform.PhaseStopping, new(143), "UserInitiated: " + StopReason},
 		{"deactivating without a stop code yet", types.Task{LastStatus: aws.String("DEACTIVATING")}, platform.PhaseStopping, nil, "DEACTIVATING"},
 		{"no status", types.Task{}, platform.PhaseUnknown, nil, "ECS task no lastStatus"},
 		{"new status", types.Task{LastStatus: aws.String("HIBERNATING")}, platform.PhaseUnknown, nil, "ECS task HIBERNATING"},
@@ -94,5 +94,3 @@ func TestTaskName(t *testing.T) {
 		t.Errorf("anonymous: %q", got)
 	}
 }
-
-func ptr(i int) *int { return &i }

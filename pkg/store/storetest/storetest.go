@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 

@@ -14,7 +14,7 @@ import (
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	s, c := newSim(t, Config{Clock: clock.Now, RateLimitPerMinute: 3})
+	s, c := newSim(t, Config{Clock: clock, RateLimitPerMinute: 3})
 	for i := range 3 {
 		r := c.call(http.MethodGet, "/applications", nil)
 		require.Equal(t, http.StatusOK, r.status)
@@ -50,7 +50,7 @@ func TestRateLimit(t *testing.T) {
 func TestStorm429(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	s, c := newSim(t, Config{Clock: clock.Now})
+	s, c := newSim(t, Config{Clock: clock})
 	uuid := c.createApp(s, nil)
 	s.Storm429(10 * time.Second)
 	clock.Advance(2 * time.Second)

@@ -16,7 +16,7 @@ func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	rec := &recorder{}
-	s, c := newSim(t, Config{Clock: clock.Now, Workload: rec.workload, ColdStart: 4 * time.Second, WarmStart: time.Second})
+	s, c := newSim(t, Config{Clock: clock, Workload: rec.workload, ColdStart: 4 * time.Second, WarmStart: time.Second})
 	uuid := c.createApp(s, nil)
 	c.setEnv(uuid, map[string]string{"POOL_SLOT_UUID": "slot-1", "SLOT_TOKEN": "tok"})
 
@@ -90,7 +90,7 @@ func TestLifecycle(t *testing.T) {
 func TestConcurrentBuilds(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	s, c := newSim(t, Config{Clock: clock.Now, ConcurrentBuilds: 2, ColdStart: 3 * time.Second, WarmStart: time.Second})
+	s, c := newSim(t, Config{Clock: clock, ConcurrentBuilds: 2, ColdStart: 3 * time.Second, WarmStart: time.Second})
 	var deps []string
 	for range 5 {
 		uuid := c.createApp(s, nil)
@@ -126,7 +126,7 @@ func TestConcurrentBuilds(t *testing.T) {
 func TestStartOutcomes(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	s, c := newSim(t, Config{Clock: clock.Now, ConcurrentBuilds: 1, DeploymentQueueLimit: 2})
+	s, c := newSim(t, Config{Clock: clock, ConcurrentBuilds: 1, DeploymentQueueLimit: 2})
 	a := c.createApp(s, nil)
 	first := c.start(a)["deployment_uuid"].(string)
 
@@ -176,7 +176,7 @@ func TestRestartIsRollingUpdate(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	rec := &recorder{}
-	s, c := newSim(t, Config{Clock: clock.Now, Workload: rec.workload})
+	s, c := newSim(t, Config{Clock: clock, Workload: rec.workload})
 	uuid := c.createApp(s, nil)
 	c.setEnv(uuid, map[string]string{"V": "1"})
 	c.start(uuid)
@@ -205,7 +205,7 @@ func TestAsyncDelete(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	rec := &recorder{}
-	s, c := newSim(t, Config{Clock: clock.Now, Workload: rec.workload, DeleteDelay: 2 * time.Second})
+	s, c := newSim(t, Config{Clock: clock, Workload: rec.workload, DeleteDelay: 2 * time.Second})
 	uuid := c.createApp(s, nil)
 	dep := c.start(uuid)["deployment_uuid"].(string)
 	clock.Advance(time.Minute)
@@ -242,7 +242,7 @@ func TestCrashLoopHitsRestartLimit(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	rec := &recorder{}
-	s, c := newSim(t, Config{Clock: clock.Now, Workload: rec.workload, RestartDelay: time.Second})
+	s, c := newSim(t, Config{Clock: clock, Workload: rec.workload, RestartDelay: time.Second})
 	uuid := c.createApp(s, map[string]any{"max_restart_count": 3})
 	c.start(uuid)
 	clock.Advance(time.Minute)
@@ -300,7 +300,7 @@ func TestVanishedContainer(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	rec := &recorder{}
-	s, c := newSim(t, Config{Clock: clock.Now, Workload: rec.workload})
+	s, c := newSim(t, Config{Clock: clock, Workload: rec.workload})
 	uuid := c.createApp(s, nil)
 	c.start(uuid)
 	clock.Advance(time.Minute)
@@ -319,7 +319,7 @@ func TestVanishedContainer(t *testing.T) {
 func TestStatusLag(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	s, c := newSim(t, Config{Clock: clock.Now, StatusLag: 30 * time.Second, ColdStart: time.Second})
+	s, c := newSim(t, Config{Clock: clock, StatusLag: 30 * time.Second, ColdStart: time.Second})
 	uuid := c.createApp(s, nil)
 	c.start(uuid)
 	clock.Advance(time.Second)
@@ -342,7 +342,7 @@ func TestStatusLag(t *testing.T) {
 func TestColdThenWarmStarts(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	s, c := newSim(t, Config{Clock: clock.Now, ColdStart: 10 * time.Second, WarmStart: time.Second, DeleteDelay: time.Millisecond})
+	s, c := newSim(t, Config{Clock: clock, ColdStart: 10 * time.Second, WarmStart: time.Second, DeleteDelay: time.Millisecond})
 	first := c.createApp(s, nil)
 	dep := c.start(first)["deployment_uuid"].(string)
 	clock.Advance(time.Second)
@@ -383,7 +383,7 @@ func liveApps(s *Sim) []AppSnapshot {
 func TestInstantDeploy(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
-	s, c := newSim(t, Config{Clock: clock.Now, ConcurrentBuilds: 1})
+	s, c := newSim(t, Config{Clock: clock, ConcurrentBuilds: 1})
 	first := c.createApp(s, map[string]any{"instant_deploy": true})
 	second := c.createApp(s, map[string]any{"instant_deploy": true})
 	for _, uuid := range []string{first, second} {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
@@ -55,7 +56,7 @@ type Config struct {
 	Seed uint64
 	// Clock is the time source (default time.Now). Everything time-dependent
 	// follows it, so a test can move a fake clock instead of sleeping.
-	Clock func() time.Time
+	Clock clock.Clock
 	// Logger receives debug logs (default: discarded).
 	Logger *slog.Logger
 }
@@ -121,7 +122,7 @@ func New(cfg Config) *Sim {
 	s := &Sim{
 		cfg:          cfg,
 		log:          cfg.Logger,
-		clock:        cfg.Clock,
+		clock:        cfg.Clock.Now,
 		workload:     cfg.Workload,
 		envUUID:      randomID(rng),
 		rng:          rng,
@@ -171,7 +172,7 @@ func withDefaults(cfg Config, rng *rand.Rand) Config {
 	cfg.StatusLag = max(cfg.StatusLag, 0)
 	cfg.RateLimitPerMinute = max(cfg.RateLimitPerMinute, 0)
 	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

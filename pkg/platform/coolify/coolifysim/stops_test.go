@@ -14,7 +14,7 @@ func TestStopRecords(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
 	clock := newFakeClock()
-	s, c := newSim(t, Config{Workload: rec.workload, Clock: clock.Now})
+	s, c := newSim(t, Config{Workload: rec.workload, Clock: clock})
 	first := c.createApp(s, map[string]any{"name": "pool-zoom-001"})
 	second := c.createApp(s, map[string]any{"name": "pool-zoom-002"})
 

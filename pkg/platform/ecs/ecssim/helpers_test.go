@@ -3,7 +3,6 @@ package ecssim
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 )
 
 const (
@@ -24,26 +25,9 @@ const (
 	tick       = 5 * time.Millisecond
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 8, 22, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newFakeClock is the tests' clock, at a fixed start.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 8, 22, 10, 0, 0, 0, time.UTC))
 }
 
 // env is one test's simulator, its URL and an SDK client.
@@ -51,7 +35,7 @@ type env struct {
 	sim   *Sim
 	url   string
 	ecs   *ecs.Client
-	clock *fakeClock
+	clock *fakeclock.Clock
 	ctx   context.Context
 }
 
@@ -68,7 +52,7 @@ func startSim(t *testing.T, cfg Config) *env {
 	t.Helper()
 	clock := newFakeClock()
 	if cfg.Clock == nil {
-		cfg.Clock = clock.Now
+		cfg.Clock = clock
 	}
 	if cfg.AccessKeyID == "" {
 		cfg.AccessKeyID, cfg.SecretAccessKey = testKeyID, testSecret

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
 
@@ -68,7 +69,7 @@ type Config struct {
 	Workload Workload
 	// Clock is the time source (default time.Now). Everything time-dependent
 	// follows it, so a test can move a fake clock instead of sleeping.
-	Clock func() time.Time
+	Clock clock.Clock
 	// Logger receives debug logs (default: discarded).
 	Logger *slog.Logger
 	// Seed seeds ids and the error rates (0: random).
@@ -155,7 +156,7 @@ func New(cfg Config) *Sim {
 	s := &Sim{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		clock:    cfg.Clock,
+		clock:    cfg.Clock.Now,
 		workload: cfg.Workload,
 		defs:     normaliseTaskDefs(cfg.TaskDefinitions),
 		rng:      rng,
@@ -171,7 +172,7 @@ func New(cfg Config) *Sim {
 		stopTicker: make(chan struct{}),
 		tickerDone: make(chan struct{}),
 	}
-	s.buckets = newBuckets(cfg.Clock())
+	s.buckets = newBuckets(cfg.Clock.Now())
 	if s.workload == nil {
 		s.workload = idleWorkload
 	}
@@ -209,7 +210,7 @@ func withDefaults(cfg Config, rng *rand.Rand) Config {
 		cfg.MaxProvisioningTasks = defaultMaxProvisioning
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+		cfg.Clock = clock.Wall{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

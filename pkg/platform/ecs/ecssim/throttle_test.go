@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/pkg/clock"
 )
 
 func TestReadBucketBurstAndRefill(t *testing.T) {
@@ -69,7 +71,7 @@ func TestFargateLaunchRateCountsTasks(t *testing.T) {
 
 func TestThrottleStormAndSDKRetries(t *testing.T) {
 	t.Parallel()
-	e := newSim(t, Config{Clock: time.Now})
+	e := newSim(t, Config{Clock: clock.Wall{}})
 	e.sim.ThrottleStorm(time.Hour)
 	_, err := e.ecs.ListTasks(e.ctx, &ecs.ListTasksInput{})
 	require.Equal(t, "ThrottlingException", apiCode(err))

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/pkg/proctail"
+	"github.com/meeboter/meeboter/hack/devenv/proctail"
 )
 
 type failingWriter struct{}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/meeboter/meeboter/pkg/proctail"
+	"github.com/meeboter/meeboter/hack/devenv/proctail"
 )
 
 const (

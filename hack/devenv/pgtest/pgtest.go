@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/meeboter/meeboter/pkg/pgcluster"
+	"github.com/meeboter/meeboter/hack/devenv/pgcluster"
 )
 
 // serverEnvs are consulted in order for an existing server to use.

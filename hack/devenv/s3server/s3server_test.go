@@ -13,7 +13,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/lifecycle"
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/pkg/s3server"
+	"github.com/meeboter/meeboter/hack/devenv/s3server"
 )
 
 func TestPutAndStatObject(t *testing.T) {

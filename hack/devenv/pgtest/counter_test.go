@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/pkg/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 )
 
 func TestQueryCounter(t *testing.T) {

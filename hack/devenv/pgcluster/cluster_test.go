@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/pkg/pgcluster"
+	"github.com/meeboter/meeboter/hack/devenv/pgcluster"
 )
 
 func TestStartStopThrowaway(t *testing.T) {

@@ -1,4 +1,4 @@
-package coolify
+package pool
 
 import (
 	"context"
@@ -6,14 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
-// PlatformName is the coolify platform's name in rows and metrics.
-const PlatformName = "coolify"
-
-// SlotStore is what the pool platform needs of the database.
+// SlotStore is what the slot platform needs of the database.
 type SlotStore interface {
 	ClaimSlot(ctx context.Context, deployment, meetingPlatform, specHash string, maxSlots int, now time.Time) (store.PoolSlot, error)
 	SlotOf(ctx context.Context, deployment string) (store.PoolSlot, bool, error)
@@ -21,33 +19,36 @@ type SlotStore interface {
 	ReleaseSlot(ctx context.Context, deployment string, now time.Time) error
 }
 
-// PoolPlatform runs bot attempts on pool slots. Create claims a slot and
+// SlotPlatform runs bot attempts on pool slots. Create claims a slot and
 // Stop releases it, in the database only; the pool controller makes the
-// Coolify calls (start, stop, observe) for every slot in bulk. List reads
+// driver's calls (start, stop, observe) for every slot in bulk. List reads
 // the slots' observed state, which the pool controller keeps fresh with one
-// list call per pass.
-type PoolPlatform struct {
-	Store    SlotStore
-	SpecHash func(meetingPlatform string) (string, bool)
-	MaxSlots int
+// list call per period.
+type SlotPlatform struct {
+	// PlatformName is the platform's name in rows and metrics (the pool's
+	// driver's: "coolify").
+	PlatformName string
+	Store        SlotStore
+	SpecHash     func(meetingPlatform string) (string, bool)
+	MaxSlots     int
 	// Notify asks the pool controller for a pass now (a claim or release).
 	Notify func()
-	Clock  func() time.Time
+	Clock  clock.Clock
 }
 
-var _ platform.Platform = (*PoolPlatform)(nil)
+var _ platform.Platform = (*SlotPlatform)(nil)
 
 // Name implements platform.Platform.
-func (p *PoolPlatform) Name() string { return PlatformName }
+func (p *SlotPlatform) Name() string { return p.PlatformName }
 
 // Create claims a slot of the bot's meeting platform and spec (or adopts the
 // one the attempt holds). A full pool is platform.ErrCapacity: the bot waits.
-func (p *PoolPlatform) Create(ctx context.Context, w platform.Workload) (string, error) {
+func (p *SlotPlatform) Create(ctx context.Context, w platform.Workload) (string, error) {
 	spec, ok := p.SpecHash(w.MeetingPlatform)
 	if !ok {
-		return "", platform.Permanent(errors.New("coolify: no slot image configured for meeting platform " + w.MeetingPlatform))
+		return "", platform.Permanent(errors.New(p.PlatformName + ": no slot image configured for meeting platform " + w.MeetingPlatform))
 	}
-	slot, err := p.Store.ClaimSlot(ctx, w.Name, w.MeetingPlatform, spec, p.MaxSlots, p.Clock())
+	slot, err := p.Store.ClaimSlot(ctx, w.Name, w.MeetingPlatform, spec, p.MaxSlots, p.Clock.Now())
 	if errors.Is(err, store.ErrNoSlot) {
 		return "", platform.ErrCapacity
 	}
@@ -59,7 +60,7 @@ func (p *PoolPlatform) Create(ctx context.Context, w platform.Workload) (string,
 }
 
 // Lookup implements platform.Platform.
-func (p *PoolPlatform) Lookup(ctx context.Context, name string) (platform.Listed, bool, error) {
+func (p *SlotPlatform) Lookup(ctx context.Context, name string) (platform.Listed, bool, error) {
 	slot, found, err := p.Store.SlotOf(ctx, name)
 	if err != nil || !found || slot.State == store.SlotStopping {
 		return platform.Listed{}, false, err
@@ -70,8 +71,8 @@ func (p *PoolPlatform) Lookup(ctx context.Context, name string) (platform.Listed
 // Stop releases the attempt's slot; the pool controller stops its container
 // and returns it to IDLE once it is seen exited. The attempt holds nothing
 // more (the slot, STOPPING, is the pool's to count), so it is gone.
-func (p *PoolPlatform) Stop(ctx context.Context, name, _ string) (bool, error) {
-	if err := p.Store.ReleaseSlot(ctx, name, p.Clock()); err != nil {
+func (p *SlotPlatform) Stop(ctx context.Context, name, _ string) (bool, error) {
+	if err := p.Store.ReleaseSlot(ctx, name, p.Clock.Now()); err != nil {
 		return false, err
 	}
 	p.Notify()
@@ -80,7 +81,7 @@ func (p *PoolPlatform) Stop(ctx context.Context, name, _ string) (bool, error) {
 
 // List returns the workloads of the attempts that hold a slot. A slot
 // being stopped no longer belongs to its attempt.
-func (p *PoolPlatform) List(ctx context.Context) ([]platform.Listed, error) {
+func (p *SlotPlatform) List(ctx context.Context) ([]platform.Listed, error) {
 	slots, err := p.Store.AssignedSlots(ctx)
 	if err != nil {
 		return nil, err

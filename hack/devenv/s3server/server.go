@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/meeboter/meeboter/pkg/proctail"
+	"github.com/meeboter/meeboter/hack/devenv/proctail"
 )
 
 const (

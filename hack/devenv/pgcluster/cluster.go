@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/meeboter/meeboter/pkg/proctail"
+	"github.com/meeboter/meeboter/hack/devenv/proctail"
 )
 
 // Options configures Start.
