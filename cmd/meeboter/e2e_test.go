@@ -17,7 +17,8 @@ import (
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	metricsAddr := freeAddr(t)
-	s := newSystem(t, "HEARTBEAT_TIMEOUT=10s", "METRICS_CACHE_TTL=100ms", "METRICS_ADDR="+metricsAddr)
+	s := newSystem(t, "HEARTBEAT_TIMEOUT=10s", "METRICS_CACHE_TTL=100ms", "METRICS_ADDR="+metricsAddr,
+		"OPERATOR_TOKEN="+e2eOperatorToken)
 	addr := freeAddr(t)
 	c := s.start(addr, &lockedBuffer{})
 	before := scrape(t, metricsAddr)
@@ -94,6 +95,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 	require.Eventually(t, func() bool { return len(s.botProcesses()) == 0 }, 30*time.Second, 100*time.Millisecond)
 	requireMetricsMoved(t, metricsAddr, before)
+	requireRiverUI(t, metricsAddr, addr)
 	c.stop(t)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/metrics"
+	"github.com/meeboter/meeboter/pkg/operatorui"
 	"github.com/meeboter/meeboter/pkg/recording"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/version"
@@ -109,7 +110,11 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 		LeadTimes: leads,
 		Ready:     func(ctx context.Context) error { return ready(ctx, m, pool) }}
 	metricsHandler := promhttp.HandlerFor(met.Registry, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(log.Named("metrics"))})
-	servers, err := listen(cfg, apiServer.Handler(), metricsHandler)
+	operator, err := operatorMux(ctx, cfg, m, metricsHandler, log)
+	if err != nil {
+		return err
+	}
+	servers, err := listen(cfg, apiServer.Handler(), operator)
 	if err != nil {
 		return err
 	}
@@ -141,15 +146,35 @@ func ready(ctx context.Context, m *controllers.Manager, pool *pgxpool.Pool) erro
 // the parser's message, which quotes it: it holds the database password.
 var errDatabaseURL = errors.New("DATABASE_URL: cannot parse it as a postgres:// URL or key=value string (the value is not shown: it may hold a password)")
 
-// listeners are the API's and the metrics' servers (METRICS_ADDR): /metrics
-// is never on the API port, where every tenant could read the whole fleet.
+// operatorMux is what METRICS_ADDR serves: /metrics, and the River UI
+// when OPERATOR_TOKEN is set.
+func operatorMux(ctx context.Context, cfg config.Config, m *controllers.Manager, metricsHandler http.Handler,
+	log *zap.Logger) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler)
+	if cfg.Operator.Token == "" {
+		return mux, nil
+	}
+	ui, err := operatorui.New(ctx, operatorui.Config{Token: cfg.Operator.Token, Writable: cfg.Operator.RiverUIWrite},
+		m.Client(), log.Named("riverui"))
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(operatorui.Prefix+"/", ui)
+	return mux, nil
+}
+
+// listeners are the API's and the operator's servers (METRICS_ADDR):
+// /metrics and the River UI are never on the API port, where every tenant
+// could read the whole fleet.
 type listeners struct {
 	servers []*http.Server
 	lns     []net.Listener
+	riverUI bool // the operator's listener serves the River UI
 }
 
-func listen(cfg config.Config, apiHandler, metricsHandler http.Handler) (*listeners, error) {
-	l := &listeners{}
+func listen(cfg config.Config, apiHandler, operatorHandler http.Handler) (*listeners, error) {
+	l := &listeners{riverUI: cfg.Operator.Token != ""}
 	add := func(name, addr string, h http.Handler) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -163,9 +188,7 @@ func listen(cfg config.Config, apiHandler, metricsHandler http.Handler) (*listen
 	if err := add("HTTP_ADDR", cfg.HTTPAddr, apiHandler); err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metricsHandler)
-	if err := add("METRICS_ADDR", cfg.MetricsAddr, mux); err != nil {
+	if err := add("METRICS_ADDR", cfg.MetricsAddr, operatorHandler); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -190,8 +213,12 @@ func (l *listeners) serve(ctx context.Context, log *zap.Logger) error {
 	for i, srv := range l.servers {
 		go func() { errs <- srv.Serve(l.lns[i]) }()
 	}
-	log.Info("serving", zap.String("api", "http://"+l.lns[0].Addr().String()),
-		zap.String("metrics", "http://"+l.lns[len(l.lns)-1].Addr().String()+"/metrics"))
+	operator := "http://" + l.lns[len(l.lns)-1].Addr().String()
+	fields := []zap.Field{zap.String("api", "http://"+l.lns[0].Addr().String()), zap.String("metrics", operator+"/metrics")}
+	if l.riverUI {
+		fields = append(fields, zap.String("riverui", operator+operatorui.Prefix+"/"))
+	}
+	log.Info("serving", fields...)
 	select {
 	case <-ctx.Done():
 		return nil

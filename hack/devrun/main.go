@@ -24,6 +24,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -46,6 +47,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/meeboter/meeboter/hack/devenv/pgcluster"
+	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
@@ -83,6 +85,7 @@ type devrun struct {
 	sim        *coolifySim        // with --coolify-sim
 	s3         *devS3             // nil when S3_ENDPOINT was given
 	hookSecret string             // WEBHOOK_SECRET for serve
+	opToken    string             // OPERATOR_TOKEN for serve: the River UI's password
 	stdout     io.Writer
 }
 
@@ -108,6 +111,10 @@ func run() int {
 	}
 	defer d.s3.stop()
 	if d.hookSecret, err = d.devSecret("webhook-secret", 32); err != nil {
+		logf("%v", err)
+		return 1
+	}
+	if d.opToken, err = d.devSecret("operator-token", 24); err != nil {
 		logf("%v", err)
 		return 1
 	}
@@ -343,6 +350,7 @@ func (d *devrun) serveEnv() []string {
 	env = defaultEnv(env, "LOG_FORMAT", "console")
 	env = defaultEnv(env, "LOCAL_STATE_DIR", filepath.Join(d.dev, "local"))
 	env = defaultEnv(env, "WEBHOOK_SECRET", d.hookSecret)
+	env = defaultEnv(env, "OPERATOR_TOKEN", d.opToken)
 	// A developer's receivers run on this machine.
 	env = defaultEnv(env, "CALLBACK_ALLOW", "127.0.0.0/8,::1,localhost")
 	env = d.s3.serveEnv(env)
@@ -393,7 +401,12 @@ func (d *devrun) serve(ctx context.Context) int {
 		return 1
 	}
 	env := d.serveEnv()
-	addr, err := dialAddr(lookupEnv(env, "HTTP_ADDR"))
+	addr, err := dialAddr("HTTP_ADDR", lookupEnv(env, "HTTP_ADDR"))
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+	opAddr, err := dialAddr("METRICS_ADDR", cmp.Or(strings.TrimSpace(lookupEnv(env, "METRICS_ADDR")), config.DefaultMetricsAddr))
 	if err != nil {
 		logf("%v", err)
 		return 1
@@ -418,7 +431,7 @@ func (d *devrun) serve(ctx context.Context) int {
 			return 1
 		}
 	} else {
-		printBanner(d.stdout, addr, key)
+		printBanner(d.stdout, banner{addr: addr, key: key, operatorAddr: opAddr, operatorToken: lookupEnv(env, "OPERATOR_TOKEN")})
 	}
 	select {
 	case <-ctx.Done():
@@ -430,11 +443,11 @@ func (d *devrun) serve(ctx context.Context) int {
 	}
 }
 
-// dialAddr turns HTTP_ADDR into an address to reach the server at.
-func dialAddr(httpAddr string) (string, error) {
-	host, port, err := net.SplitHostPort(httpAddr)
+// dialAddr turns a listen address (named name) into one to reach it at.
+func dialAddr(name, listenAddr string) (string, error) {
+	host, port, err := net.SplitHostPort(listenAddr)
 	if err != nil || port == "" || port == "0" {
-		return "", fmt.Errorf("HTTP_ADDR: want host:port with a fixed port, got %q", httpAddr)
+		return "", fmt.Errorf("%s: want host:port with a fixed port, got %q", name, listenAddr)
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
@@ -491,8 +504,15 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}) error {
 	}
 }
 
-// printBanner tells how to use the running API, in one write.
-func printBanner(w io.Writer, addr, key string) {
+// banner is what printBanner tells.
+type banner struct {
+	addr, key                   string // the API's and a key for it
+	operatorAddr, operatorToken string // METRICS_ADDR's and the River UI's password
+}
+
+// printBanner tells how to use the running API and the River UI, in one write.
+func printBanner(w io.Writer, b banner) {
+	addr, key := b.addr, b.key
 	base := "http://" + addr
 	auth := `-H "Authorization: Bearer $MEEBOTER_API_KEY"`
 	lines := []string{
@@ -505,6 +525,8 @@ func printBanner(w io.Writer, addr, key string) {
 		"curl -sS " + base + "/api/v1/bots/<id> " + auth,
 		"# with a recording (add \"recording\":{\"enabled\":true} to the create), once it is DONE:",
 		"curl -sS " + base + "/api/v1/bots/<id>/recording " + auth,
+		"# River UI (any user name; the password is OPERATOR_TOKEN):",
+		"http://" + b.operatorAddr + "/riverui/   password: " + b.operatorToken,
 		"# Ctrl-C stops the server, the dev Postgres and the dev S3",
 	}
 	fmt.Fprint(w, strings.Join(lines, "\n")+"\n")

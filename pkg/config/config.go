@@ -91,6 +91,8 @@ type Config struct {
 	// MetricsCacheTTL is how long database gauges are reused.
 	MetricsAddr     string
 	MetricsCacheTTL time.Duration
+	// Operator guards the River UI beside /metrics.
+	Operator Operator
 
 	// HTTP bounds the API's connections (timeouts, header size).
 	HTTP HTTP
@@ -139,6 +141,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Coolify, c.AWS = r.coolify(), r.aws()
 	c.S3, c.Webhooks = r.s3(), r.webhooks()
 	c.Tenants = r.tenants()
+	c.Operator = r.operator()
 	c.Platforms, c.PlatformReason = r.platforms(c.Coolify, c.AWS)
 	c.Platform = c.Platforms[0]
 	c.BotCommand = r.command()

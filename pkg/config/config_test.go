@@ -221,6 +221,8 @@ func TestLoadRejects(t *testing.T) {
 		{env{"PUBLIC_URL": "bots.example.com"}, "PUBLIC_URL", "absolute"},
 		{env{"NEXT_PUBLIC_APP_ORIGIN_URL": "ftp://x"}, "NEXT_PUBLIC_APP_ORIGIN_URL", "ftp://x"},
 		{env{"METRICS_ADDR": "9464"}, "METRICS_ADDR", `"9464"`},
+		{env{"OPERATOR_TOKEN": "too-short"}, "OPERATOR_TOKEN", "at least 16"},
+		{env{"RIVERUI_WRITE": "yes"}, "RIVERUI_WRITE", `"yes"`},
 		{env{"HTTP_READ_TIMEOUT": "soon"}, "HTTP_READ_TIMEOUT", `"soon"`},
 		{env{"HTTP_WRITE_TIMEOUT": "0"}, "HTTP_WRITE_TIMEOUT", "positive"},
 		{env{"HTTP_IDLE_TIMEOUT": "-1s"}, "HTTP_IDLE_TIMEOUT", "positive"},
@@ -376,4 +378,19 @@ func TestLoadErrorsHideCredentials(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestOperatorToken(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env{}.getenv)
+	require.NoError(t, err)
+	require.Equal(t, config.Operator{}, c.Operator, "no token: no River UI; read-only by default")
+
+	c, err = config.Load(env{"OPERATOR_TOKEN": "a-long-enough-token", "RIVERUI_WRITE": "TRUE"}.getenv)
+	require.NoError(t, err)
+	require.Equal(t, config.Operator{Token: "a-long-enough-token", RiverUIWrite: true}, c.Operator)
+
+	_, err = config.Load(env{"OPERATOR_TOKEN": "short-secret"}.getenv)
+	require.ErrorContains(t, err, "OPERATOR_TOKEN: ")
+	require.NotContains(t, err.Error(), "short-secret", "the error must not echo the token")
 }

@@ -1,0 +1,118 @@
+package operatorui_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/pkg/operatorui"
+	"github.com/meeboter/meeboter/pkg/store"
+	"github.com/meeboter/meeboter/pkg/store/storetest"
+)
+
+const token = "operator-token-for-tests"
+
+type testBundle struct {
+	url   string
+	store *store.Store
+}
+
+// setup serves the UI over a real migrated database and an insert-only
+// River client, as meeboter serve does beside /metrics.
+func setup(t *testing.T, cfg operatorui.Config) *testBundle {
+	t.Helper()
+	pool := storetest.NewPool(t)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	h, err := operatorui.New(t.Context(), cfg, client, zap.NewNop())
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle(operatorui.Prefix+"/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &testBundle{url: srv.URL + operatorui.Prefix, store: store.New(pool, controllers.NewEnqueuer(client))}
+}
+
+// do sends a request with the given token ("" for none).
+func (b *testBundle) do(t *testing.T, method, path, tok string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, b.url+path, strings.NewReader("{}"))
+	require.NoError(t, err)
+	if tok != "" {
+		req.SetBasicAuth("operator", tok)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
+func TestUIShowsReconcileJobs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, operatorui.Config{Token: token})
+	res, err := b.store.CreateBot(t.Context(), store.NewBot{Owner: "acme", MeetingURL: "https://meet.google.com/abc-defg-hij",
+		MeetingPlatform: "google-meet", BotName: "Meeboter"}, nil, time.Now(),
+		func(store.Bot) ([]byte, error) { return []byte("{}"), nil })
+	require.NoError(t, err)
+
+	code, page := b.do(t, http.MethodGet, "/", token)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, page, "<html", "the UI's page")
+
+	code, body := b.do(t, http.MethodGet, "/api/jobs?state=available&limit=20", token)
+	require.Equal(t, http.StatusOK, code, body)
+	var jobs struct {
+		Data []struct {
+			Kind string          `json:"kind"`
+			Args json.RawMessage `json:"args"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &jobs))
+	require.Len(t, jobs.Data, 1, body)
+	require.Equal(t, controllers.ReconcileArgs{}.Kind(), jobs.Data[0].Kind)
+	require.Contains(t, string(jobs.Data[0].Args), res.Bot.ID.String())
+}
+
+func TestUIRequiresTheOperatorToken(t *testing.T) {
+	t.Parallel()
+	b := setup(t, operatorui.Config{Token: token})
+	for _, tok := range []string{"", "wrong-token-of-some-length"} {
+		code, body := b.do(t, http.MethodGet, "/api/jobs?state=available", tok)
+		require.Equal(t, http.StatusUnauthorized, code, "token %q", tok)
+		require.NotContains(t, body, "data")
+	}
+	code, _ := b.do(t, http.MethodGet, "/", "")
+	require.Equal(t, http.StatusUnauthorized, code, "the page too")
+}
+
+func TestUIIsReadOnlyUnlessWritable(t *testing.T) {
+	t.Parallel()
+	code, body := setup(t, operatorui.Config{Token: token}).do(t, http.MethodPost, "/api/jobs/cancel", token)
+	require.Equal(t, http.StatusForbidden, code, body)
+	code, _ = setup(t, operatorui.Config{Token: token}).do(t, http.MethodPut, "/api/queues/default/pause", token)
+	require.Equal(t, http.StatusForbidden, code)
+
+	// Writable: the change reaches riverui, which judges the (empty) request.
+	code, body = setup(t, operatorui.Config{Token: token, Writable: true}).do(t, http.MethodPost, "/api/jobs/cancel", token)
+	require.NotEqual(t, http.StatusForbidden, code, body)
+	require.NotEqual(t, http.StatusUnauthorized, code, body)
+}
+
+func TestNewRefusesAnEmptyToken(t *testing.T) {
+	t.Parallel()
+	_, err := operatorui.New[any](t.Context(), operatorui.Config{}, nil, zap.NewNop())
+	require.Error(t, err)
+}
