@@ -191,7 +191,9 @@ func TestPoolMeetingCutShortGoesBackToIdle(t *testing.T) {
 			want:  []botproto.Status{botproto.StatusFatal},
 		},
 		"should_leave": {
-			setup: func(f *fakeController) { f.shouldLeave = true },
+			// Told to leave once in the call: told earlier, the bot would
+			// rightly skip IN_CALL, and the heartbeat's timing would decide.
+			setup: func(f *fakeController) { f.onStatus = func(s botproto.Status) { f.shouldLeave = s == inCall } },
 			want:  []botproto.Status{joining, inCall, leaving, done},
 		},
 	} {
