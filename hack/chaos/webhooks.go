@@ -13,7 +13,7 @@ import (
 
 // hookReceiver is a customer's callback endpoint on loopback: it verifies
 // every delivery's signature and keeps, per bot, the statuses it was told
-// about (deduplicated on event_id, as the README asks receivers to do).
+// about (deduplicated on event_id, as pkg/webhook/README.md asks receivers to do).
 type hookReceiver struct {
 	url    string
 	srv    *http.Server

@@ -9,7 +9,7 @@
 // Every delivery is a POST of one JSON object (Payload):
 //
 //	{
-//	  "event_id": "evt_…",              // unique per event; the same on every retry
+//	  "event_id": "4711",               // unique per event, increasing; the same on every retry
 //	  "type": "bot.status_changed",
 //	  "bot_id": "…",
 //	  "status": "IN_CALL",
