@@ -64,8 +64,9 @@ func setupInCall(t *testing.T) *inCallBundle {
 		return pgtest.Marked(ctx, conn) || conn.Config().RuntimeParams["application_name"] == "meeboter "+sessionID
 	}}
 	pool := storetest.NewPoolWith(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = counter })
-	enq := &controllers.Enqueuer{}
-	st := store.New(pool, enq)
+	inserter, err := controllers.NewInsertClient(pool)
+	require.NoError(t, err)
+	st := store.New(pool, controllers.NewEnqueuer(inserter))
 	fake := &platformtest.Fake{}
 	reconciler := &bot.Reconciler{Store: st, Platforms: map[string]platform.Platform{fake.Name(): fake}, Clock: clock.Wall{},
 		Logger: zap.NewNop(), Config: bot.Config{HeartbeatTimeout: 5 * time.Minute, DeployTimeout: time.Minute,
@@ -80,7 +81,6 @@ func setupInCall(t *testing.T) *inCallBundle {
 		Workers: workers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond, TestOnly: true,
 	})
 	require.NoError(t, err)
-	enq.SetClient(client)
 	completed, cancel := client.Subscribe(river.EventKindJobCompleted)
 	t.Cleanup(cancel)
 	require.NoError(t, client.Start(ctx))

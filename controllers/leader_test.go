@@ -203,8 +203,9 @@ func TestSweeperRequeuesTheJobsOfADeadReplica(t *testing.T) {
 func startWorkerOn(t *testing.T, rec *recordingReconciler) (*store.Store, *pgxpool.Pool, <-chan *river.Event) {
 	t.Helper()
 	pool := storetest.NewPool(t)
-	enq := &controllers.Enqueuer{}
-	st := store.New(pool, enq)
+	inserter, err := controllers.NewInsertClient(pool)
+	require.NoError(t, err)
+	st := store.New(pool, controllers.NewEnqueuer(inserter))
 	rec.store = st
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &controllers.ReconcileWorker{Reconciler: rec, Store: st,
@@ -214,7 +215,6 @@ func startWorkerOn(t *testing.T, rec *recordingReconciler) (*store.Store, *pgxpo
 		Workers: workers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond, TestOnly: true,
 	})
 	require.NoError(t, err)
-	enq.SetClient(client)
 	completed, cancel := client.Subscribe(river.EventKindJobCompleted)
 	t.Cleanup(cancel)
 	require.NoError(t, client.Start(context.Background()))

@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,27 +101,30 @@ func (c *Config) defaults() {
 	c.Bot.StopRecheck = cmp.Or(c.Bot.StopRecheck, time.Minute)
 }
 
-// Enqueuer implements store.Enqueuer on the River client; it exists before
-// the client so the store and the workers can be built first.
+// NewInsertClient returns a River client with no workers, that inserts and
+// manages jobs: the API's Enqueuer, the CLI, the bench and tests use it.
+// Its insert-notification throttle is the working client's (FetchCooldown).
+func NewInsertClient(pool *pgxpool.Pool) (*river.Client[pgx.Tx], error) {
+	return river.NewClient(riverpgxv5.New(pool), &river.Config{FetchCooldown: fetchCooldown})
+}
+
+// Enqueuer implements store.Enqueuer on an insert-only River client
+// (NewInsertClient): it exists before the workers, so the store can be
+// built before the controllers that use it.
 type Enqueuer struct {
-	client atomic.Pointer[river.Client[pgx.Tx]]
+	client *river.Client[pgx.Tx]
 	// Webhooks is set before the Enqueuer is used.
 	Webhooks WebhookTargets
-	// FetchCooldown is the client's (zero: River's default); within it of
-	// the last insert into a queue, an insert notifies the queue itself.
+	// FetchCooldown is the workers' client's; within it of the last insert
+	// into a queue, an insert notifies the queue itself.
 	FetchCooldown time.Duration
 	notified      insertNotifier
 }
 
-// NewEnqueuer returns an Enqueuer on an existing (e.g. insert-only) client.
+// NewEnqueuer returns an Enqueuer inserting with client.
 func NewEnqueuer(client *river.Client[pgx.Tx]) *Enqueuer {
-	e := &Enqueuer{}
-	e.SetClient(client)
-	return e
+	return &Enqueuer{client: client, FetchCooldown: fetchCooldown}
 }
-
-// SetClient sets the client jobs are inserted with.
-func (e *Enqueuer) SetClient(client *river.Client[pgx.Tx]) { e.client.Store(client) }
 
 var _ store.Enqueuer = (*Enqueuer)(nil)
 
@@ -137,18 +139,10 @@ func (e *Enqueuer) EnqueueReconcileTx(ctx context.Context, tx pgx.Tx, ids ...uui
 	for i, id := range ids {
 		params[i] = river.InsertManyParams{Args: ReconcileArgs{BotID: id}}
 	}
-	if _, err := e.mustClient().InsertManyTx(ctx, tx, params); err != nil {
+	if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
 		return err
 	}
 	return e.notified.afterInsertTx(ctx, tx, QueueReconcile, e.FetchCooldown)
-}
-
-func (e *Enqueuer) mustClient() *river.Client[pgx.Tx] {
-	c := e.client.Load()
-	if c == nil {
-		panic("controllers: Enqueuer used before the River client was built")
-	}
-	return c
 }
 
 // Manager owns the River client, the replica's database session and the
@@ -166,11 +160,10 @@ type Manager struct {
 
 // Deps are the manager's collaborators.
 type Deps struct {
-	Pool     *pgxpool.Pool
-	Store    *store.Store
-	Enqueuer *Enqueuer
-	Clock    clock.Clock
-	Logger   *zap.Logger
+	Pool   *pgxpool.Pool
+	Store  *store.Store
+	Clock  clock.Clock
+	Logger *zap.Logger
 }
 
 // New builds the River client (reconcile and webhook workers), the session
@@ -214,7 +207,8 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 		RescueStuckJobsAfter:        cfg.JobTimeout + 15*time.Second,
 		CompletedJobRetentionPeriod: 15 * time.Minute,
 		// The cooldown bounds fetches to 40/s per queue; it is also River's
-		// insert-notification throttle, whose gaps the Enqueuer fills
+		// insert-notification throttle (NewInsertClient's too), whose
+		// gaps the Enqueuer fills
 		// (insertnotify.go).
 		FetchCooldown: fetchCooldown,
 		Logger:        slog.New(slog.NewTextHandler(zap.NewStdLog(log.Named("river")).Writer(), &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -222,8 +216,6 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	deps.Enqueuer.SetClient(m.client)
-	deps.Enqueuer.FetchCooldown = fetchCooldown
 	connCfg := deps.Pool.Config().ConnConfig
 	m.elector = &Elector{Config: cfg.Leader, Locks: session, Loops: leaderLoops(cfg, deps, limits), Metrics: cfg.Metrics,
 		Logger: log.Named("leader"),

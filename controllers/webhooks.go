@@ -79,7 +79,7 @@ func (e *Enqueuer) EnqueueStatusChangeTx(ctx context.Context, tx pgx.Tx, ch stor
 		job.EventID, job.BotID, job.Owner, job.Body = ch.EventID, ch.Bot.ID, ch.Bot.Owner, body
 		params[i] = river.InsertManyParams{Args: job}
 	}
-	if _, err = e.mustClient().InsertManyTx(ctx, tx, params); err != nil {
+	if _, err = e.client.InsertManyTx(ctx, tx, params); err != nil {
 		return err
 	}
 	return e.notified.afterInsertTx(ctx, tx, QueueWebhook, e.FetchCooldown)

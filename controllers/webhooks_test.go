@@ -117,9 +117,12 @@ var loopback = webhook.Destinations{AllowNets: []netip.Prefix{netip.MustParsePre
 func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig) *webhookBundle {
 	t.Helper()
 	pool := storetest.NewPool(t)
-	enq := &controllers.Enqueuer{Webhooks: controllers.WebhookTargets{URL: globalURL, Render: func(b store.Bot) ([]byte, error) {
+	inserter, err := controllers.NewInsertClient(pool)
+	require.NoError(t, err)
+	enq := controllers.NewEnqueuer(inserter)
+	enq.Webhooks = controllers.WebhookTargets{URL: globalURL, Render: func(b store.Bot) ([]byte, error) {
 		return json.Marshal(map[string]any{"id": b.ID, "status": b.Status})
-	}}}
+	}}
 	st := store.New(pool, enq)
 	for owner, secret := range map[string]string{"acme": acmeSecret, "globex": globexSecret} {
 		_, err := st.EnsureWebhookSecret(context.Background(), owner, secret, time.Now())
@@ -141,7 +144,6 @@ func setupWebhooks(t *testing.T, globalURL string, cfg controllers.WebhookConfig
 		TestOnly: true,
 	})
 	require.NoError(t, err)
-	enq.SetClient(client)
 	ctx := context.Background()
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { _ = client.Stop(context.WithoutCancel(ctx)) })

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -44,7 +42,7 @@ func newCLIAPI(t *testing.T) *cliAPI {
 	pool, err := pgxpool.New(t.Context(), dbURL)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	rc, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(rc))
 	// A clock that stands still makes the pool's queue age the same in the

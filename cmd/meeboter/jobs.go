@@ -18,10 +18,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/pkg/store"
 )
 
 // `meeboter jobs` is the operator's view of River's queue, across tenants,
@@ -79,7 +79,7 @@ func openJobsDB(ctx context.Context, getenv func(string) string) (*jobsDB, error
 	if err != nil {
 		return nil, err
 	}
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	rc, err := controllers.NewInsertClient(pool)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -475,14 +475,6 @@ type queueSummary struct {
 // news too.
 var jobQueues = []string{controllers.QueueReconcile, controllers.QueueWebhook}
 
-// summarySQL counts river_job by queue and state; ages use the database's
-// clock, the one River writes scheduled_at with.
-const summarySQL = `
-SELECT queue, state::text, count(*),
-       greatest(0, extract(epoch FROM now() - min(scheduled_at)))::float8
-FROM river_job
-GROUP BY queue, state`
-
 func jobsSummary(ctx context.Context, cmd *command, args []string) error {
 	if _, err := cmd.parse(args, 0); err != nil {
 		return err
@@ -492,7 +484,7 @@ func jobsSummary(ctx context.Context, cmd *command, args []string) error {
 		return err
 	}
 	defer db.close()
-	queues, err := summarizeJobs(ctx, db.pool)
+	queues, err := summarizeJobs(ctx, store.New(db.pool, nil))
 	if err != nil {
 		return err
 	}
@@ -505,8 +497,8 @@ func jobsSummary(ctx context.Context, cmd *command, args []string) error {
 	return cmd.print(raw, func(w io.Writer) error { return writeSummaryTable(w, queues) })
 }
 
-func summarizeJobs(ctx context.Context, pool *pgxpool.Pool) ([]queueSummary, error) {
-	rows, err := pool.Query(ctx, summarySQL)
+func summarizeJobs(ctx context.Context, st *store.Store) ([]queueSummary, error) {
+	counts, err := st.JobCounts(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -515,28 +507,18 @@ func summarizeJobs(ctx context.Context, pool *pgxpool.Pool) ([]queueSummary, err
 	for _, q := range jobQueues {
 		byQueue[q] = newQueueSummary(q)
 	}
-	var (
-		queue, state string
-		count        int64
-		oldest       float64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&queue, &state, &count, &oldest}, func() error {
-		s, ok := byQueue[queue]
+	for _, c := range counts {
+		s, ok := byQueue[c.Queue]
 		if !ok {
-			s = newQueueSummary(queue)
-			byQueue[queue] = s
-			order = append(order, queue)
+			s = newQueueSummary(c.Queue)
+			byQueue[c.Queue] = s
+			order = append(order, c.Queue)
 		}
-		s.States[rivertype.JobState(state)] = count
-		s.Total += count
-		if state == string(rivertype.JobStateAvailable) {
-			age := oldest // oldest is rescanned for every row
-			s.OldestAvailableAgeSeconds = &age
+		s.States[rivertype.JobState(c.State)] = c.Count
+		s.Total += c.Count
+		if c.State == string(rivertype.JobStateAvailable) {
+			s.OldestAvailableAgeSeconds = &c.OldestDueSeconds
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	slices.Sort(order[len(jobQueues):]) // other queues after Meeboter's, by name
 	out := make([]queueSummary, 0, len(order))

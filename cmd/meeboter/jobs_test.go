@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
@@ -54,7 +53,7 @@ func newJobsFixture(t *testing.T) *jobsFixture {
 	pool, err := pgxpool.New(t.Context(), dbURL)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	rc, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	f := &jobsFixture{env: map[string]string{"DATABASE_URL": dbURL}, pool: pool, rc: rc, bot: uuid.New()}
 

@@ -82,7 +82,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 }
 
 func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *zap.Logger) error {
-	enq := &controllers.Enqueuer{Webhooks: controllers.WebhookTargets{URL: cfg.Webhooks.URL, Render: api.RenderBot}}
+	inserter, err := controllers.NewInsertClient(pool)
+	if err != nil {
+		return err
+	}
+	enq := controllers.NewEnqueuer(inserter)
+	enq.Webhooks = controllers.WebhookTargets{URL: cfg.Webhooks.URL, Render: api.RenderBot}
 	recordings, err := openRecordings(ctx, cfg.S3, log)
 	if err != nil {
 		return err
@@ -96,7 +101,7 @@ func runServer(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *
 	leads := newLeadTimes(cfg, st, plats)
 	mcfg := managerConfig(cfg, plats)
 	mcfg.Metrics, mcfg.LeadTime = met, leads.forBot
-	m, err := controllers.New(mcfg, controllers.Deps{Pool: pool, Store: st, Enqueuer: enq, Clock: clock.Wall{}, Logger: log})
+	m, err := controllers.New(mcfg, controllers.Deps{Pool: pool, Store: st, Clock: clock.Wall{}, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -24,7 +22,7 @@ import (
 func setupBot(t *testing.T, now time.Time) (*store.Store, store.CreateResult) {
 	t.Helper()
 	pool := storetest.NewPool(t)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	client, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
 	res, err := st.CreateBot(context.Background(), store.NewBot{Owner: "acme", MeetingURL: "https://zoom.us/j/1234567890",

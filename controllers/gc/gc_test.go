@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -39,7 +37,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	pool := storetest.NewPool(t)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
+	client, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
 	b := &testBundle{store: st, platform: &platformtest.Fake{}, clock: fakeclock.New(t0), metrics: metrics.New(metrics.Options{})}

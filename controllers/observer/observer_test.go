@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -41,7 +39,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	counter := &pgtest.QueryCounter{}
 	pool := storetest.NewPoolWith(t, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = counter })
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
+	client, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
 	b := &testBundle{pool: pool, store: st, platform: &platformtest.Fake{}, clock: fakeclock.New(t0), counter: counter}

@@ -89,8 +89,9 @@ func setup(t *testing.T, o opts) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	b := &testBundle{pool: storetest.NewPool(t), metrics: metrics.New(metrics.Options{})}
-	enq := &controllers.Enqueuer{}
-	b.store = store.New(b.pool, enq)
+	inserter, err := controllers.NewInsertClient(b.pool)
+	require.NoError(t, err)
+	b.store = store.New(b.pool, controllers.NewEnqueuer(inserter))
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
 
 	var handler http.Handler
@@ -153,7 +154,7 @@ func setup(t *testing.T, o opts) *testBundle {
 		Platforms: []controllers.PlatformConfig{{Platform: plat, Limit: 100}},
 		Pool:      background, PoolSyncInterval: poolSync, AdmitInterval: 200 * time.Millisecond,
 		ResyncInterval: 300 * time.Millisecond, ObserveInterval: 200 * time.Millisecond, GCInterval: time.Second, GCGrace: 3 * time.Second},
-		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: clock.Wall{}, Logger: log})
+		controllers.Deps{Pool: b.pool, Store: b.store, Clock: clock.Wall{}, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, mgr.Start(ctx))
 	t.Cleanup(func() {

@@ -12,8 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/controllers"
@@ -57,7 +55,7 @@ const rounds = 3
 // hammers POST /api/v1/bots, then POST /bot/v1/heartbeat of running bots,
 // each in rounds alternating with the same writes made straight to Postgres.
 func measureAPI(ctx context.Context, pool *pgxpool.Pool, creates int, beatFor time.Duration) (APIResult, error) {
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	rc, err := controllers.NewInsertClient(pool)
 	if err != nil {
 		return APIResult{}, err
 	}

@@ -53,7 +53,12 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, queries *pgtest.QueryCo
 	secret := []byte("bench-webhook-secret-0123456789")
 	h := &harness{pool: pool, queries: queries, hooks: newWebhookReceiver(secret)}
 	// Every status change of every bot goes to one healthy receiver.
-	enq := &controllers.Enqueuer{Webhooks: controllers.WebhookTargets{URL: h.hooks.srv.URL, Render: api.RenderBot}}
+	inserter, err := controllers.NewInsertClient(pool)
+	if err != nil {
+		return nil, err
+	}
+	enq := controllers.NewEnqueuer(inserter)
+	enq.Webhooks = controllers.WebhookTargets{URL: h.hooks.srv.URL, Render: api.RenderBot}
 	h.store = store.New(pool, enq)
 	// A cache longer than the run: the load is measured, not the scrapes.
 	h.metrics = metrics.New(metrics.Options{State: h.store, StateTTL: time.Minute, Platforms: []string{"aws"}})
@@ -103,7 +108,7 @@ func newHarness(ctx context.Context, pool *pgxpool.Pool, queries *pgtest.QueryCo
 		GCGrace: time.Minute, JobTimeout: time.Minute,
 		Webhooks: controllers.WebhookConfig{Sender: &webhook.Sender{Secret: secret},
 			Operator: &webhook.Sender{Secret: secret, Destinations: webhook.Anywhere}}, Metrics: h.metrics},
-		controllers.Deps{Pool: pool, Store: h.store, Enqueuer: enq, Clock: clock.Wall{}, Logger: log})
+		controllers.Deps{Pool: pool, Store: h.store, Clock: clock.Wall{}, Logger: log})
 	if err != nil {
 		return nil, err
 	}

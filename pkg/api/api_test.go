@@ -16,8 +16,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -67,7 +65,7 @@ func setup(t *testing.T) *testBundle {
 func setupWith(t *testing.T, configure func(*Server)) *testBundle {
 	t.Helper()
 	pool := storetest.NewPool(t)
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
+	rc, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(rc))
 	clock := fakeclock.New(t0)

@@ -11,8 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/controllers"
@@ -27,7 +25,7 @@ import (
 func FuzzDecodeCreateBot(f *testing.F) {
 	fixedNow := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	pool := storetest.NewPool(f)
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only
+	rc, err := controllers.NewInsertClient(pool)
 	require.NoError(f, err)
 	st := store.New(pool, controllers.NewEnqueuer(rc))
 	seeds := []string{

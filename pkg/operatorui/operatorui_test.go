@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -32,7 +30,7 @@ type testBundle struct {
 func setup(t *testing.T, cfg operatorui.Config) *testBundle {
 	t.Helper()
 	pool := storetest.NewPool(t)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	client, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	h, err := operatorui.New(t.Context(), cfg, client, zap.NewNop())
 	require.NoError(t, err)

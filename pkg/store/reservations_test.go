@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/controllers"
@@ -26,7 +24,7 @@ func secondReplica(t *testing.T, b *testBundle) *store.Store {
 	pool, err := pgxpool.NewWithConfig(context.Background(), b.pool.Config())
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	client, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	return store.New(pool, controllers.NewEnqueuer(client))
 }

@@ -13,8 +13,8 @@ import (
 // bot's reconcile) can be neither worked nor inserted again. River requires
 // "running" among the unique states (UniqueOpts.ByState), so instead the
 // leader asks which River clients are dead (their session lock is gone) and
-// makes their running jobs available at once. This is the only place that
-// writes River's table; it does what River's rescuer does, sooner.
+// makes their running jobs available at once: what River's rescuer does,
+// sooner. Besides River, only this and SettleReconcile write River's table.
 
 // RunningJobWorkers returns the River clients that work running jobs now
 // (the last element of each running job's attempted_by).
@@ -38,4 +38,25 @@ func (s *Store) RequeueJobsOf(ctx context.Context, clients []string, now time.Ti
 				'trace', ''))
 		WHERE state = 'running' AND attempted_by[cardinality(attempted_by)] = ANY($1)`, clients, now)
 	return tag.RowsAffected(), wrap("requeue jobs", err)
+}
+
+// JobCount is how many of a queue's jobs are in a state, and how long the
+// oldest of them has been due (by the database's clock, the one River
+// writes scheduled_at with).
+type JobCount struct {
+	Queue, State     string
+	Count            int64
+	OldestDueSeconds float64
+}
+
+// JobCounts counts River's jobs by queue and state, for the operator.
+func (s *Store) JobCounts(ctx context.Context) ([]JobCount, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT queue, state::text, count(*),
+		greatest(0, extract(epoch FROM now() - min(scheduled_at)))::float8
+		FROM river_job GROUP BY queue, state`)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (JobCount, error) {
+		var c JobCount
+		err := row.Scan(&c.Queue, &c.State, &c.Count, &c.OldestDueSeconds)
+		return c, err
+	})
 }

@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/controllers"
@@ -28,7 +26,7 @@ type testBundle struct {
 func setup(t *testing.T) (*store.Store, *testBundle) {
 	t.Helper()
 	pool := storetest.NewPool(t)
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only: real River, no workers
+	client, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	st := store.New(pool, controllers.NewEnqueuer(client))
 	return st, &testBundle{pool: pool, store: st}

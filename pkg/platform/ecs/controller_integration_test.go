@@ -87,8 +87,9 @@ func setup(t *testing.T, o opts) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	b := &testBundle{pool: storetest.NewPool(t)}
-	enq := &controllers.Enqueuer{}
-	b.store = store.New(b.pool, enq)
+	inserter, err := controllers.NewInsertClient(b.pool)
+	require.NoError(t, err)
+	b.store = store.New(b.pool, controllers.NewEnqueuer(inserter))
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 
 	var handler http.Handler
@@ -130,7 +131,7 @@ func setup(t *testing.T, o opts) *testBundle {
 		// Three of the bots' 200 ms beats, as in production.
 		ObserveFreshness: observer.Freshness{Silence: 600 * time.Millisecond, MaxStaleness: 5 * time.Second},
 		GCInterval:       time.Second, GCGrace: o.gcGrace},
-		controllers.Deps{Pool: b.pool, Store: b.store, Enqueuer: enq, Clock: clock.Wall{}, Logger: log})
+		controllers.Deps{Pool: b.pool, Store: b.store, Clock: clock.Wall{}, Logger: log})
 	require.NoError(t, err)
 	require.NoError(t, mgr.Start(ctx))
 	t.Cleanup(func() {
