@@ -3,12 +3,10 @@ package ecs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
 	"github.com/meeboter/meeboter/pkg/platform"
@@ -39,13 +39,11 @@ func newWire(t *testing.T) (*wire, *ecs.Client) {
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonEC2ContainerServiceV20141113.")
 		body, _ := io.ReadAll(r.Body)
+		// The handler runs off the test goroutine: assert, never require.
 		var req map[string]any
-		if err := json.Unmarshal(body, &req); err != nil {
-			t.Errorf("%s: body %q: %v", op, body, err)
-		}
-		if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKID/") {
-			t.Errorf("%s: not signed: %q", op, r.Header.Get("Authorization"))
-		}
+		assert.NoError(t, json.Unmarshal(body, &req), "%s: body %q", op, body)
+		assert.True(t, strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKID/"),
+			"%s: not signed: %q", op, r.Header.Get("Authorization"))
 		w.mu.Lock()
 		w.calls[op] = append(w.calls[op], req)
 		h := w.ops[op]
@@ -107,9 +105,7 @@ func testConfig() Config {
 func newPlatform(t *testing.T, client *ecs.Client, cfg Config) *Platform {
 	t.Helper()
 	p, err := New(client, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return p
 }
 
@@ -124,17 +120,15 @@ func ranTask(req map[string]any) (int, any) {
 }
 
 func TestCreateRequest(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	w.handle("RunTask", ranTask)
 	p := newPlatform(t, client, testConfig())
 	got, err := p.Create(context.Background(), workload("meeboter-b1-2", map[string]string{"Z": "last", "BOT_TOKEN": "t1", "A": "first"}))
-	if err != nil || got != arn1 {
-		t.Fatalf("Create = %q, %v", got, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, arn1, got)
 	reqs := w.requests("RunTask")
-	if len(reqs) != 1 {
-		t.Fatalf("%d RunTask calls", len(reqs))
-	}
+	require.Len(t, reqs, 1, "RunTask calls")
 	want := map[string]any{
 		"cluster":        "bots",
 		"taskDefinition": "meeboter-zoom:3",
@@ -160,14 +154,11 @@ func TestCreateRequest(t *testing.T) {
 			map[string]any{"key": TagDeployment, "value": "meeboter-b1-2"},
 		},
 	}
-	if !reflect.DeepEqual(reqs[0], want) {
-		a, _ := json.MarshalIndent(reqs[0], "", " ")
-		b, _ := json.MarshalIndent(want, "", " ")
-		t.Errorf("RunTask body:\n%s\nwant:\n%s", a, b)
-	}
+	require.Equal(t, want, reqs[0], "RunTask body")
 }
 
 func TestCreateCapacityProvidersAndNoNetwork(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	w.handle("RunTask", ranTask)
 	cfg := testConfig()
@@ -175,59 +166,50 @@ func TestCreateCapacityProvidersAndNoNetwork(t *testing.T) {
 	cfg.CapacityProviders = []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String("FARGATE_SPOT"), Weight: 100}}
 	cfg.StartedBy, cfg.ContainerName = "meeboter-staging", "zoom-bot"
 	p := newPlatform(t, client, cfg)
-	if _, err := p.Create(context.Background(), workload("meeboter-b1-2", nil)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := p.Create(context.Background(), workload("meeboter-b1-2", nil))
+	require.NoError(t, err)
 	req := w.requests("RunTask")[0]
-	if _, ok := req["launchType"]; ok {
-		t.Errorf("launchType sent with a capacity-provider strategy: %v", req["launchType"])
-	}
-	if _, ok := req["networkConfiguration"]; ok {
-		t.Errorf("networkConfiguration sent without subnets")
-	}
+	require.NotContains(t, req, "launchType", "launchType sent with a capacity-provider strategy")
+	require.NotContains(t, req, "networkConfiguration", "networkConfiguration sent without subnets")
 	strategy, _ := req["capacityProviderStrategy"].([]any)
-	if len(strategy) != 1 || strategy[0].(map[string]any)["capacityProvider"] != "FARGATE_SPOT" {
-		t.Errorf("capacityProviderStrategy = %v", req["capacityProviderStrategy"])
-	}
-	if req["startedBy"] != "meeboter-staging" {
-		t.Errorf("startedBy = %v", req["startedBy"])
-	}
-	if name := req["overrides"].(map[string]any)["containerOverrides"].([]any)[0].(map[string]any)["name"]; name != "zoom-bot" {
-		t.Errorf("container override name = %v", name)
-	}
+	require.Len(t, strategy, 1, "capacityProviderStrategy = %v", req["capacityProviderStrategy"])
+	require.Equal(t, "FARGATE_SPOT", strategy[0].(map[string]any)["capacityProvider"],
+		"capacityProviderStrategy = %v", req["capacityProviderStrategy"])
+	require.Equal(t, "meeboter-staging", req["startedBy"], "startedBy")
+	require.Equal(t, "zoom-bot", req["overrides"].(map[string]any)["containerOverrides"].([]any)[0].(map[string]any)["name"],
+		"container override name")
 }
 
 func TestCreateUnknownMeetingPlatform(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	p := newPlatform(t, client, testConfig())
 	w2 := workload("meeboter-b1-1", nil)
 	w2.MeetingPlatform = "microsoft-teams"
-	if _, err := p.Create(context.Background(), w2); err == nil || errors.Is(err, platform.ErrCapacity) {
-		t.Fatalf("err = %v", err)
-	}
-	if n := len(w.requests("RunTask")); n != 0 {
-		t.Errorf("%d RunTask calls", n)
-	}
+	_, err := p.Create(context.Background(), w2)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, platform.ErrCapacity)
+	require.Empty(t, w.requests("RunTask"), "RunTask calls")
 }
 
 func TestCreateConflictAdopts(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	w.handle("RunTask", func(map[string]any) (int, any) {
 		return apiError("ConflictException", "The clientToken is already in use with a different request.", map[string]any{"resourceIds": []any{arn1}})
 	})
 	p := newPlatform(t, client, testConfig())
 	got, err := p.Create(context.Background(), workload("meeboter-b1-2", map[string]string{"BOT_TOKEN": "rotated"}))
-	if err != nil || got != arn1 {
-		t.Fatalf("Create = %q, %v; want the conflicting task adopted", got, err)
-	}
+	require.NoError(t, err, "want the conflicting task adopted")
+	require.Equal(t, arn1, got, "want the conflicting task adopted")
 	// A conflict that names no task is an error.
 	w.handle("RunTask", func(map[string]any) (int, any) { return apiError("ConflictException", "conflict", nil) })
-	if _, err := p.Create(context.Background(), workload("meeboter-b1-2", nil)); err == nil {
-		t.Fatal("conflict without resourceIds: no error")
-	}
+	_, err = p.Create(context.Background(), workload("meeboter-b1-2", nil))
+	require.Error(t, err, "conflict without resourceIds: no error")
 }
 
 func TestCreateFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		status   int
@@ -246,21 +228,24 @@ func TestCreateFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			w, client := newWire(t)
 			w.handle("RunTask", func(map[string]any) (int, any) { return tt.status, tt.body })
 			p := newPlatform(t, client, testConfig())
 			id, err := p.Create(context.Background(), workload("meeboter-b1-1", nil))
-			if err == nil || id != "" {
-				t.Fatalf("Create = %q, %v; want an error", id, err)
-			}
-			if errors.Is(err, platform.ErrCapacity) != tt.capacity {
-				t.Errorf("capacity = %v, want %v: %v", !tt.capacity, tt.capacity, err)
+			require.Error(t, err, "Create = %q; want an error", id)
+			require.Empty(t, id, "Create = %q, %v; want an error", id, err)
+			if tt.capacity {
+				require.ErrorIs(t, err, platform.ErrCapacity)
+			} else {
+				require.NotErrorIs(t, err, platform.ErrCapacity)
 			}
 		})
 	}
 }
 
 func TestCreateRetriesThrottling(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	var mu sync.Mutex
 	n := 0
@@ -274,21 +259,18 @@ func TestCreateRetriesThrottling(t *testing.T) {
 		return ranTask(req)
 	})
 	p := newPlatform(t, client, testConfig())
-	if got, err := p.Create(context.Background(), workload("meeboter-b1-1", nil)); err != nil || got != arn1 {
-		t.Fatalf("Create = %q, %v", got, err)
-	}
+	got, err := p.Create(context.Background(), workload("meeboter-b1-1", nil))
+	require.NoError(t, err)
+	require.Equal(t, arn1, got)
 	reqs := w.requests("RunTask")
-	if len(reqs) != 3 {
-		t.Fatalf("%d attempts", len(reqs))
-	}
+	require.Len(t, reqs, 3, "attempts")
 	for _, r := range reqs {
-		if r["clientToken"] != "meeboter-b1-1" {
-			t.Errorf("retry with token %v", r["clientToken"])
-		}
+		require.Equal(t, "meeboter-b1-1", r["clientToken"], "retry with token")
 	}
 }
 
 func TestRateLimitPerAttempt(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	w.handle("RunTask", ranTask)
 	cfg := testConfig()
@@ -296,56 +278,50 @@ func TestRateLimitPerAttempt(t *testing.T) {
 	var ops []string
 	cfg.OnRequest = func(op string, _ error, _ time.Duration) { ops = append(ops, op) }
 	p := newPlatform(t, client, cfg)
-	if _, err := p.Create(context.Background(), workload("meeboter-b1-1", nil)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := p.Create(context.Background(), workload("meeboter-b1-1", nil))
+	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err := p.Create(ctx, workload("meeboter-b2-1", nil))
-	if err == nil || !strings.Contains(err.Error(), "rate limit") {
-		t.Fatalf("second Create past the launch bucket: %v", err)
-	}
-	if n := len(w.requests("RunTask")); n != 1 {
-		t.Errorf("%d RunTask calls reached ECS, want 1", n)
-	}
-	if !reflect.DeepEqual(ops, []string{"RunTask", "RunTask"}) {
-		t.Errorf("OnRequest ops = %v", ops)
-	}
+	_, err = p.Create(ctx, workload("meeboter-b2-1", nil))
+	require.ErrorContains(t, err, "rate limit", "second Create past the launch bucket")
+	require.Len(t, w.requests("RunTask"), 1, "RunTask calls reached ECS")
+	require.Equal(t, []string{"RunTask", "RunTask"}, ops, "OnRequest ops")
 }
 
 func TestClientToken(t *testing.T) {
+	t.Parallel()
 	short := "meeboter-7f0c1c1e-8d7c-4a54-9a3e-1b2c3d4e5f60-12"
-	if got := ClientToken(short); got != short {
-		t.Errorf("ClientToken(%q) = %q", short, got)
-	}
+	require.Equal(t, short, ClientToken(short), "ClientToken(%q)", short)
 	long := "meeboter-" + strings.Repeat("x", 80) + "-1"
 	long2 := "meeboter-" + strings.Repeat("x", 80) + "-2"
 	a, b := ClientToken(long), ClientToken(long2)
-	if len(a) > 64 || len(b) > 64 || a == b || a != ClientToken(long) || !strings.HasPrefix(a, "meeboter-xxx") {
-		t.Errorf("long tokens %q %q", a, b)
-	}
-	if got := ClientToken("meeboter bot 1"); strings.Contains(got, " ") || len(got) > 64 {
-		t.Errorf("token with spaces: %q", got)
-	}
+	require.LessOrEqual(t, len(a), 64, "long token %q", a)
+	require.LessOrEqual(t, len(b), 64, "long token %q", b)
+	require.NotEqual(t, a, b, "long tokens of two workloads")
+	require.Equal(t, a, ClientToken(long), "long token is not stable")
+	require.True(t, strings.HasPrefix(a, "meeboter-xxx"), "long token %q", a)
+	got := ClientToken("meeboter bot 1")
+	require.NotContains(t, got, " ", "token with spaces")
+	require.LessOrEqual(t, len(got), 64, "token with spaces: %q", got)
 }
 
 func TestNewValidates(t *testing.T) {
+	t.Parallel()
 	client := testClient("http://127.0.0.1:1")
 	for _, cfg := range []Config{
 		{TaskDefinitions: map[string]string{"zoom": "z"}},
 		{Cluster: "c"},
 		{Cluster: "c", TaskDefinitions: map[string]string{"zoom": "z"}, StartedBy: "has space"},
 	} {
-		if _, err := New(client, cfg); err == nil {
-			t.Errorf("New(%+v) accepted", cfg)
-		}
+		_, err := New(client, cfg)
+		require.Error(t, err, "New(%+v) accepted", cfg)
 	}
-	if _, err := New(nil, testConfig()); err == nil {
-		t.Error("nil client accepted")
-	}
+	_, err := New(nil, testConfig())
+	require.Error(t, err, "nil client accepted")
 }
 
 func TestStop(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	w.handle("StopTask", func(req map[string]any) (int, any) {
 		switch req["task"] {
@@ -358,19 +334,17 @@ func TestStop(t *testing.T) {
 	})
 	p := newPlatform(t, client, testConfig())
 	ctx := context.Background()
-	if gone, err := p.Stop(ctx, "meeboter-b1-1", arn1); err != nil || gone {
-		t.Fatalf("stop of a running task: gone %v, %v; want it still stopping", gone, err)
-	}
+	gone, err := p.Stop(ctx, "meeboter-b1-1", arn1)
+	require.NoError(t, err, "stop of a running task")
+	require.False(t, gone, "stop of a running task: gone; want it still stopping")
 	req := w.requests("StopTask")[0]
-	if req["cluster"] != "bots" || req["reason"] != StopReason {
-		t.Errorf("StopTask body %v", req)
-	}
-	if gone, err := p.Stop(ctx, "meeboter-b1-1", "gone"); err != nil || !gone {
-		t.Errorf("stop of an unknown task: gone %v, %v", gone, err)
-	}
-	if _, err := p.Stop(ctx, "meeboter-b1-1", "other"); err == nil {
-		t.Error("ClusterNotFound swallowed")
-	}
+	require.Equal(t, "bots", req["cluster"], "StopTask body %v", req)
+	require.Equal(t, StopReason, req["reason"], "StopTask body %v", req)
+	gone, err = p.Stop(ctx, "meeboter-b1-1", "gone")
+	require.NoError(t, err, "stop of an unknown task")
+	require.True(t, gone, "stop of an unknown task: not gone")
+	_, err = p.Stop(ctx, "meeboter-b1-1", "other")
+	require.Error(t, err, "ClusterNotFound swallowed")
 }
 
 // fakeTasks serves ListTasks and DescribeTasks over n tasks: the first
@@ -451,59 +425,50 @@ func newFakeTasks(running, stopped int) *fakeTasks {
 }
 
 func TestList(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	f := newFakeTasks(150, 60)
 	f.missing[taskARN(3)] = true
 	f.install(w)
 	p := newPlatform(t, client, testConfig())
 	listed, err := p.List(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(listed) != 209 {
-		t.Fatalf("%d listed, want 209 (210 less one MISSING)", len(listed))
-	}
-	if n := len(w.requests("ListTasks")); n != 3 {
-		t.Errorf("%d ListTasks calls, want 2 pages RUNNING + 1 STOPPED", n)
-	}
+	require.NoError(t, err)
+	require.Len(t, listed, 209, "want 210 less one MISSING")
+	require.Len(t, w.requests("ListTasks"), 3, "ListTasks calls: want 2 pages RUNNING + 1 STOPPED")
 	for _, r := range w.requests("ListTasks") {
-		if r["startedBy"] != "meeboter" || r["maxResults"] != float64(100) || r["cluster"] != "bots" {
-			t.Errorf("ListTasks %v", r)
-		}
+		require.Equal(t, "meeboter", r["startedBy"], "ListTasks %v", r)
+		require.Equal(t, float64(100), r["maxResults"], "ListTasks %v", r)
+		require.Equal(t, "bots", r["cluster"], "ListTasks %v", r)
 	}
 	describes := w.requests("DescribeTasks")
-	if len(describes) != 3 {
-		t.Errorf("%d DescribeTasks calls, want 3", len(describes))
-	}
+	require.Len(t, describes, 3, "DescribeTasks calls")
 	for _, d := range describes {
-		if inc := d["include"].([]any); len(inc) != 1 || inc[0] != "TAGS" {
-			t.Errorf("include = %v", inc)
-		}
+		require.Equal(t, []any{"TAGS"}, d["include"], "include")
 	}
 	byID := map[string]platform.Listed{}
 	for _, l := range listed {
 		byID[l.ExternalID] = l
 	}
-	if _, ok := byID[taskARN(3)]; ok {
-		t.Error("MISSING task listed")
-	}
+	require.NotContains(t, byID, taskARN(3), "MISSING task listed")
 	r := byID[taskARN(0)]
-	if r.Name != "meeboter-b0-1" || r.Phase != platform.PhaseRunning || r.CreatedAt.Unix() != 1.7e9 {
-		t.Errorf("running: %+v", r)
-	}
+	require.Equal(t, "meeboter-b0-1", r.Name, "running: %+v", r)
+	require.Equal(t, platform.PhaseRunning, r.Phase, "running: %+v", r)
+	require.Equal(t, int64(1.7e9), r.CreatedAt.Unix(), "running: %+v", r)
 	s := byID[taskARN(200)]
-	if s.Name != "meeboter-b200-1" || s.Phase != platform.PhaseExited || s.ExitCode == nil || *s.ExitCode != 7 ||
-		s.Reason != "EssentialContainerExited: Essential container in task exited" {
-		t.Errorf("stopped: %+v", s)
-	}
+	require.Equal(t, "meeboter-b200-1", s.Name, "stopped: %+v", s)
+	require.Equal(t, platform.PhaseExited, s.Phase, "stopped: %+v", s)
+	require.NotNil(t, s.ExitCode, "stopped: %+v", s)
+	require.Equal(t, 7, *s.ExitCode, "stopped: %+v", s)
+	require.Equal(t, "EssentialContainerExited: Essential container in task exited", s.Reason, "stopped: %+v", s)
 
 	f.describeFail = true
-	if got, err := p.List(context.Background()); err == nil || got != nil {
-		t.Errorf("List with a failing DescribeTasks = %d, %v; want no list and an error", len(got), err)
-	}
+	got, err := p.List(context.Background())
+	require.Error(t, err, "List with a failing DescribeTasks: want an error")
+	require.Nil(t, got, "List with a failing DescribeTasks: want no list")
 }
 
 func TestListRejectsOtherFailures(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	w.handle("ListTasks", func(map[string]any) (int, any) {
 		return http.StatusOK, map[string]any{"taskArns": []any{arn1}}
@@ -512,12 +477,12 @@ func TestListRejectsOtherFailures(t *testing.T) {
 		return http.StatusOK, map[string]any{"failures": []any{map[string]any{"arn": arn1, "reason": "ACCESS DENIED"}}}
 	})
 	p := newPlatform(t, client, testConfig())
-	if _, err := p.List(context.Background()); err == nil {
-		t.Fatal("a non-MISSING failure gave a list")
-	}
+	_, err := p.List(context.Background())
+	require.Error(t, err, "a non-MISSING failure gave a list")
 }
 
 func TestLookupAndStopByName(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	f := newFakeTasks(250, 5)
 	f.install(w)
@@ -527,47 +492,40 @@ func TestLookupAndStopByName(t *testing.T) {
 	p := newPlatform(t, client, testConfig())
 	ctx := context.Background()
 	l, found, err := p.Lookup(ctx, "meeboter-b120-1")
-	if err != nil || !found || l.ExternalID != taskARN(120) || l.Phase != platform.PhaseRunning {
-		t.Fatalf("Lookup = %+v, %v, %v", l, found, err)
-	}
-	if n := len(w.requests("ListTasks")); n != 2 {
-		t.Errorf("Lookup read %d pages, want to stop at the second", n)
-	}
-	if _, found, err := p.Lookup(ctx, "meeboter-b252-1"); err != nil || found {
-		t.Errorf("Lookup of a stopped task: found %v, %v", found, err)
-	}
-	if _, err := p.Stop(ctx, "meeboter-b7-1", ""); err != nil {
-		t.Fatal(err)
-	}
-	if reqs := w.requests("StopTask"); len(reqs) != 1 || reqs[0]["task"] != taskARN(7) {
-		t.Errorf("StopTask by name: %v", reqs)
-	}
-	if _, err := p.Stop(ctx, "meeboter-nobody-1", ""); err != nil {
-		t.Errorf("Stop of an unknown name: %v", err)
-	}
-	if n := len(w.requests("StopTask")); n != 1 {
-		t.Errorf("%d StopTask calls", n)
-	}
+	require.NoError(t, err)
+	require.True(t, found, "Lookup = %+v", l)
+	require.Equal(t, taskARN(120), l.ExternalID, "Lookup = %+v", l)
+	require.Equal(t, platform.PhaseRunning, l.Phase, "Lookup = %+v", l)
+	require.Len(t, w.requests("ListTasks"), 2, "Lookup read pages, want to stop at the second")
+	_, found, err = p.Lookup(ctx, "meeboter-b252-1")
+	require.NoError(t, err, "Lookup of a stopped task")
+	require.False(t, found, "Lookup of a stopped task: found")
+	_, err = p.Stop(ctx, "meeboter-b7-1", "")
+	require.NoError(t, err)
+	reqs := w.requests("StopTask")
+	require.Len(t, reqs, 1, "StopTask by name: %v", reqs)
+	require.Equal(t, taskARN(7), reqs[0]["task"], "StopTask by name: %v", reqs)
+	_, err = p.Stop(ctx, "meeboter-nobody-1", "")
+	require.NoError(t, err, "Stop of an unknown name")
+	require.Len(t, w.requests("StopTask"), 1, "StopTask calls")
 }
 
 func TestNewClient(t *testing.T) {
+	t.Parallel()
 	client, err := NewClient(context.Background(), "eu-west-1", "http://127.0.0.1:9")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o := client.Options(); o.Region != "eu-west-1" || aws.ToString(o.BaseEndpoint) != "http://127.0.0.1:9" {
-		t.Errorf("region %q, endpoint %q", o.Region, aws.ToString(o.BaseEndpoint))
-	}
+	require.NoError(t, err)
+	o := client.Options()
+	require.Equal(t, "eu-west-1", o.Region, "region")
+	require.Equal(t, "http://127.0.0.1:9", aws.ToString(o.BaseEndpoint), "endpoint")
 }
 
 func TestStopWithoutNameOrID(t *testing.T) {
+	t.Parallel()
 	w, client := newWire(t)
 	newFakeTasks(0, 0).install(w)
 	p := newPlatform(t, client, testConfig())
-	if _, err := p.Stop(context.Background(), "", ""); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(w.requests("ListTasks")) + len(w.requests("StopTask")); n != 0 {
-		t.Errorf("%d calls for nothing to stop", n)
-	}
+	_, err := p.Stop(context.Background(), "", "")
+	require.NoError(t, err)
+	require.Empty(t, w.requests("ListTasks"), "ListTasks calls for nothing to stop")
+	require.Empty(t, w.requests("StopTask"), "StopTask calls for nothing to stop")
 }

@@ -6,11 +6,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/pkg/platform"
 )
 
 func TestObserve(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	bot := func(code *int32, reason string) types.Container {
 		c := types.Container{Name: aws.String("bot"), ExitCode: code}
@@ -64,33 +66,24 @@ func TestObserve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			o := Observe(tt.task)
-			if o.Phase != tt.phase || o.Reason != tt.reason {
-				t.Errorf("Observe = %s %q, want %s %q", o.Phase, o.Reason, tt.phase, tt.reason)
-			}
-			switch {
-			case (o.ExitCode == nil) != (tt.code == nil):
-				t.Errorf("exit code = %v, want %v", o.ExitCode, tt.code)
-			case o.ExitCode != nil && *o.ExitCode != *tt.code:
-				t.Errorf("exit code = %d, want %d", *o.ExitCode, *tt.code)
-			}
+			require.Equal(t, tt.phase, o.Phase, "Observe phase")
+			require.Equal(t, tt.reason, o.Reason, "Observe reason")
+			// Pointers compare deeply: both nil, or the same exit code.
+			require.Equal(t, tt.code, o.ExitCode, "exit code")
 		})
 	}
 }
 
 func TestTaskName(t *testing.T) {
+	t.Parallel()
 	tagged := types.Task{Tags: []types.Tag{{Key: aws.String(TagBot), Value: aws.String("b")}, {Key: aws.String(TagDeployment), Value: aws.String("meeboter-b-1")}}}
-	if got := taskName(tagged); got != "meeboter-b-1" {
-		t.Errorf("tagged: %q", got)
-	}
+	require.Equal(t, "meeboter-b-1", taskName(tagged), "tagged")
 	stopped := types.Task{Overrides: &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{{
 		Name:        aws.String("bot"),
 		Environment: []types.KeyValuePair{{Name: aws.String("A"), Value: aws.String("1")}, {Name: aws.String(EnvWorkload), Value: aws.String("meeboter-b-2")}},
 	}}}}
-	if got := taskName(stopped); got != "meeboter-b-2" {
-		t.Errorf("untagged: %q", got)
-	}
-	if got := taskName(types.Task{}); got != "" {
-		t.Errorf("anonymous: %q", got)
-	}
+	require.Equal(t, "meeboter-b-2", taskName(stopped), "untagged")
+	require.Empty(t, taskName(types.Task{}), "anonymous")
 }

@@ -2,7 +2,6 @@ package ecs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
 	"github.com/meeboter/meeboter/pkg/platform"
@@ -69,9 +69,7 @@ func waitListed(t *testing.T, p *Platform, arn string, cond func(platform.Listed
 	var last platform.Listed
 	for time.Now().Before(deadline) {
 		listed, err := p.List(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, l := range listed {
 			if l.ExternalID == arn {
 				last = l
@@ -82,135 +80,119 @@ func waitListed(t *testing.T, p *Platform, arn string, cond func(platform.Listed
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s never reached the condition; last %+v", arn, last)
+	require.FailNowf(t, "condition never reached", "%s never reached the condition; last %+v", arn, last)
 	return last
 }
 
 func TestSimCreateAdoptStop(t *testing.T) {
+	t.Parallel()
 	sim, p := simPlatform(t, simConfig(nil), nil)
 	ctx := context.Background()
 	w := workload("meeboter-b1-1", map[string]string{"BOT_TOKEN": "first"})
 	arn, err := p.Create(ctx, w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	snap, ok := sim.Task(arn)
-	if !ok {
-		t.Fatalf("no task %s", arn)
-	}
-	if snap.ClientToken != "meeboter-b1-1" || snap.StartedBy != "meeboter" || snap.TaskDefinition != "meeboter-zoom:3" ||
-		snap.Tags[TagDeployment] != "meeboter-b1-1" || snap.Tags[TagBot] != "b1" || snap.Tags[TagAttempt] != "2" ||
-		snap.Env["BOT_TOKEN"] != "first" || snap.Env[EnvWorkload] != "meeboter-b1-1" {
-		t.Errorf("task %+v", snap)
-	}
+	require.True(t, ok, "no task %s", arn)
+	require.Equal(t, "meeboter-b1-1", snap.ClientToken, "task %+v", snap)
+	require.Equal(t, "meeboter", snap.StartedBy, "task %+v", snap)
+	require.Equal(t, "meeboter-zoom:3", snap.TaskDefinition, "task %+v", snap)
+	require.Equal(t, "meeboter-b1-1", snap.Tags[TagDeployment], "task %+v", snap)
+	require.Equal(t, "b1", snap.Tags[TagBot], "task %+v", snap)
+	require.Equal(t, "2", snap.Tags[TagAttempt], "task %+v", snap)
+	require.Equal(t, "first", snap.Env["BOT_TOKEN"], "task %+v", snap)
+	require.Equal(t, "meeboter-b1-1", snap.Env[EnvWorkload], "task %+v", snap)
 	running := waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
-	if running.Name != w.Name || running.CreatedAt.IsZero() {
-		t.Errorf("running task listed as %+v", running)
-	}
+	require.Equal(t, w.Name, running.Name, "running task listed as %+v", running)
+	require.False(t, running.CreatedAt.IsZero(), "running task listed as %+v", running)
 
 	// A crash after RunTask: the same Create adopts (replay), and so does a
 	// retry whose attempt token was rotated (conflict).
-	if again, err := p.Create(ctx, w); err != nil || again != arn {
-		t.Fatalf("replayed Create = %q, %v; want %s", again, err, arn)
-	}
+	again, err := p.Create(ctx, w)
+	require.NoError(t, err, "replayed Create")
+	require.Equal(t, arn, again, "replayed Create")
 	w.Env = map[string]string{"BOT_TOKEN": "rotated"}
-	if again, err := p.Create(ctx, w); err != nil || again != arn {
-		t.Fatalf("Create with a rotated token = %q, %v; want %s", again, err, arn)
-	}
-	if st := sim.Stats(); st.Launched != 1 || st.Replays != 1 || st.Conflicts != 1 {
-		t.Errorf("stats: launched %d, replays %d, conflicts %d; want 1, 1, 1", st.Launched, st.Replays, st.Conflicts)
-	}
+	again, err = p.Create(ctx, w)
+	require.NoError(t, err, "Create with a rotated token")
+	require.Equal(t, arn, again, "Create with a rotated token")
+	st := sim.Stats()
+	require.Equal(t, 1, st.Launched, "stats: launched")
+	require.Equal(t, 1, st.Replays, "stats: replays")
+	require.Equal(t, 1, st.Conflicts, "stats: conflicts")
 
 	l, found, err := p.Lookup(ctx, w.Name)
-	if err != nil || !found || l.ExternalID != arn {
-		t.Fatalf("Lookup = %+v, %v, %v", l, found, err)
-	}
+	require.NoError(t, err)
+	require.True(t, found, "Lookup = %+v", l)
+	require.Equal(t, arn, l.ExternalID, "Lookup = %+v", l)
 
 	// Stop is idempotent, by ARN or by name; the stopped task, tags gone,
 	// is still listed by ARN and named from its overrides.
-	if _, err := p.Stop(ctx, w.Name, arn); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Stop(ctx, w.Name, arn); err != nil {
-		t.Fatalf("second Stop: %v", err)
-	}
+	_, err = p.Stop(ctx, w.Name, arn)
+	require.NoError(t, err)
+	_, err = p.Stop(ctx, w.Name, arn)
+	require.NoError(t, err, "second Stop")
 	stopped := waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseExited })
-	if stopped.Name != w.Name || stopped.Reason != "UserInitiated: "+StopReason {
-		t.Errorf("stopped task listed as %+v", stopped)
-	}
-	if snap, _ := sim.Task(arn); len(snap.Tags) != 0 {
-		t.Errorf("simulator kept tags on a stopped task: %v", snap.Tags)
-	}
-	if _, err := p.Stop(ctx, w.Name, arn); err != nil {
-		t.Fatalf("Stop of a stopped task: %v", err)
-	}
-	if _, err := p.Stop(ctx, w.Name, ""); err != nil {
-		t.Fatalf("Stop by name of a stopped task: %v", err)
-	}
-	if _, found, err := p.Lookup(ctx, w.Name); err != nil || found {
-		t.Errorf("Lookup of a stopped task: found %v, %v", found, err)
-	}
+	require.Equal(t, w.Name, stopped.Name, "stopped task listed as %+v", stopped)
+	require.Equal(t, "UserInitiated: "+StopReason, stopped.Reason, "stopped task listed as %+v", stopped)
+	snap, _ = sim.Task(arn)
+	require.Empty(t, snap.Tags, "simulator kept tags on a stopped task")
+	_, err = p.Stop(ctx, w.Name, arn)
+	require.NoError(t, err, "Stop of a stopped task")
+	_, err = p.Stop(ctx, w.Name, "")
+	require.NoError(t, err, "Stop by name of a stopped task")
+	_, found, err = p.Lookup(ctx, w.Name)
+	require.NoError(t, err, "Lookup of a stopped task")
+	require.False(t, found, "Lookup of a stopped task: found")
 	unknown := "arn:aws:ecs:us-east-1:123456789012:task/bots/ffffffffffffffffffffffffffffffff"
-	if _, err := p.Stop(ctx, "meeboter-nobody-1", unknown); err != nil {
-		t.Fatalf("Stop of an unknown task: %v", err)
-	}
+	_, err = p.Stop(ctx, "meeboter-nobody-1", unknown)
+	require.NoError(t, err, "Stop of an unknown task")
 }
 
 func TestSimCrashedTaskListedWithExitCode(t *testing.T) {
+	t.Parallel()
 	sim, p := simPlatform(t, simConfig(nil), nil)
 	arn, err := p.Create(context.Background(), workload("meeboter-b2-1", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
-	if err := sim.CrashTask(arn, 3); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sim.CrashTask(arn, 3))
 	l := waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseExited && l.ExitCode != nil })
-	if *l.ExitCode != 3 || l.Name != "meeboter-b2-1" {
-		t.Errorf("crashed task listed as %+v (exit %d)", l, *l.ExitCode)
-	}
+	require.Equal(t, 3, *l.ExitCode, "crashed task listed as %+v", l)
+	require.Equal(t, "meeboter-b2-1", l.Name, "crashed task listed as %+v", l)
 }
 
 func TestSimCapacity(t *testing.T) {
+	t.Parallel()
 	sim, p := simPlatform(t, simConfig(nil), nil)
 	ctx := context.Background()
 	sim.SetCapacityFailures("RESOURCE:MEMORY", 1)
-	if _, err := p.Create(ctx, workload("meeboter-b3-1", nil)); !errors.Is(err, platform.ErrCapacity) {
-		t.Fatalf("RESOURCE:MEMORY: %v", err)
-	}
+	_, err := p.Create(ctx, workload("meeboter-b3-1", nil))
+	require.ErrorIs(t, err, platform.ErrCapacity, "RESOURCE:MEMORY")
 	sim.CapacityUnavailable(time.Hour)
-	if _, err := p.Create(ctx, workload("meeboter-b3-2", nil)); !errors.Is(err, platform.ErrCapacity) {
-		t.Fatalf("capacity unavailable (failure): %v", err)
-	}
+	_, err = p.Create(ctx, workload("meeboter-b3-2", nil))
+	require.ErrorIs(t, err, platform.ErrCapacity, "capacity unavailable (failure)")
 	sim.SetCapacityAsError(true)
-	if _, err := p.Create(ctx, workload("meeboter-b3-3", nil)); !errors.Is(err, platform.ErrCapacity) {
-		t.Fatalf("capacity unavailable (exception): %v", err)
-	}
+	_, err = p.Create(ctx, workload("meeboter-b3-3", nil))
+	require.ErrorIs(t, err, platform.ErrCapacity, "capacity unavailable (exception)")
 	sim.CapacityUnavailable(0)
-	if _, err := p.Create(ctx, workload("meeboter-b3-4", nil)); err != nil {
-		t.Fatalf("capacity back: %v", err)
-	}
-	if st := sim.Stats(); st.Launched != 1 {
-		t.Errorf("launched %d", st.Launched)
-	}
+	_, err = p.Create(ctx, workload("meeboter-b3-4", nil))
+	require.NoError(t, err, "capacity back")
+	require.Equal(t, 1, sim.Stats().Launched, "launched")
 }
 
 func TestSimProvisioningQuotaIsCapacity(t *testing.T) {
+	t.Parallel()
 	_, p := simPlatform(t, simConfig(func(c *ecssim.Config) {
 		c.MaxProvisioningTasks = 1
 		c.ProvisioningDelay = time.Hour
 	}), nil)
 	ctx := context.Background()
-	if _, err := p.Create(ctx, workload("meeboter-b4-1", nil)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Create(ctx, workload("meeboter-b4-2", nil)); !errors.Is(err, platform.ErrCapacity) {
-		t.Fatalf("PROVISIONING quota: %v", err)
-	}
+	_, err := p.Create(ctx, workload("meeboter-b4-1", nil))
+	require.NoError(t, err)
+	_, err = p.Create(ctx, workload("meeboter-b4-2", nil))
+	require.ErrorIs(t, err, platform.ErrCapacity, "PROVISIONING quota")
 }
 
 func TestSimListPaginatesAndBatches(t *testing.T) {
+	t.Parallel()
 	const n = 230
 	// Calls are counted as the driver makes them: an SDK retry of a
 	// connection reset under load is not another call of the driver's.
@@ -239,14 +221,13 @@ func TestSimListPaginatesAndBatches(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Fatal(err)
+		require.NoError(t, err)
 	}
 	// A few stopped ones too.
 	tasks := sim.Tasks()
 	for _, tk := range tasks[:5] {
-		if _, err := p.Stop(ctx, "", tk.ARN); err != nil {
-			t.Fatal(err)
-		}
+		_, err := p.Stop(ctx, "", tk.ARN)
+		require.NoError(t, err)
 	}
 	for _, tk := range tasks[:5] {
 		for deadline := time.Now().Add(10 * time.Second); ; {
@@ -254,7 +235,7 @@ func TestSimListPaginatesAndBatches(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("task %s not stopped", tk.ARN)
+				require.FailNowf(t, "task not stopped", "task %s not stopped", tk.ARN)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -263,14 +244,10 @@ func TestSimListPaginatesAndBatches(t *testing.T) {
 	clear(calls)
 	mu.Unlock()
 	listed, err := p.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(listed) != n {
-		t.Fatalf("listed %d, want %d", len(listed), n)
-	}
+	require.Len(t, listed, n, "listed")
 	names := map[string]bool{}
 	exited := 0
 	for _, l := range listed {
@@ -279,19 +256,15 @@ func TestSimListPaginatesAndBatches(t *testing.T) {
 			exited++
 		}
 	}
-	if len(names) != n || exited != 5 {
-		t.Errorf("%d distinct names, %d exited; want %d, 5", len(names), exited, n)
-	}
+	require.Len(t, names, n, "distinct names")
+	require.Equal(t, 5, exited, "exited")
 	// 225 running: 3 pages; 5 stopped: 1 page. 230 tasks: 3 DescribeTasks.
-	if got := calls["ListTasks"]; got != 4 {
-		t.Errorf("%d ListTasks calls, want 4", got)
-	}
-	if got := calls["DescribeTasks"]; got != 3 {
-		t.Errorf("%d DescribeTasks calls, want 3", got)
-	}
+	require.Equal(t, 4, calls["ListTasks"], "ListTasks calls")
+	require.Equal(t, 3, calls["DescribeTasks"], "DescribeTasks calls")
 }
 
 func TestSimBurstStaysUnderThrottling(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("takes about 2.5 s")
 	}
@@ -315,68 +288,58 @@ func TestSimBurstStaysUnderThrottling(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		require.NoError(t, err)
 	}
-	if st := sim.Stats(); st.Throttled > 5 || st.Launched != n {
-		t.Errorf("throttled %d, launched %d; want at most 5 and %d", st.Throttled, st.Launched, n)
-	}
+	st := sim.Stats()
+	require.LessOrEqual(t, st.Throttled, 5, "throttled")
+	require.Equal(t, n, st.Launched, "launched")
 }
 
 func TestSimThrottleStormAbsorbed(t *testing.T) {
+	t.Parallel()
 	sim, p := simPlatform(t, simConfig(nil), nil, func(o *retry.StandardOptions) { o.MaxAttempts = 20 })
 	ctx := context.Background()
 	sim.ThrottleStorm(150 * time.Millisecond)
 	arn, err := p.Create(ctx, workload("meeboter-b5-1", nil))
-	if err != nil {
-		t.Fatalf("Create through a storm: %v", err)
-	}
-	if _, err := p.List(ctx); err != nil {
-		t.Fatalf("List after a storm: %v", err)
-	}
+	require.NoError(t, err, "Create through a storm")
+	_, err = p.List(ctx)
+	require.NoError(t, err, "List after a storm")
 	st := sim.Stats()
-	if st.Throttled == 0 || st.Launched != 1 {
-		t.Errorf("throttled %d, launched %d; want some, 1", st.Throttled, st.Launched)
-	}
-	if snap, _ := sim.Task(arn); snap.ClientToken != "meeboter-b5-1" {
-		t.Errorf("token %q", snap.ClientToken)
-	}
+	require.Positive(t, st.Throttled, "throttled")
+	require.Equal(t, 1, st.Launched, "launched")
+	snap, _ := sim.Task(arn)
+	require.Equal(t, "meeboter-b5-1", snap.ClientToken, "token")
 }
 
 func TestSimServerErrorsFailList(t *testing.T) {
+	t.Parallel()
 	sim, p := simPlatform(t, simConfig(nil), nil, func(o *retry.StandardOptions) { o.MaxAttempts = 1 })
 	ctx := context.Background()
-	if _, err := p.Create(ctx, workload("meeboter-b6-1", nil)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := p.Create(ctx, workload("meeboter-b6-1", nil))
+	require.NoError(t, err)
 	sim.SetErrorRate(1)
-	if got, err := p.List(ctx); err == nil || got != nil {
-		t.Fatalf("List with every call failing = %v, %v", got, err)
-	}
-	if _, err := p.Create(ctx, workload("meeboter-b6-2", nil)); err == nil || errors.Is(err, platform.ErrCapacity) {
-		t.Fatalf("Create with every call failing: %v", err)
-	}
+	got, err := p.List(ctx)
+	require.Error(t, err, "List with every call failing")
+	require.Nil(t, got, "List with every call failing")
+	_, err = p.Create(ctx, workload("meeboter-b6-2", nil))
+	require.Error(t, err, "Create with every call failing")
+	require.NotErrorIs(t, err, platform.ErrCapacity, "Create with every call failing")
 }
 
 func TestSimConsistencyLag(t *testing.T) {
+	t.Parallel()
 	_, p := simPlatform(t, simConfig(func(c *ecssim.Config) { c.ConsistencyLag = 300 * time.Millisecond }), nil)
 	ctx := context.Background()
 	arn, err := p.Create(ctx, workload("meeboter-b7-1", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	listed, err := p.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, l := range listed {
-		if l.ExternalID == arn {
-			t.Fatalf("task inside the consistency lag listed as %+v", l)
-		}
+		require.NotEqual(t, arn, l.ExternalID, "task inside the consistency lag listed as %+v", l)
 	}
 	// Described directly inside the lag, it is MISSING: left out, no error.
 	tasks, err := p.describe(ctx, []string{arn})
-	if err != nil || len(tasks) != 0 {
-		t.Fatalf("describe inside the lag = %d tasks, %v; want none and no error", len(tasks), err)
-	}
+	require.NoError(t, err, "describe inside the lag")
+	require.Empty(t, tasks, "describe inside the lag: want none")
 	waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
 }
