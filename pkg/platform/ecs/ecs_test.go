@@ -120,7 +120,6 @@ func ranTask(req map[string]any) (int, any) {
 }
 
 func TestCreateRequest(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	w.handle("RunTask", ranTask)
 	p := newPlatform(t, client, testConfig())
@@ -158,7 +157,6 @@ func TestCreateRequest(t *testing.T) {
 }
 
 func TestCreateCapacityProvidersAndNoNetwork(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	w.handle("RunTask", ranTask)
 	cfg := testConfig()
@@ -181,7 +179,6 @@ func TestCreateCapacityProvidersAndNoNetwork(t *testing.T) {
 }
 
 func TestCreateUnknownMeetingPlatform(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	p := newPlatform(t, client, testConfig())
 	w2 := workload("meeboter-b1-1", nil)
@@ -193,7 +190,6 @@ func TestCreateUnknownMeetingPlatform(t *testing.T) {
 }
 
 func TestCreateConflictAdopts(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	w.handle("RunTask", func(map[string]any) (int, any) {
 		return apiError("ConflictException", "The clientToken is already in use with a different request.", map[string]any{"resourceIds": []any{arn1}})
@@ -209,7 +205,6 @@ func TestCreateConflictAdopts(t *testing.T) {
 }
 
 func TestCreateFailures(t *testing.T) {
-	t.Parallel()
 	tests := []struct {
 		name     string
 		status   int
@@ -228,7 +223,6 @@ func TestCreateFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			w, client := newWire(t)
 			w.handle("RunTask", func(map[string]any) (int, any) { return tt.status, tt.body })
 			p := newPlatform(t, client, testConfig())
@@ -245,7 +239,6 @@ func TestCreateFailures(t *testing.T) {
 }
 
 func TestCreateRetriesThrottling(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	var mu sync.Mutex
 	n := 0
@@ -270,7 +263,6 @@ func TestCreateRetriesThrottling(t *testing.T) {
 }
 
 func TestRateLimitPerAttempt(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	w.handle("RunTask", ranTask)
 	cfg := testConfig()
@@ -289,7 +281,6 @@ func TestRateLimitPerAttempt(t *testing.T) {
 }
 
 func TestClientToken(t *testing.T) {
-	t.Parallel()
 	short := "meeboter-7f0c1c1e-8d7c-4a54-9a3e-1b2c3d4e5f60-12"
 	require.Equal(t, short, ClientToken(short), "ClientToken(%q)", short)
 	long := "meeboter-" + strings.Repeat("x", 80) + "-1"
@@ -306,7 +297,6 @@ func TestClientToken(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	t.Parallel()
 	client := testClient("http://127.0.0.1:1")
 	for _, cfg := range []Config{
 		{TaskDefinitions: map[string]string{"zoom": "z"}},
@@ -321,7 +311,6 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestStop(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	w.handle("StopTask", func(req map[string]any) (int, any) {
 		switch req["task"] {
@@ -425,7 +414,6 @@ func newFakeTasks(running, stopped int) *fakeTasks {
 }
 
 func TestList(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	f := newFakeTasks(150, 60)
 	f.missing[taskARN(3)] = true
@@ -468,7 +456,6 @@ func TestList(t *testing.T) {
 }
 
 func TestListRejectsOtherFailures(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	w.handle("ListTasks", func(map[string]any) (int, any) {
 		return http.StatusOK, map[string]any{"taskArns": []any{arn1}}
@@ -482,7 +469,6 @@ func TestListRejectsOtherFailures(t *testing.T) {
 }
 
 func TestLookupAndStopByName(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	f := newFakeTasks(250, 5)
 	f.install(w)
@@ -511,7 +497,6 @@ func TestLookupAndStopByName(t *testing.T) {
 }
 
 func TestNewClient(t *testing.T) {
-	t.Parallel()
 	client, err := NewClient(context.Background(), "eu-west-1", "http://127.0.0.1:9")
 	require.NoError(t, err)
 	o := client.Options()
@@ -520,7 +505,6 @@ func TestNewClient(t *testing.T) {
 }
 
 func TestStopWithoutNameOrID(t *testing.T) {
-	t.Parallel()
 	w, client := newWire(t)
 	newFakeTasks(0, 0).install(w)
 	p := newPlatform(t, client, testConfig())

@@ -12,7 +12,6 @@ import (
 )
 
 func TestObserve(t *testing.T) {
-	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	bot := func(code *int32, reason string) types.Container {
 		c := types.Container{Name: aws.String("bot"), ExitCode: code}
@@ -66,7 +65,6 @@ func TestObserve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			o := Observe(tt.task)
 			require.Equal(t, tt.phase, o.Phase, "Observe phase")
 			require.Equal(t, tt.reason, o.Reason, "Observe reason")
@@ -77,7 +75,6 @@ func TestObserve(t *testing.T) {
 }
 
 func TestTaskName(t *testing.T) {
-	t.Parallel()
 	tagged := types.Task{Tags: []types.Tag{{Key: aws.String(TagBot), Value: aws.String("b")}, {Key: aws.String(TagDeployment), Value: aws.String("meeboter-b-1")}}}
 	require.Equal(t, "meeboter-b-1", taskName(tagged), "tagged")
 	stopped := types.Task{Overrides: &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{{
