@@ -243,13 +243,6 @@ func newJobView(j *rivertype.JobRow) jobView {
 
 var webhookKind = controllers.WebhookArgs{}.Kind()
 
-// webhookArgsShown are the webhook args an operator sees, in this order:
-// the short ones first, so they survive the list's cut. The others, url and
-// body, hold a customer's callback URL (often with a token in it) and the
-// customer's bot as sent to them. An allow-list, so that a field added to
-// WebhookArgs later stays hidden until someone decides it may be shown.
-var webhookArgsShown = []string{"event_id", "target", "bot_id"}
-
 func shownArgs(kind string, encoded []byte) json.RawMessage {
 	if kind != webhookKind {
 		if !json.Valid(encoded) {
@@ -261,7 +254,7 @@ func shownArgs(kind string, encoded []byte) json.RawMessage {
 	_ = json.Unmarshal(encoded, &all) // unreadable args show as {}
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for _, k := range webhookArgsShown {
+	for _, k := range controllers.WebhookArgsShown {
 		v, ok := all[k]
 		if !ok {
 			continue

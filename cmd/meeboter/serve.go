@@ -160,7 +160,8 @@ func operatorMux(ctx context.Context, cfg config.Config, m *controllers.Manager,
 	if cfg.Operator.Token == "" {
 		return mux, nil
 	}
-	ui, err := operatorui.New(ctx, operatorui.Config{Token: cfg.Operator.Token, Writable: cfg.Operator.RiverUIWrite},
+	ui, err := operatorui.New(ctx, operatorui.Config{Token: cfg.Operator.Token, Writable: cfg.Operator.RiverUIWrite,
+		ArgsShown: map[string][]string{controllers.WebhookArgs{}.Kind(): controllers.WebhookArgsShown}},
 		m.Client(), log.Named("riverui"))
 	if err != nil {
 		return nil, err

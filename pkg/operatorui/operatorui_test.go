@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,4 +114,34 @@ func TestNewRefusesAnEmptyToken(t *testing.T) {
 	t.Parallel()
 	_, err := operatorui.New[any](t.Context(), operatorui.Config{}, nil, zap.NewNop())
 	require.Error(t, err)
+}
+
+func TestUIShowsOnlyTheArgsAllowed(t *testing.T) {
+	t.Parallel()
+	pool := storetest.NewPool(t)
+	client, err := controllers.NewInsertClient(pool)
+	require.NoError(t, err)
+	kind := controllers.WebhookArgs{}.Kind()
+	h, err := operatorui.New(t.Context(), operatorui.Config{Token: token,
+		ArgsShown: map[string][]string{kind: controllers.WebhookArgsShown}}, client, zap.NewNop())
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	b := &testBundle{url: srv.URL + operatorui.Prefix}
+
+	const secretURL = "https://hooks.example.com/cb?token=customer-secret"
+	res, err := client.Insert(t.Context(), controllers.WebhookArgs{EventID: 7, Target: "callback", URL: secretURL,
+		Body: []byte(`{"customer":"payload"}`)}, nil)
+	require.NoError(t, err)
+
+	for _, path := range []string{"/api/jobs?state=available", "/api/jobs/" + strconv.FormatInt(res.Job.ID, 10)} {
+		code, body := b.do(t, http.MethodGet, path, token)
+		require.Equal(t, http.StatusOK, code, body)
+		// riverui sends args as JSON text in a string.
+		require.Contains(t, body, `\"event_id\":7`, path)
+		require.Contains(t, body, `\"target\":\"callback\"`, path)
+		require.NotContains(t, body, "customer-secret", path)
+		require.NotContains(t, body, "hooks.example.com", path)
+		require.NotContains(t, body, `"body"`, path)
+	}
 }
