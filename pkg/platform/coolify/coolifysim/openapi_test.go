@@ -22,9 +22,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// specFile is Coolify 4.3.11's OpenAPI document, copied from
-// shared/reference/coolify-openapi.json.
-const specFile = "testdata/coolify-openapi.json"
+// specFile is Coolify 4.3.11's OpenAPI document: the one copy, which the
+// client's contract tests (package coolify) read too.
+const specFile = "../testdata/coolify-openapi.json"
 
 // specServer is the document's server URL: requests are matched against it.
 const specServer = "https://app.coolify.io/api/v1"
