@@ -18,12 +18,12 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/hack/devenv/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // markedWorker is the production reconcile worker, its statements marked

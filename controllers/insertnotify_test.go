@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/controllers"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 )
 
 // River's client notifies producers of an insert at most once per

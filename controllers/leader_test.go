@@ -17,9 +17,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // A failing periodic pass backs off (its passes come further apart, wake-ups

@@ -21,9 +21,9 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 	"github.com/meeboter/meeboter/pkg/webhook"
 )
 

@@ -17,9 +17,9 @@ import (
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 const (

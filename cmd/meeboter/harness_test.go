@@ -20,9 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/hack/devenv/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/local"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // binDir holds meeboter and meeboter-bot, built once for the package.

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/controllers"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 )
 
 // A webhook job's secrets: the callback URL's token and the rendered body.

@@ -12,10 +12,10 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // setupBot is a store with one Zoom bot in it, created at now.

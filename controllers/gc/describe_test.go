@@ -10,11 +10,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/ecs"
 	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // creatingOn makes a bot with a CREATING deployment (attempt 1) on the

@@ -15,11 +15,11 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/gc"
 	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/metrics"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)

@@ -20,6 +20,7 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/controllers/pool"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/api/apitest"
 	"github.com/meeboter/meeboter/pkg/botproto"
@@ -30,7 +31,6 @@ import (
 	"github.com/meeboter/meeboter/pkg/platform/coolify"
 	"github.com/meeboter/meeboter/pkg/platform/coolify/coolifysim"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 const (

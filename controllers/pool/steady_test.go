@@ -13,9 +13,9 @@ import (
 
 	"github.com/meeboter/meeboter/controllers/pool"
 	"github.com/meeboter/meeboter/hack/devenv/pgtest"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/clock"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // stoppedApps is a Coolify whose slot applications are created and stay

@@ -23,12 +23,12 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 	"github.com/meeboter/meeboter/hack/devenv/s3server"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/botproto"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/leadtime"
 	"github.com/meeboter/meeboter/pkg/recording"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // t0 is when every test starts; the fake clock moves only when a test says.

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/meeting"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 // FuzzDecodeCreateBot checks what the store relies on for any body: no

@@ -14,9 +14,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/meeboter/meeboter/controllers"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/operatorui"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 const token = "operator-token-for-tests"

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/stretchr/testify/require"
 
-	"github.com/meeboter/meeboter/pkg/store/storetest"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 )
 
 // A uuid.UUID goes to Postgres as its 16 bytes, not through its

@@ -22,6 +22,7 @@ import (
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/controllers/bot"
 	"github.com/meeboter/meeboter/controllers/observer"
+	"github.com/meeboter/meeboter/hack/devenv/storetest"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/api/apitest"
 	"github.com/meeboter/meeboter/pkg/botsim"
@@ -31,7 +32,6 @@ import (
 	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
 	"github.com/meeboter/meeboter/pkg/platform/platformtest"
 	"github.com/meeboter/meeboter/pkg/store"
-	"github.com/meeboter/meeboter/pkg/store/storetest"
 )
 
 const (
