@@ -85,14 +85,6 @@ func (e *Enqueuer) EnqueueStatusChangeTx(ctx context.Context, tx pgx.Tx, ch stor
 	return e.notified.afterInsertTx(ctx, tx, QueueWebhook, e.FetchCooldown)
 }
 
-// WebhookArgsShown are the webhook args an operator sees (CLI, River UI), in
-// this order: the short ones first, so they survive a list's cut. The
-// others, url and body, hold a customer's callback URL (often with a token
-// in it) and the customer's bot as sent to them. An allow-list, so that a
-// field added to WebhookArgs later stays hidden until someone decides it
-// may be shown.
-var WebhookArgsShown = []string{"event_id", "target", "bot_id"}
-
 // webhookJobs are the receivers of b's changes: its callback_url, and
 // WEBHOOK_URL.
 func (e *Enqueuer) webhookJobs(b store.Bot) []WebhookArgs {

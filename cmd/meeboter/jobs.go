@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -223,11 +222,11 @@ type jobView struct {
 }
 
 func newJobView(j *rivertype.JobRow) jobView {
+	args, errs := controllers.OperatorView(j.Kind, j.EncodedArgs, j.Errors)
 	v := jobView{ID: j.ID, Kind: j.Kind, Queue: j.Queue, State: j.State, Attempt: j.Attempt,
-		MaxAttempts: j.MaxAttempts, Priority: j.Priority, Args: shownArgs(j.Kind, j.EncodedArgs),
+		MaxAttempts: j.MaxAttempts, Priority: j.Priority, Args: args,
 		Tags: j.Tags, Metadata: j.Metadata, CreatedAt: j.CreatedAt, ScheduledAt: j.ScheduledAt,
-		AttemptedAt: j.AttemptedAt, AttemptedBy: j.AttemptedBy, FinalizedAt: j.FinalizedAt,
-		Errors: scrubErrors(j.Kind, j.EncodedArgs, j.Errors)}
+		AttemptedAt: j.AttemptedAt, AttemptedBy: j.AttemptedBy, FinalizedAt: j.FinalizedAt, Errors: errs}
 	// [] and {}, not null: a script need not tell "none" from "missing".
 	if v.Tags == nil {
 		v.Tags = []string{}
@@ -239,60 +238,6 @@ func newJobView(j *rivertype.JobRow) jobView {
 		v.Metadata = json.RawMessage("{}")
 	}
 	return v
-}
-
-var webhookKind = controllers.WebhookArgs{}.Kind()
-
-func shownArgs(kind string, encoded []byte) json.RawMessage {
-	if kind != webhookKind {
-		if !json.Valid(encoded) {
-			return json.RawMessage("null")
-		}
-		return encoded
-	}
-	var all map[string]json.RawMessage
-	_ = json.Unmarshal(encoded, &all) // unreadable args show as {}
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for _, k := range controllers.WebhookArgsShown {
-		v, ok := all[k]
-		if !ok {
-			continue
-		}
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		key, _ := json.Marshal(k)
-		b.Write(key)
-		b.WriteByte(':')
-		b.WriteString(compactJSON(v))
-	}
-	b.WriteByte('}')
-	return b.Bytes()
-}
-
-// scrubErrors takes a webhook job's URL out of its errors. The sender keeps
-// it out of its own, but an error wrapped elsewhere (a *url.Error quotes
-// the URL) must not put the token on an operator's screen either.
-func scrubErrors(kind string, encoded []byte, errs []rivertype.AttemptError) []rivertype.AttemptError {
-	out := slices.Clone(errs)
-	if out == nil {
-		out = []rivertype.AttemptError{}
-	}
-	if kind != webhookKind {
-		return out
-	}
-	var args struct {
-		URL string `json:"url"`
-	}
-	if json.Unmarshal(encoded, &args) != nil || args.URL == "" {
-		return out
-	}
-	for i := range out {
-		out[i].Error = strings.ReplaceAll(out[i].Error, args.URL, "[url]")
-		out[i].Trace = strings.ReplaceAll(out[i].Trace, args.URL, "[url]")
-	}
-	return out
 }
 
 func writeJobsTable(w io.Writer, jobs []jobView, now time.Time) error {

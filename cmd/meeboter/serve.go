@@ -161,7 +161,7 @@ func operatorMux(ctx context.Context, cfg config.Config, m *controllers.Manager,
 		return mux, nil
 	}
 	ui, err := operatorui.New(ctx, operatorui.Config{Token: cfg.Operator.Token, Writable: cfg.Operator.RiverUIWrite,
-		ArgsShown: map[string][]string{controllers.WebhookArgs{}.Kind(): controllers.WebhookArgsShown}},
+		View: controllers.OperatorView},
 		m.Client(), log.Named("riverui"))
 	if err != nil {
 		return nil, err

@@ -22,9 +22,9 @@ type Config struct {
 	// Writable lets the UI change jobs and queues (cancel, retry, delete,
 	// pause); otherwise only GET and HEAD reach it.
 	Writable bool
-	// ArgsShown: for a job kind listed, only these args are shown (the
-	// others may hold customers' secrets, as a webhook's URL and body do).
-	ArgsShown map[string][]string
+	// View, when set, is what a job answer may show of its args and
+	// errors (a webhook's URL and body are a customer's secrets).
+	View View
 }
 
 // New starts the UI's background work (until ctx ends) and returns its
@@ -44,7 +44,7 @@ func New[TTx any](ctx context.Context, cfg Config, client *river.Client[TTx], lo
 	if err := ui.Start(ctx); err != nil {
 		return nil, fmt.Errorf("operatorui: start: %w", err)
 	}
-	h := redactArgs(cfg.ArgsShown, ui)
+	h := redactJobs(cfg.View, ui)
 	if !cfg.Writable {
 		h = readOnly(h)
 	}

@@ -121,9 +121,8 @@ func TestUIShowsOnlyTheArgsAllowed(t *testing.T) {
 	pool := storetest.NewPool(t)
 	client, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
-	kind := controllers.WebhookArgs{}.Kind()
-	h, err := operatorui.New(t.Context(), operatorui.Config{Token: token,
-		ArgsShown: map[string][]string{kind: controllers.WebhookArgsShown}}, client, zap.NewNop())
+	h, err := operatorui.New(t.Context(), operatorui.Config{Token: token, View: controllers.OperatorView},
+		client, zap.NewNop())
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

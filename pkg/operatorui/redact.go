@@ -6,13 +6,19 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/riverqueue/river/rivertype"
 )
 
-// redactArgs rewrites riverui's job answers (GET …/api/jobs and
-// …/api/jobs/{id}) so that a job of a kind in shown keeps only the listed
-// args: an allow-list, as the CLI's, so a field added later stays hidden.
-func redactArgs(shown map[string][]string, next http.Handler) http.Handler {
-	if len(shown) == 0 {
+// View is what an operator may see of a job's args and errors (the
+// composition root gives controllers.OperatorView, which meeboter jobs
+// uses too).
+type View func(kind string, args []byte, errs []rivertype.AttemptError) (json.RawMessage, []rivertype.AttemptError)
+
+// redactJobs rewrites riverui's job answers (GET …/api/jobs and
+// …/api/jobs/{id}) through view.
+func redactJobs(view View, next http.Handler) http.Handler {
+	if view == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +36,7 @@ func redactArgs(shown map[string][]string, next http.Handler) http.Handler {
 				http.Error(w, "operatorui: unreadable job answer", http.StatusBadGateway)
 				return
 			}
-			redactJobs(doc, shown)
+			viewJobs(doc, view)
 			body, _ = json.Marshal(doc)
 		}
 		for k, v := range rec.header {
@@ -42,42 +48,33 @@ func redactArgs(shown map[string][]string, next http.Handler) http.Handler {
 	})
 }
 
-// redactJobs walks a decoded answer and trims the args of every job object
-// (one with "kind" and "args") of a kind in shown.
-func redactJobs(v any, shown map[string][]string) {
+// viewJobs walks a decoded answer and passes every job object (one with
+// "kind" and "args", which riverui sends as JSON text in a string, and
+// "errors" on a single job) through view.
+func viewJobs(v any, view View) {
 	switch v := v.(type) {
 	case []any:
 		for _, e := range v {
-			redactJobs(e, shown)
+			viewJobs(e, view)
 		}
 	case map[string]any:
-		kind, _ := v["kind"].(string)
-		if keep, ok := shown[kind]; ok {
-			if _, has := v["args"]; has {
-				v["args"] = trimArgs(v["args"], keep)
+		kind, isJob := v["kind"].(string)
+		if args, hasArgs := v["args"].(string); isJob && hasArgs {
+			var errs []rivertype.AttemptError
+			if raw, err := json.Marshal(v["errors"]); err == nil {
+				_ = json.Unmarshal(raw, &errs)
+			}
+			shown, shownErrs := view(kind, []byte(args), errs)
+			v["args"] = string(shown)
+			if _, hasErrs := v["errors"]; hasErrs {
+				v["errors"] = shownErrs
 			}
 			return
 		}
 		for _, e := range v {
-			redactJobs(e, shown)
+			viewJobs(e, view)
 		}
 	}
-}
-
-// trimArgs keeps only the keep fields of args: riverui sends a job's args
-// as their JSON text in a string. Anything unreadable becomes "{}".
-func trimArgs(args any, keep []string) string {
-	text, _ := args.(string)
-	var all map[string]json.RawMessage
-	_ = json.Unmarshal([]byte(text), &all)
-	trimmed := map[string]json.RawMessage{}
-	for _, k := range keep {
-		if a, present := all[k]; present {
-			trimmed[k] = a
-		}
-	}
-	out, _ := json.Marshal(trimmed)
-	return string(out)
 }
 
 // recorder keeps a handler's answer for rewriting.
