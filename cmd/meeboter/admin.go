@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/meeboter/meeboter/cmd/meeboter/app"
 	"github.com/meeboter/meeboter/pkg/config"
 	"github.com/meeboter/meeboter/pkg/store"
 	"github.com/meeboter/meeboter/pkg/version"
@@ -31,14 +32,10 @@ func connect(ctx context.Context, getenv func(string) string) (*pgxpool.Pool, er
 	if err := cfg.RequireDatabase(); err != nil {
 		return nil, err
 	}
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	// A command needs a connection or two, not the server's pool.
+	pool, err := app.OpenDatabase(ctx, cfg, 4)
 	if err != nil {
-		return nil, errDatabaseURL
-	}
-	store.ConfigurePool(poolCfg)
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
-	if err != nil {
-		return nil, errDatabaseURL
+		return nil, err
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()

@@ -26,7 +26,9 @@ const (
 // Config is the controller's configuration.
 type Config struct {
 	DatabaseURL string
-	HTTPAddr    string
+	// DatabaseMaxConns bounds serve's connections to the database.
+	DatabaseMaxConns int
+	HTTPAddr         string
 	// PublicURL is the base URL bots call back.
 	PublicURL string
 	// Platforms are the deployment platforms in priority order (one unless
@@ -108,6 +110,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
 		DatabaseURL:      r.str("DATABASE_URL", ""),
+		DatabaseMaxConns: r.int("DATABASE_MAX_CONNS", 40, 4),
 		HTTPAddr:         r.str("HTTP_ADDR", "127.0.0.1:8080"),
 		HeartbeatTimeout: r.dur("HEARTBEAT_TIMEOUT", 5*time.Minute),
 		DeployTimeout:    r.dur("DEPLOY_TIMEOUT", 10*time.Minute),

@@ -37,6 +37,7 @@ func TestLoadDefaults(t *testing.T) {
 	require.Contains(t, c.PlatformReason, "auto")
 	c.PlatformReason = ""
 	require.Equal(t, config.Config{
+		DatabaseMaxConns:     40,
 		HTTPAddr:             "127.0.0.1:8080",
 		PublicURL:            "http://127.0.0.1:8080",
 		Platforms:            []string{config.PlatformLocal},
@@ -68,6 +69,7 @@ func TestLoadDefaults(t *testing.T) {
 			EnvironmentName: "production", Mode: config.CoolifyPool, Tag: "latest", LimitsCPUs: "1", LimitsMemory: "2048m",
 			RateLimit: 150, MaxConcurrentDeploys: 4, BotLimit: 30, PoolMinIdle: 1, PoolMaxSlots: 10,
 			PoolIdleTTL: 30 * time.Minute, PoolSyncInterval: 5 * time.Second, StartTimeout: 15 * time.Minute,
+			PoolStopTimeout: 2 * time.Minute, PoolDeleteTimeout: 5 * time.Minute, PoolMaxErrors: 3,
 			Images: map[string]string{
 				"zoom":            "ghcr.io/meeboter/meeboter-zoom-bot",
 				"microsoft-teams": "ghcr.io/meeboter/meeboter-microsoft-teams-bot",

@@ -41,6 +41,12 @@ type Coolify struct {
 	PoolLookAhead    time.Duration
 	PoolSyncInterval time.Duration
 	StartTimeout     time.Duration
+	// PoolStopTimeout and PoolDeleteTimeout bound a slot's stop and its
+	// deletion; after PoolMaxErrors failed starts in a row a slot is
+	// replaced.
+	PoolStopTimeout   time.Duration
+	PoolDeleteTimeout time.Duration
+	PoolMaxErrors     int
 }
 
 // Configured reports whether Coolify's URL and token are set (auto-detection).
@@ -70,6 +76,9 @@ func (r *reader) coolify() Coolify {
 		PoolLookAhead:        r.dur("POOL_LOOK_AHEAD", 0),
 		PoolSyncInterval:     r.dur("POOL_SYNC_INTERVAL", 5*time.Second),
 		StartTimeout:         r.dur("COOLIFY_START_TIMEOUT", 15*time.Minute),
+		PoolStopTimeout:      r.dur("POOL_STOP_TIMEOUT", 2*time.Minute),
+		PoolDeleteTimeout:    r.dur("POOL_DELETE_TIMEOUT", 5*time.Minute),
+		PoolMaxErrors:        r.int("POOL_MAX_ERRORS", 3, 1),
 		Images:               map[string]string{},
 	}
 	c.BotLimit = r.int("COOLIFY_BOT_LIMIT", 3*c.PoolMaxSlots, 1)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -101,8 +101,8 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 		Config: pool.Config{Platform: coolify.PlatformName, Specs: specs, MinIdle: c.PoolMinIdle, MaxSlots: c.PoolMaxSlots, IdleTTL: c.PoolIdleTTL,
 			LookAhead:           poolLookAhead(cfg, len(specs)),
 			DemandUnreserved:    len(cfg.Platforms) > 0 && cfg.Platforms[0] == config.PlatformCoolify,
-			MaxConcurrentStarts: c.MaxConcurrentDeploys, StartTimeout: c.StartTimeout, StopTimeout: 2 * time.Minute,
-			DeleteTimeout: 5 * time.Minute, OrphanGrace: cfg.GCGrace, MaxErrors: 3, ListInterval: c.PoolSyncInterval,
+			MaxConcurrentStarts: c.MaxConcurrentDeploys, StartTimeout: c.StartTimeout, StopTimeout: c.PoolStopTimeout,
+			DeleteTimeout: c.PoolDeleteTimeout, OrphanGrace: cfg.GCGrace, MaxErrors: c.PoolMaxErrors, ListInterval: c.PoolSyncInterval,
 			// A slot container learns only who it is; it pulls its work.
 			Env: func(appUUID, token string) map[string]string {
 				return map[string]string{botproto.EnvPoolSlotUUID: appUUID, botproto.EnvPoolSlotToken: token,
