@@ -100,8 +100,24 @@ func gaps(at []time.Time) []time.Duration {
 type elector struct {
 	e      *controllers.Elector
 	passes atomic.Int32
-	stop   context.CancelFunc
-	done   chan struct{}
+	// refused is how often it asked for the leadership and did not get it.
+	refused atomic.Int32
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+// countingLocker counts the elector's refused asks for the leadership.
+type countingLocker struct {
+	controllers.Locker
+	refused *atomic.Int32
+}
+
+func (l countingLocker) TryLock(name string) (*store.Lock, bool, error) {
+	lock, ok, err := l.Locker.TryLock(name)
+	if !ok {
+		l.refused.Add(1)
+	}
+	return lock, ok, err
 }
 
 func startElector(t *testing.T, pool *pgxpool.Pool, name string) *elector {
@@ -112,7 +128,8 @@ func startElector(t *testing.T, pool *pgxpool.Pool, name string) *elector {
 		el.passes.Add(1)
 		return nil
 	})
-	el.e = &controllers.Elector{Config: controllers.LeaderConfig{Retry: 100 * time.Millisecond}, Locks: session,
+	el.e = &controllers.Elector{Config: controllers.LeaderConfig{Retry: 100 * time.Millisecond},
+		Locks:  countingLocker{Locker: session, refused: &el.refused},
 		Loops:  []*controllers.Loop{loop},
 		Listen: func(ctx context.Context, _ func(string)) error { <-ctx.Done(); return ctx.Err() },
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
@@ -133,7 +150,8 @@ func TestLeadershipMovesWhenTheLeadersSessionDies(t *testing.T) {
 	require.Eventually(t, a.e.Leading, 5*time.Second, 5*time.Millisecond)
 	b := startElector(t, pool, "b@0000000b")
 	require.Eventually(t, func() bool { return a.passes.Load() > 3 }, 5*time.Second, 5*time.Millisecond)
-	time.Sleep(300 * time.Millisecond) // b asks three times meanwhile
+	// b asks three times meanwhile, and is refused (or, wrongly, leads).
+	require.Eventually(t, func() bool { return b.refused.Load() >= 3 || b.e.Leading() }, 10*time.Second, 5*time.Millisecond)
 	require.False(t, b.e.Leading(), "one leader")
 	require.Zero(t, b.passes.Load(), "a follower runs no leader loop")
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/controllers/pool"
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 	"github.com/meeboter/meeboter/pkg/api"
 	"github.com/meeboter/meeboter/pkg/store"
 )
@@ -92,10 +93,14 @@ func TestIdleSlotsScaleDownAfterTTL(t *testing.T) {
 	o := defaultOpts()
 	o.minIdle, o.manualPool = 1, true
 	b := setup(t, o)
+	// The pool's clock writes the slots' last use and measures their idle
+	// time: a fake one ages them. (Passes are the test's alone: manualPool.)
+	fc := fakeclock.New(time.Now())
+	b.ctl.Clock = fc
 	b.passes(t, 1)
 	slot := b.idleSlot(t, "zoom")
 	b.ctl.Config.MinIdle, b.ctl.Config.IdleTTL = 0, time.Millisecond
-	time.Sleep(5 * time.Millisecond)
+	fc.Advance(5 * time.Millisecond)
 	b.passes(t, 1) // IDLE above the minimum after the TTL → DELETING
 	require.Eventually(t, func() bool {
 		b.passes(t, 1)

@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meeboter/meeboter/controllers/pool"
+	"github.com/meeboter/meeboter/hack/devenv/fakeclock"
 	"github.com/meeboter/meeboter/pkg/botproto"
+	"github.com/meeboter/meeboter/pkg/platform/coolify"
 	"github.com/meeboter/meeboter/pkg/store"
 )
 
@@ -172,9 +174,11 @@ func TestRateLimitStormAndServerErrorsBackOff(t *testing.T) {
 	t.Parallel()
 	b := setup(t, defaultOpts())
 	b.sim.Storm429(2 * time.Second)
-	// A pass now meets the storm for sure, however slow the machine (the
-	// client waits out the 429s' Retry-After, so the pass may well succeed).
-	_, _ = b.ctl.RunOnce(context.Background())
+	// The background passes meet the storm, however slow the machine (the
+	// client waits out the 429s' Retry-After, so a pass may well succeed).
+	// Not a RunOnce of the test's own: it would race the loop's passes.
+	require.Eventually(t, func() bool { return b.sim.Stats().Throttled > 0 }, 10*time.Second, 10*time.Millisecond,
+		"no call met the storm")
 	b.sim.SetErrorRate(0.2)
 	ids := []uuid.UUID{}
 	for range 5 {
@@ -192,12 +196,20 @@ func TestFailedListDeletesNothingAndFailsNoBot(t *testing.T) {
 	b := setup(t, defaultOpts())
 	v := b.CreateBot(t, meetURL, map[string]any{"call_seconds": 0})
 	b.WaitStatus(t, v.ID, 20*time.Second, store.StatusInCall)
+	refused := b.sim.Stats().InjectedErrors // list calls refused so far (no other fault is on)
 	b.sim.FailLists(1000)
-	time.Sleep(500 * time.Millisecond) // let a pass already past its list finish
+	// A pass already past its list when lists began to fail has finished
+	// once the background loop (one pass at a time) has had a list
+	// refused. That refused pass was a full one, due a ListInterval after
+	// the last good list, so ours (no list succeeds any more) lists too.
+	b.waitListsRefused(t, refused+1)
 	before := b.slots(t)
 	_, err := b.ctl.RunOnce(context.Background())
 	require.Error(t, err)
-	time.Sleep(time.Second) // background passes and observers fail too, meanwhile
+	// Background passes and observers fail too, meanwhile: the client tries
+	// a list DefaultMaxRetries+1 times, so that many more refusals hold the
+	// whole failure of at least one background pass after ours.
+	b.waitListsRefused(t, b.sim.Stats().InjectedErrors+coolify.DefaultMaxRetries+1)
 	require.Equal(t, before, b.slots(t), "a failed list changes no slot")
 	require.Len(t, b.sim.Apps(), 1)
 	require.False(t, b.sim.Apps()[0].Deleting)
@@ -209,15 +221,28 @@ func TestFailedListDeletesNothingAndFailsNoBot(t *testing.T) {
 	b.waitAllIdle(t, 20*time.Second)
 }
 
+// waitListsRefused waits until the simulator has refused n list calls in
+// all (FailLists is the only fault on, so every injected error is one).
+func (b *testBundle) waitListsRefused(t *testing.T, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return b.sim.Stats().InjectedErrors >= n }, 30*time.Second, 10*time.Millisecond,
+		"the simulator refused fewer than %d list calls", n)
+}
+
 func TestGCDuringSlotCreationKeepsTheNewSlot(t *testing.T) {
 	t.Parallel()
 	o := defaultOpts()
 	o.manualPool = true
+	// Coolify's clock (created_at) and the pool's (the orphan's age) are one
+	// fake clock: the grace passes when the test says so.
+	fc := fakeclock.New(time.Now())
+	o.sim.Clock = fc
 	b := setup(t, o)
+	b.ctl.Clock = fc // passes are the test's alone (manualPool)
 	ctx := context.Background()
 	// A crash right after Coolify created a slot's application, before its
 	// uuid was recorded: the row knows only the reserved name.
-	_, err := b.store.ReserveIdleSlots(ctx, "zoom", "old-spec", 1, 10, time.Now())
+	_, err := b.store.ReserveIdleSlots(ctx, "zoom", "old-spec", 1, 10, fc.Now())
 	require.NoError(t, err)
 	created, err := b.apps().Create(ctx, pool.AppSpec{Name: "pool-zoom-001", Image: "ghcr.io/meeboter/meeboter-zoom-bot", Tag: "latest"})
 	require.NoError(t, err)
@@ -233,11 +258,12 @@ func TestGCDuringSlotCreationKeepsTheNewSlot(t *testing.T) {
 	require.Len(t, slots, 1)
 	require.Equal(t, created, *slots[0].AppUUID, "the slot adopted its application by name")
 
-	time.Sleep(2100 * time.Millisecond) // OrphanGrace is 2 s in these tests
+	fc.Advance(2100 * time.Millisecond) // OrphanGrace is 2 s in these tests
 	_, err = b.ctl.RunOnce(ctx)
 	require.NoError(t, err)
 	require.True(t, b.appExists(created))
 	require.InDelta(t, 1, b.orphans(), 0, "the orphan's delete is counted")
+	fc.Advance(o.sim.DeleteDelay) // Coolify's asynchronous delete job runs
 	require.Eventually(t, func() bool { return !b.appExists(orphan) }, 5*time.Second, 20*time.Millisecond,
 		"the orphan was not deleted")
 }

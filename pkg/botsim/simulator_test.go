@@ -13,8 +13,9 @@ import (
 )
 
 // simulate runs one meeting against f at 1/1000 speed and returns the exit
-// code; a hung meeting fails the test instead of the whole package.
-func simulate(ctx context.Context, t *testing.T, f *fakeController, set Settings) int {
+// code; a hung meeting fails the test instead of the whole package. opts
+// adjust the simulator before it runs.
+func simulate(ctx context.Context, t *testing.T, f *fakeController, set Settings, opts ...func(*Simulator)) int {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -23,6 +24,9 @@ func simulate(ctx context.Context, t *testing.T, f *fakeController, set Settings
 			botproto.WithBackoff(time.Millisecond, 5*time.Millisecond)),
 		Settings: set,
 		Sleep:    func(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, d/1000) },
+	}
+	for _, opt := range opts {
+		opt(sim)
 	}
 	exited := make(chan int, 1)
 	go func() { exited <- sim.Run(ctx) }()
@@ -98,20 +102,42 @@ func TestShouldLeaveWhileJoiningSkipsEverything(t *testing.T) {
 	t.Parallel()
 	f := newFake()
 	f.shouldLeave = true
-	// Hold JOINING_CALL until a heartbeat has told the bot to leave.
+	// The meeting's context, as the bot's first sleep gets it: before
+	// JOINING_CALL only the heartbeat loop sleeps, on that context, and it
+	// ends when a heartbeat's should_leave cuts the meeting short.
+	meeting := make(chan context.Context, 1)
+	observeMeeting := func(sim *Simulator) {
+		sleep := sim.Sleep
+		sim.Sleep = func(ctx context.Context, d time.Duration) error {
+			select {
+			case meeting <- ctx:
+			default:
+			}
+			return sleep(ctx, d)
+		}
+	}
+	// Hold JOINING_CALL until a heartbeat has told the bot to leave and the
+	// bot has acted on the answer (its meeting is cut short). Past the
+	// timeout it goes on, for the assertions to tell what went wrong.
 	f.beforeStatus = func(s botproto.Status) {
 		if s != joining {
 			return
 		}
-		for f.heartbeatCount() == 0 {
-			time.Sleep(time.Millisecond)
+		timeout := time.After(5 * time.Second)
+		select {
+		case meetCtx := <-meeting:
+			select {
+			case <-meetCtx.Done():
+			case <-timeout:
+			}
+		case <-timeout:
 		}
-		time.Sleep(50 * time.Millisecond) // let the bot act on the answer
 	}
 
-	code := simulate(context.Background(), t, f, Settings{WaitingRoom: time.Hour, CallDuration: time.Hour})
+	code := simulate(context.Background(), t, f, Settings{WaitingRoom: time.Hour, CallDuration: time.Hour}, observeMeeting)
 
 	require.Equal(t, 0, code)
+	require.Positive(t, f.heartbeatCount(), "a heartbeat told the bot to leave")
 	require.Equal(t, []botproto.Status{joining, leaving, done}, f.statusList())
 }
 
