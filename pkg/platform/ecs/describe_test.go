@@ -17,32 +17,32 @@ import (
 func TestSimDescribe(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32 // DescribeTasks calls, SDK retries included
-	sim, p := simPlatform(t, simConfig(nil), func(c *Config) {
+	b := setupSim(t, opts{config: func(c *Config) {
 		c.OnRequest = func(op string, _ error, _ time.Duration) {
 			if op == "DescribeTasks" {
 				calls.Add(1)
 			}
 		}
-	})
+	}})
 	ctx := context.Background()
-	running, err := p.Create(ctx, workload("meeboter-b1-1", nil))
+	running, err := b.Create(ctx, workload("meeboter-b1-1", nil))
 	require.NoError(t, err)
-	crashed, err := p.Create(ctx, workload("meeboter-b2-1", nil))
+	crashed, err := b.Create(ctx, workload("meeboter-b2-1", nil))
 	require.NoError(t, err)
-	vanished, err := p.Create(ctx, workload("meeboter-b3-1", nil))
+	vanished, err := b.Create(ctx, workload("meeboter-b3-1", nil))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		for _, arn := range []string{running, crashed, vanished} {
-			if snap, _ := sim.Task(arn); snap.LastStatus != "RUNNING" {
+			if snap, _ := b.sim.Task(arn); snap.LastStatus != "RUNNING" {
 				return false
 			}
 		}
 		return true
 	}, 10*time.Second, 5*time.Millisecond)
-	require.NoError(t, sim.CrashTask(crashed, 3))
-	require.Eventually(t, func() bool { snap, _ := sim.Task(crashed); return snap.LastStatus == "STOPPED" },
+	require.NoError(t, b.sim.CrashTask(crashed, 3))
+	require.Eventually(t, func() bool { snap, _ := b.sim.Task(crashed); return snap.LastStatus == "STOPPED" },
 		10*time.Second, 5*time.Millisecond)
-	require.NoError(t, sim.VanishTask(vanished))
+	require.NoError(t, b.sim.VanishTask(vanished))
 
 	// Unknown ARNs of the cluster fill the first call past 100.
 	asked := []string{running, crashed, vanished, running}
@@ -52,7 +52,7 @@ func TestSimDescribe(t *testing.T) {
 		asked, unknown = append(asked, arn), append(unknown, arn)
 	}
 	calls.Store(0)
-	found, missing, err := p.Describe(ctx, asked)
+	found, missing, err := b.Describe(ctx, asked)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, calls.Load(), "103 distinct ARNs: two calls")
 	require.ElementsMatch(t, append([]string{vanished}, unknown...), missing)
@@ -69,7 +69,7 @@ func TestSimDescribe(t *testing.T) {
 
 	// A bare task id is answered as asked, though ECS answers with the ARN.
 	id := taskID(running)
-	found, missing, err = p.Describe(ctx, []string{id})
+	found, missing, err = b.Describe(ctx, []string{id})
 	require.NoError(t, err)
 	require.Empty(t, missing)
 	require.Len(t, found, 1)
@@ -77,7 +77,7 @@ func TestSimDescribe(t *testing.T) {
 
 	// Nothing asked, nothing called.
 	calls.Store(0)
-	found, missing, err = p.Describe(ctx, []string{"", ""})
+	found, missing, err = b.Describe(ctx, []string{"", ""})
 	require.NoError(t, err)
 	require.Empty(t, found)
 	require.Empty(t, missing)
@@ -87,9 +87,9 @@ func TestSimDescribe(t *testing.T) {
 // A failed call is an error, never a partial answer.
 func TestSimDescribeFails(t *testing.T) {
 	t.Parallel()
-	sim, p := simPlatform(t, simConfig(nil), nil)
-	sim.SetErrorRate(1)
-	found, missing, err := p.Describe(context.Background(),
+	b := setupSim(t, opts{})
+	b.sim.SetErrorRate(1)
+	found, missing, err := b.Describe(context.Background(),
 		[]string{"arn:aws:ecs:us-east-1:123456789012:task/bots/0123456789abcdef0123456789abcdef"})
 	require.Error(t, err)
 	require.Nil(t, found)
@@ -101,29 +101,29 @@ func TestSimListIDs(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	calls := map[string]int{}
-	_, p := simPlatform(t, simConfig(nil), func(c *Config) {
+	b := setupSim(t, opts{config: func(c *Config) {
 		c.OnRequest = func(op string, _ error, _ time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()
 			calls[op]++
 		}
-	})
+	}})
 	ctx := context.Background()
 	var running []string
 	for i := range 3 {
-		arn, err := p.Create(ctx, workload(fmt.Sprintf("meeboter-b%d-1", i), nil))
+		arn, err := b.Create(ctx, workload(fmt.Sprintf("meeboter-b%d-1", i), nil))
 		require.NoError(t, err)
 		running = append(running, arn)
 	}
-	stopped, err := p.Create(ctx, workload("meeboter-stopped-1", nil))
+	stopped, err := b.Create(ctx, workload("meeboter-stopped-1", nil))
 	require.NoError(t, err)
-	_, err = p.Stop(ctx, "meeboter-stopped-1", stopped)
+	_, err = b.Stop(ctx, "meeboter-stopped-1", stopped)
 	require.NoError(t, err)
 
 	mu.Lock()
 	clear(calls)
 	mu.Unlock()
-	ids, err := p.ListIDs(ctx)
+	ids, err := b.ListIDs(ctx)
 	require.NoError(t, err)
 	require.ElementsMatch(t, running, ids)
 	mu.Lock()

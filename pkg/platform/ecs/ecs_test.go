@@ -23,7 +23,44 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/meeboter/meeboter/pkg/platform"
+	"github.com/meeboter/meeboter/pkg/platform/ecs/ecssim"
 )
+
+// testBundle is one test's Platform and the ECS it calls: the scripted wire
+// (setup) or the simulator (setupSim); the other is nil.
+// No t.Parallel in ecs_test.go, sim_test.go or observe_test.go: they time real token buckets and lags, which failed CI in parallel.
+type testBundle struct {
+	*Platform
+	wire *wire
+	sim  *ecssim.Sim
+}
+
+// opts adjust a setup; the zero value takes the defaults.
+type opts struct {
+	config func(*Config)                // adjusts testConfig()
+	retry  func(*retry.StandardOptions) // adjusts the SDK's retryer
+	sim    func(*ecssim.Config)         // adjusts the simulator's config (setupSim)
+}
+
+// setup is a Platform on testConfig() whose ECS is a scripted wire with no
+// operation answered yet.
+func setup(t *testing.T, o opts) *testBundle {
+	t.Helper()
+	w, url := newWire(t)
+	return &testBundle{Platform: o.platform(t, testClient(url, 20*time.Millisecond, o.retry)), wire: w}
+}
+
+// platform is New on testConfig() as o.config adjusts it.
+func (o opts) platform(t *testing.T, client *ecs.Client) *Platform {
+	t.Helper()
+	cfg := testConfig()
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	p, err := New(client, cfg)
+	require.NoError(t, err)
+	return p
+}
 
 // wire is a scripted awsJson1_1 server: each operation has a handler that
 // gets the decoded request body and returns a status and a response body.
@@ -33,7 +70,8 @@ type wire struct {
 	ops   map[string]func(req map[string]any) (int, any)
 }
 
-func newWire(t *testing.T) (*wire, *ecs.Client) {
+// newWire starts a wire and returns it and its URL.
+func newWire(t *testing.T) (*wire, string) {
 	t.Helper()
 	w := &wire{calls: map[string][]map[string]any{}, ops: map[string]func(map[string]any) (int, any){}}
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -57,17 +95,23 @@ func newWire(t *testing.T) (*wire, *ecs.Client) {
 		_ = json.NewEncoder(rw).Encode(resp)
 	}))
 	t.Cleanup(srv.Close)
-	return w, testClient(srv.URL)
+	return w, srv.URL
 }
 
-func testClient(url string) *ecs.Client {
+// testClient is the real SDK's client for a test server at url: signed as
+// AKID, retrying after at most maxBackoff, without the SDK's client-side
+// retry quota; adjust, if not nil, tunes the retryer further.
+func testClient(url string, maxBackoff time.Duration, adjust func(*retry.StandardOptions)) *ecs.Client {
 	return ecs.New(ecs.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.RateLimiter = ratelimit.None
-			o.MaxBackoff = 20 * time.Millisecond
+			o.MaxBackoff = maxBackoff
+			if adjust != nil {
+				adjust(o)
+			}
 		}),
 	})
 }
@@ -102,13 +146,6 @@ func testConfig() Config {
 	}
 }
 
-func newPlatform(t *testing.T, client *ecs.Client, cfg Config) *Platform {
-	t.Helper()
-	p, err := New(client, cfg)
-	require.NoError(t, err)
-	return p
-}
-
 func workload(name string, env map[string]string) platform.Workload {
 	return platform.Workload{Name: name, BotID: "b1", Attempt: 2, MeetingPlatform: "zoom", Env: env}
 }
@@ -120,13 +157,12 @@ func ranTask(req map[string]any) (int, any) {
 }
 
 func TestCreateRequest(t *testing.T) {
-	w, client := newWire(t)
-	w.handle("RunTask", ranTask)
-	p := newPlatform(t, client, testConfig())
-	got, err := p.Create(context.Background(), workload("meeboter-b1-2", map[string]string{"Z": "last", "BOT_TOKEN": "t1", "A": "first"}))
+	b := setup(t, opts{})
+	b.wire.handle("RunTask", ranTask)
+	got, err := b.Create(context.Background(), workload("meeboter-b1-2", map[string]string{"Z": "last", "BOT_TOKEN": "t1", "A": "first"}))
 	require.NoError(t, err)
 	require.Equal(t, arn1, got)
-	reqs := w.requests("RunTask")
+	reqs := b.wire.requests("RunTask")
 	require.Len(t, reqs, 1, "RunTask calls")
 	want := map[string]any{
 		"cluster":        "bots",
@@ -157,16 +193,15 @@ func TestCreateRequest(t *testing.T) {
 }
 
 func TestCreateCapacityProvidersAndNoNetwork(t *testing.T) {
-	w, client := newWire(t)
-	w.handle("RunTask", ranTask)
-	cfg := testConfig()
-	cfg.Subnets, cfg.SecurityGroups = nil, nil
-	cfg.CapacityProviders = []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String("FARGATE_SPOT"), Weight: 100}}
-	cfg.StartedBy, cfg.ContainerName = "meeboter-staging", "zoom-bot"
-	p := newPlatform(t, client, cfg)
-	_, err := p.Create(context.Background(), workload("meeboter-b1-2", nil))
+	b := setup(t, opts{config: func(cfg *Config) {
+		cfg.Subnets, cfg.SecurityGroups = nil, nil
+		cfg.CapacityProviders = []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String("FARGATE_SPOT"), Weight: 100}}
+		cfg.StartedBy, cfg.ContainerName = "meeboter-staging", "zoom-bot"
+	}})
+	b.wire.handle("RunTask", ranTask)
+	_, err := b.Create(context.Background(), workload("meeboter-b1-2", nil))
 	require.NoError(t, err)
-	req := w.requests("RunTask")[0]
+	req := b.wire.requests("RunTask")[0]
 	require.NotContains(t, req, "launchType", "launchType sent with a capacity-provider strategy")
 	require.NotContains(t, req, "networkConfiguration", "networkConfiguration sent without subnets")
 	strategy, _ := req["capacityProviderStrategy"].([]any)
@@ -179,28 +214,26 @@ func TestCreateCapacityProvidersAndNoNetwork(t *testing.T) {
 }
 
 func TestCreateUnknownMeetingPlatform(t *testing.T) {
-	w, client := newWire(t)
-	p := newPlatform(t, client, testConfig())
-	w2 := workload("meeboter-b1-1", nil)
-	w2.MeetingPlatform = "microsoft-teams"
-	_, err := p.Create(context.Background(), w2)
+	b := setup(t, opts{})
+	w := workload("meeboter-b1-1", nil)
+	w.MeetingPlatform = "microsoft-teams"
+	_, err := b.Create(context.Background(), w)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, platform.ErrCapacity)
-	require.Empty(t, w.requests("RunTask"), "RunTask calls")
+	require.Empty(t, b.wire.requests("RunTask"), "RunTask calls")
 }
 
 func TestCreateConflictAdopts(t *testing.T) {
-	w, client := newWire(t)
-	w.handle("RunTask", func(map[string]any) (int, any) {
+	b := setup(t, opts{})
+	b.wire.handle("RunTask", func(map[string]any) (int, any) {
 		return apiError("ConflictException", "The clientToken is already in use with a different request.", map[string]any{"resourceIds": []any{arn1}})
 	})
-	p := newPlatform(t, client, testConfig())
-	got, err := p.Create(context.Background(), workload("meeboter-b1-2", map[string]string{"BOT_TOKEN": "rotated"}))
+	got, err := b.Create(context.Background(), workload("meeboter-b1-2", map[string]string{"BOT_TOKEN": "rotated"}))
 	require.NoError(t, err, "want the conflicting task adopted")
 	require.Equal(t, arn1, got, "want the conflicting task adopted")
 	// A conflict that names no task is an error.
-	w.handle("RunTask", func(map[string]any) (int, any) { return apiError("ConflictException", "conflict", nil) })
-	_, err = p.Create(context.Background(), workload("meeboter-b1-2", nil))
+	b.wire.handle("RunTask", func(map[string]any) (int, any) { return apiError("ConflictException", "conflict", nil) })
+	_, err = b.Create(context.Background(), workload("meeboter-b1-2", nil))
 	require.Error(t, err, "conflict without resourceIds: no error")
 }
 
@@ -223,10 +256,9 @@ func TestCreateFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, client := newWire(t)
-			w.handle("RunTask", func(map[string]any) (int, any) { return tt.status, tt.body })
-			p := newPlatform(t, client, testConfig())
-			id, err := p.Create(context.Background(), workload("meeboter-b1-1", nil))
+			b := setup(t, opts{})
+			b.wire.handle("RunTask", func(map[string]any) (int, any) { return tt.status, tt.body })
+			id, err := b.Create(context.Background(), workload("meeboter-b1-1", nil))
 			require.Error(t, err, "Create = %q; want an error", id)
 			require.Empty(t, id, "Create = %q, %v; want an error", id, err)
 			if tt.capacity {
@@ -239,10 +271,10 @@ func TestCreateFailures(t *testing.T) {
 }
 
 func TestCreateRetriesThrottling(t *testing.T) {
-	w, client := newWire(t)
+	b := setup(t, opts{})
 	var mu sync.Mutex
 	n := 0
-	w.handle("RunTask", func(req map[string]any) (int, any) {
+	b.wire.handle("RunTask", func(req map[string]any) (int, any) {
 		mu.Lock()
 		defer mu.Unlock()
 		n++
@@ -251,11 +283,10 @@ func TestCreateRetriesThrottling(t *testing.T) {
 		}
 		return ranTask(req)
 	})
-	p := newPlatform(t, client, testConfig())
-	got, err := p.Create(context.Background(), workload("meeboter-b1-1", nil))
+	got, err := b.Create(context.Background(), workload("meeboter-b1-1", nil))
 	require.NoError(t, err)
 	require.Equal(t, arn1, got)
-	reqs := w.requests("RunTask")
+	reqs := b.wire.requests("RunTask")
 	require.Len(t, reqs, 3, "attempts")
 	for _, r := range reqs {
 		require.Equal(t, "meeboter-b1-1", r["clientToken"], "retry with token")
@@ -263,20 +294,19 @@ func TestCreateRetriesThrottling(t *testing.T) {
 }
 
 func TestRateLimitPerAttempt(t *testing.T) {
-	w, client := newWire(t)
-	w.handle("RunTask", ranTask)
-	cfg := testConfig()
-	cfg.LaunchRate, cfg.LaunchBurst = rate.Every(time.Hour), 1
 	var ops []string
-	cfg.OnRequest = func(op string, _ error, _ time.Duration) { ops = append(ops, op) }
-	p := newPlatform(t, client, cfg)
-	_, err := p.Create(context.Background(), workload("meeboter-b1-1", nil))
+	b := setup(t, opts{config: func(cfg *Config) {
+		cfg.LaunchRate, cfg.LaunchBurst = rate.Every(time.Hour), 1
+		cfg.OnRequest = func(op string, _ error, _ time.Duration) { ops = append(ops, op) }
+	}})
+	b.wire.handle("RunTask", ranTask)
+	_, err := b.Create(context.Background(), workload("meeboter-b1-1", nil))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err = p.Create(ctx, workload("meeboter-b2-1", nil))
+	_, err = b.Create(ctx, workload("meeboter-b2-1", nil))
 	require.ErrorContains(t, err, "rate limit", "second Create past the launch bucket")
-	require.Len(t, w.requests("RunTask"), 1, "RunTask calls reached ECS")
+	require.Len(t, b.wire.requests("RunTask"), 1, "RunTask calls reached ECS")
 	require.Equal(t, []string{"RunTask", "RunTask"}, ops, "OnRequest ops")
 }
 
@@ -297,7 +327,7 @@ func TestClientToken(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	client := testClient("http://127.0.0.1:1")
+	client := testClient("http://127.0.0.1:1", 20*time.Millisecond, nil)
 	for _, cfg := range []Config{
 		{TaskDefinitions: map[string]string{"zoom": "z"}},
 		{Cluster: "c"},
@@ -311,8 +341,8 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestStop(t *testing.T) {
-	w, client := newWire(t)
-	w.handle("StopTask", func(req map[string]any) (int, any) {
+	b := setup(t, opts{})
+	b.wire.handle("StopTask", func(req map[string]any) (int, any) {
 		switch req["task"] {
 		case arn1:
 			return http.StatusOK, map[string]any{"task": map[string]any{"taskArn": arn1, "lastStatus": "RUNNING", "desiredStatus": "STOPPED"}}
@@ -321,18 +351,17 @@ func TestStop(t *testing.T) {
 		}
 		return apiError("ClusterNotFoundException", "Cluster not found.", nil)
 	})
-	p := newPlatform(t, client, testConfig())
 	ctx := context.Background()
-	gone, err := p.Stop(ctx, "meeboter-b1-1", arn1)
+	gone, err := b.Stop(ctx, "meeboter-b1-1", arn1)
 	require.NoError(t, err, "stop of a running task")
 	require.False(t, gone, "stop of a running task: gone; want it still stopping")
-	req := w.requests("StopTask")[0]
+	req := b.wire.requests("StopTask")[0]
 	require.Equal(t, "bots", req["cluster"], "StopTask body %v", req)
 	require.Equal(t, StopReason, req["reason"], "StopTask body %v", req)
-	gone, err = p.Stop(ctx, "meeboter-b1-1", "gone")
+	gone, err = b.Stop(ctx, "meeboter-b1-1", "gone")
 	require.NoError(t, err, "stop of an unknown task")
 	require.True(t, gone, "stop of an unknown task: not gone")
-	_, err = p.Stop(ctx, "meeboter-b1-1", "other")
+	_, err = b.Stop(ctx, "meeboter-b1-1", "other")
 	require.Error(t, err, "ClusterNotFound swallowed")
 }
 
@@ -414,21 +443,20 @@ func newFakeTasks(running, stopped int) *fakeTasks {
 }
 
 func TestList(t *testing.T) {
-	w, client := newWire(t)
+	b := setup(t, opts{})
 	f := newFakeTasks(150, 60)
 	f.missing[taskARN(3)] = true
-	f.install(w)
-	p := newPlatform(t, client, testConfig())
-	listed, err := p.List(context.Background())
+	f.install(b.wire)
+	listed, err := b.List(context.Background())
 	require.NoError(t, err)
 	require.Len(t, listed, 209, "want 210 less one MISSING")
-	require.Len(t, w.requests("ListTasks"), 3, "ListTasks calls: want 2 pages RUNNING + 1 STOPPED")
-	for _, r := range w.requests("ListTasks") {
+	require.Len(t, b.wire.requests("ListTasks"), 3, "ListTasks calls: want 2 pages RUNNING + 1 STOPPED")
+	for _, r := range b.wire.requests("ListTasks") {
 		require.Equal(t, "meeboter", r["startedBy"], "ListTasks %v", r)
 		require.Equal(t, float64(100), r["maxResults"], "ListTasks %v", r)
 		require.Equal(t, "bots", r["cluster"], "ListTasks %v", r)
 	}
-	describes := w.requests("DescribeTasks")
+	describes := b.wire.requests("DescribeTasks")
 	require.Len(t, describes, 3, "DescribeTasks calls")
 	for _, d := range describes {
 		require.Equal(t, []any{"TAGS"}, d["include"], "include")
@@ -450,50 +478,47 @@ func TestList(t *testing.T) {
 	require.Equal(t, "EssentialContainerExited: Essential container in task exited", s.Reason, "stopped: %+v", s)
 
 	f.describeFail = true
-	got, err := p.List(context.Background())
+	got, err := b.List(context.Background())
 	require.Error(t, err, "List with a failing DescribeTasks: want an error")
 	require.Nil(t, got, "List with a failing DescribeTasks: want no list")
 }
 
 func TestListRejectsOtherFailures(t *testing.T) {
-	w, client := newWire(t)
-	w.handle("ListTasks", func(map[string]any) (int, any) {
+	b := setup(t, opts{})
+	b.wire.handle("ListTasks", func(map[string]any) (int, any) {
 		return http.StatusOK, map[string]any{"taskArns": []any{arn1}}
 	})
-	w.handle("DescribeTasks", func(map[string]any) (int, any) {
+	b.wire.handle("DescribeTasks", func(map[string]any) (int, any) {
 		return http.StatusOK, map[string]any{"failures": []any{map[string]any{"arn": arn1, "reason": "ACCESS DENIED"}}}
 	})
-	p := newPlatform(t, client, testConfig())
-	_, err := p.List(context.Background())
+	_, err := b.List(context.Background())
 	require.Error(t, err, "a non-MISSING failure gave a list")
 }
 
 func TestLookupAndStopByName(t *testing.T) {
-	w, client := newWire(t)
-	f := newFakeTasks(250, 5)
-	f.install(w)
-	w.handle("StopTask", func(req map[string]any) (int, any) {
+	b := setup(t, opts{})
+	newFakeTasks(250, 5).install(b.wire)
+	b.wire.handle("StopTask", func(req map[string]any) (int, any) {
 		return http.StatusOK, map[string]any{"task": map[string]any{"taskArn": req["task"]}}
 	})
-	p := newPlatform(t, client, testConfig())
 	ctx := context.Background()
-	l, found, err := p.Lookup(ctx, "meeboter-b120-1")
+	l, found, err := b.Lookup(ctx, "meeboter-b120-1")
 	require.NoError(t, err)
 	require.True(t, found, "Lookup = %+v", l)
 	require.Equal(t, taskARN(120), l.ExternalID, "Lookup = %+v", l)
 	require.Equal(t, platform.PhaseRunning, l.Phase, "Lookup = %+v", l)
-	require.Len(t, w.requests("ListTasks"), 2, "Lookup read pages, want to stop at the second")
-	_, found, err = p.Lookup(ctx, "meeboter-b252-1")
+	require.Len(t, b.wire.requests("ListTasks"), 2, "Lookup read pages, want to stop at the second")
+	_, found, err = b.Lookup(ctx, "meeboter-b252-1")
 	require.NoError(t, err, "Lookup of a stopped task")
 	require.False(t, found, "Lookup of a stopped task: found")
-	_, err = p.Stop(ctx, "meeboter-b7-1", "")
+	_, err = b.Stop(ctx, "meeboter-b7-1", "")
 	require.NoError(t, err)
-	reqs := w.requests("StopTask")
+	reqs := b.wire.requests("StopTask")
 	require.Len(t, reqs, 1, "StopTask by name: %v", reqs)
 	require.Equal(t, taskARN(7), reqs[0]["task"], "StopTask by name: %v", reqs)
-	_, err = p.Stop(ctx, "meeboter-nobody-1", "")
+	_, err = b.Stop(ctx, "meeboter-nobody-1", "")
 	require.NoError(t, err, "Stop of an unknown name")
-	require.Len(t, w.requests("StopTask"), 1, "StopTask calls")
+	require.Len(t, b.wire.requests("StopTask"), 1, "StopTask calls")
 }
 
 func TestNewClient(t *testing.T) {
@@ -505,11 +530,10 @@ func TestNewClient(t *testing.T) {
 }
 
 func TestStopWithoutNameOrID(t *testing.T) {
-	w, client := newWire(t)
-	newFakeTasks(0, 0).install(w)
-	p := newPlatform(t, client, testConfig())
-	_, err := p.Stop(context.Background(), "", "")
+	b := setup(t, opts{})
+	newFakeTasks(0, 0).install(b.wire)
+	_, err := b.Stop(context.Background(), "", "")
 	require.NoError(t, err)
-	require.Empty(t, w.requests("ListTasks"), "ListTasks calls for nothing to stop")
-	require.Empty(t, w.requests("StopTask"), "StopTask calls for nothing to stop")
+	require.Empty(t, b.wire.requests("ListTasks"), "ListTasks calls for nothing to stop")
+	require.Empty(t, b.wire.requests("StopTask"), "StopTask calls for nothing to stop")
 }

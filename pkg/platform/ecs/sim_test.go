@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
@@ -20,12 +17,11 @@ import (
 )
 
 // Integration tests: the real SDK against the ECS simulator, on loopback.
-// These tests, and those of ecs_test.go and observe_test.go, stay serial
-// (no t.Parallel): several time real token buckets and consistency lags,
-// and 26 tests in parallel with the controller tests made those timings
-// fail under CI's load.
 
-func simConfig(mod func(*ecssim.Config)) ecssim.Config {
+// setupSim is a Platform on testConfig() whose ECS is the simulator, with
+// short delays and its throttling on, as o adjusts them.
+func setupSim(t *testing.T, o opts) *testBundle {
+	t.Helper()
 	cfg := ecssim.Config{
 		AccessKeyID:     "AKID",
 		SecretAccessKey: "SECRET",
@@ -40,61 +36,44 @@ func simConfig(mod func(*ecssim.Config)) ecssim.Config {
 		StopDelay:         20 * time.Millisecond,
 		StopTimeout:       time.Second,
 	}
-	if mod != nil {
-		mod(&cfg)
+	if o.sim != nil {
+		o.sim(&cfg)
 	}
-	return cfg
+	sim, srv := ecssim.NewServer(t, cfg)
+	return &testBundle{Platform: o.platform(t, testClient(srv.URL, 50*time.Millisecond, o.retry)), sim: sim}
 }
 
-func simPlatform(t *testing.T, simCfg ecssim.Config, mod func(*Config), retryOpts ...func(*retry.StandardOptions)) (*ecssim.Sim, *Platform) {
+// waitListed waits until List shows the task with that ARN meeting cond,
+// and returns it as listed. A List error fails the test at once.
+func (b *testBundle) waitListed(t *testing.T, arn string, cond func(platform.Listed) bool) platform.Listed {
 	t.Helper()
-	sim, srv := ecssim.NewServer(t, simCfg)
-	client := ecs.New(ecs.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		Retryer: retry.NewStandard(append([]func(*retry.StandardOptions){func(o *retry.StandardOptions) {
-			o.RateLimiter = ratelimit.None
-			o.MaxBackoff = 50 * time.Millisecond
-		}}, retryOpts...)...),
-	})
-	cfg := testConfig()
-	cfg.TaskDefinitions = map[string]string{"zoom": "meeboter-zoom:3", "google-meet": "meeboter-meet"}
-	if mod != nil {
-		mod(&cfg)
-	}
-	return sim, newPlatform(t, client, cfg)
-}
-
-// waitListed polls List until cond holds for the workload with that ARN.
-func waitListed(t *testing.T, p *Platform, arn string, cond func(platform.Listed) bool) platform.Listed {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
 	var last platform.Listed
-	for time.Now().Before(deadline) {
-		listed, err := p.List(context.Background())
-		require.NoError(t, err)
+	var listErr error
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var listed []platform.Listed
+		if listed, listErr = b.List(context.Background()); listErr != nil {
+			return // ends the wait: failed below
+		}
 		for _, l := range listed {
 			if l.ExternalID == arn {
-				last = l
-				if cond(l) {
-					return l
+				if last = l; cond(l) {
+					return
 				}
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	require.FailNowf(t, "condition never reached", "%s never reached the condition; last %+v", arn, last)
+		c.Errorf("%s never reached the condition; last %+v", arn, last)
+	}, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, listErr)
 	return last
 }
 
 func TestSimCreateAdoptStop(t *testing.T) {
-	sim, p := simPlatform(t, simConfig(nil), nil)
+	b := setupSim(t, opts{})
 	ctx := context.Background()
 	w := workload("meeboter-b1-1", map[string]string{"BOT_TOKEN": "first"})
-	arn, err := p.Create(ctx, w)
+	arn, err := b.Create(ctx, w)
 	require.NoError(t, err)
-	snap, ok := sim.Task(arn)
+	snap, ok := b.sim.Task(arn)
 	require.True(t, ok, "no task %s", arn)
 	require.Equal(t, "meeboter-b1-1", snap.ClientToken, "task %+v", snap)
 	require.Equal(t, "meeboter", snap.StartedBy, "task %+v", snap)
@@ -104,90 +83,90 @@ func TestSimCreateAdoptStop(t *testing.T) {
 	require.Equal(t, "2", snap.Tags[TagAttempt], "task %+v", snap)
 	require.Equal(t, "first", snap.Env["BOT_TOKEN"], "task %+v", snap)
 	require.Equal(t, "meeboter-b1-1", snap.Env[EnvWorkload], "task %+v", snap)
-	running := waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
+	running := b.waitListed(t, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
 	require.Equal(t, w.Name, running.Name, "running task listed as %+v", running)
 	require.False(t, running.CreatedAt.IsZero(), "running task listed as %+v", running)
 
 	// A crash after RunTask: the same Create adopts (replay), and so does a
 	// retry whose attempt token was rotated (conflict).
-	again, err := p.Create(ctx, w)
+	again, err := b.Create(ctx, w)
 	require.NoError(t, err, "replayed Create")
 	require.Equal(t, arn, again, "replayed Create")
 	w.Env = map[string]string{"BOT_TOKEN": "rotated"}
-	again, err = p.Create(ctx, w)
+	again, err = b.Create(ctx, w)
 	require.NoError(t, err, "Create with a rotated token")
 	require.Equal(t, arn, again, "Create with a rotated token")
-	st := sim.Stats()
+	st := b.sim.Stats()
 	require.Equal(t, 1, st.Launched, "stats: launched")
 	require.Equal(t, 1, st.Replays, "stats: replays")
 	require.Equal(t, 1, st.Conflicts, "stats: conflicts")
 
-	l, found, err := p.Lookup(ctx, w.Name)
+	l, found, err := b.Lookup(ctx, w.Name)
 	require.NoError(t, err)
 	require.True(t, found, "Lookup = %+v", l)
 	require.Equal(t, arn, l.ExternalID, "Lookup = %+v", l)
 
 	// Stop is idempotent, by ARN or by name; the stopped task, tags gone,
 	// is still listed by ARN and named from its overrides.
-	_, err = p.Stop(ctx, w.Name, arn)
+	_, err = b.Stop(ctx, w.Name, arn)
 	require.NoError(t, err)
-	_, err = p.Stop(ctx, w.Name, arn)
+	_, err = b.Stop(ctx, w.Name, arn)
 	require.NoError(t, err, "second Stop")
-	stopped := waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseExited })
+	stopped := b.waitListed(t, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseExited })
 	require.Equal(t, w.Name, stopped.Name, "stopped task listed as %+v", stopped)
 	require.Equal(t, "UserInitiated: "+StopReason, stopped.Reason, "stopped task listed as %+v", stopped)
-	snap, _ = sim.Task(arn)
+	snap, _ = b.sim.Task(arn)
 	require.Empty(t, snap.Tags, "simulator kept tags on a stopped task")
-	_, err = p.Stop(ctx, w.Name, arn)
+	_, err = b.Stop(ctx, w.Name, arn)
 	require.NoError(t, err, "Stop of a stopped task")
-	_, err = p.Stop(ctx, w.Name, "")
+	_, err = b.Stop(ctx, w.Name, "")
 	require.NoError(t, err, "Stop by name of a stopped task")
-	_, found, err = p.Lookup(ctx, w.Name)
+	_, found, err = b.Lookup(ctx, w.Name)
 	require.NoError(t, err, "Lookup of a stopped task")
 	require.False(t, found, "Lookup of a stopped task: found")
 	unknown := "arn:aws:ecs:us-east-1:123456789012:task/bots/ffffffffffffffffffffffffffffffff"
-	_, err = p.Stop(ctx, "meeboter-nobody-1", unknown)
+	_, err = b.Stop(ctx, "meeboter-nobody-1", unknown)
 	require.NoError(t, err, "Stop of an unknown task")
 }
 
 func TestSimCrashedTaskListedWithExitCode(t *testing.T) {
-	sim, p := simPlatform(t, simConfig(nil), nil)
-	arn, err := p.Create(context.Background(), workload("meeboter-b2-1", nil))
+	b := setupSim(t, opts{})
+	arn, err := b.Create(context.Background(), workload("meeboter-b2-1", nil))
 	require.NoError(t, err)
-	waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
-	require.NoError(t, sim.CrashTask(arn, 3))
-	l := waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseExited && l.ExitCode != nil })
+	b.waitListed(t, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
+	require.NoError(t, b.sim.CrashTask(arn, 3))
+	l := b.waitListed(t, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseExited && l.ExitCode != nil })
 	require.Equal(t, 3, *l.ExitCode, "crashed task listed as %+v", l)
 	require.Equal(t, "meeboter-b2-1", l.Name, "crashed task listed as %+v", l)
 }
 
 func TestSimCapacity(t *testing.T) {
-	sim, p := simPlatform(t, simConfig(nil), nil)
+	b := setupSim(t, opts{})
 	ctx := context.Background()
-	sim.SetCapacityFailures("RESOURCE:MEMORY", 1)
-	_, err := p.Create(ctx, workload("meeboter-b3-1", nil))
+	b.sim.SetCapacityFailures("RESOURCE:MEMORY", 1)
+	_, err := b.Create(ctx, workload("meeboter-b3-1", nil))
 	require.ErrorIs(t, err, platform.ErrCapacity, "RESOURCE:MEMORY")
-	sim.CapacityUnavailable(time.Hour)
-	_, err = p.Create(ctx, workload("meeboter-b3-2", nil))
+	b.sim.CapacityUnavailable(time.Hour)
+	_, err = b.Create(ctx, workload("meeboter-b3-2", nil))
 	require.ErrorIs(t, err, platform.ErrCapacity, "capacity unavailable (failure)")
-	sim.SetCapacityAsError(true)
-	_, err = p.Create(ctx, workload("meeboter-b3-3", nil))
+	b.sim.SetCapacityAsError(true)
+	_, err = b.Create(ctx, workload("meeboter-b3-3", nil))
 	require.ErrorIs(t, err, platform.ErrCapacity, "capacity unavailable (exception)")
-	sim.CapacityUnavailable(0)
-	_, err = p.Create(ctx, workload("meeboter-b3-4", nil))
+	b.sim.CapacityUnavailable(0)
+	_, err = b.Create(ctx, workload("meeboter-b3-4", nil))
 	require.NoError(t, err, "capacity back")
-	require.Equal(t, 1, sim.Stats().Launched, "launched")
+	require.Equal(t, 1, b.sim.Stats().Launched, "launched")
 }
 
 func TestSimProvisioningQuotaIsCapacity(t *testing.T) {
-	_, p := simPlatform(t, simConfig(func(c *ecssim.Config) {
+	b := setupSim(t, opts{sim: func(c *ecssim.Config) {
 		c.MaxProvisioningTasks = 1
 		c.ProvisioningDelay = time.Hour
-	}), nil)
+	}})
 	ctx := context.Background()
-	_, err := p.Create(ctx, workload("meeboter-b4-1", nil))
+	_, err := b.Create(ctx, workload("meeboter-b4-1", nil))
 	require.NoError(t, err)
-	_, err = p.Create(ctx, workload("meeboter-b4-2", nil))
+	_, err = b.Create(ctx, workload("meeboter-b4-2", nil))
 	require.ErrorIs(t, err, platform.ErrCapacity, "PROVISIONING quota")
 }
 
@@ -197,13 +176,16 @@ func TestSimListPaginatesAndBatches(t *testing.T) {
 	// connection reset under load is not another call of the driver's.
 	var mu sync.Mutex
 	calls := map[string]int{}
-	sim, p := simPlatform(t, simConfig(func(c *ecssim.Config) { c.NoThrottle = true }), func(c *Config) {
-		c.LaunchRate, c.ModifyRate, c.ReadRate = rate.Inf, rate.Inf, rate.Inf
-		c.OnRequest = func(op string, _ error, _ time.Duration) {
-			mu.Lock()
-			calls[op]++
-			mu.Unlock()
-		}
+	b := setupSim(t, opts{
+		sim: func(c *ecssim.Config) { c.NoThrottle = true },
+		config: func(c *Config) {
+			c.LaunchRate, c.ModifyRate, c.ReadRate = rate.Inf, rate.Inf, rate.Inf
+			c.OnRequest = func(op string, _ error, _ time.Duration) {
+				mu.Lock()
+				calls[op]++
+				mu.Unlock()
+			}
+		},
 	})
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -212,7 +194,7 @@ func TestSimListPaginatesAndBatches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := p.Create(ctx, workload(fmt.Sprintf("meeboter-p%d-1", i), nil)); err != nil {
+			if _, err := b.Create(ctx, workload(fmt.Sprintf("meeboter-p%d-1", i), nil)); err != nil {
 				errs <- err
 			}
 		}()
@@ -223,26 +205,19 @@ func TestSimListPaginatesAndBatches(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// A few stopped ones too.
-	tasks := sim.Tasks()
+	tasks := b.sim.Tasks()
 	for _, tk := range tasks[:5] {
-		_, err := p.Stop(ctx, "", tk.ARN)
+		_, err := b.Stop(ctx, "", tk.ARN)
 		require.NoError(t, err)
 	}
 	for _, tk := range tasks[:5] {
-		for deadline := time.Now().Add(10 * time.Second); ; {
-			if now, _ := sim.Task(tk.ARN); now.LastStatus == "STOPPED" {
-				break
-			}
-			if time.Now().After(deadline) {
-				require.FailNowf(t, "task not stopped", "task %s not stopped", tk.ARN)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		require.Eventually(t, func() bool { now, _ := b.sim.Task(tk.ARN); return now.LastStatus == "STOPPED" },
+			10*time.Second, 10*time.Millisecond, "task %s not stopped", tk.ARN)
 	}
 	mu.Lock()
 	clear(calls)
 	mu.Unlock()
-	listed, err := p.List(ctx)
+	listed, err := b.List(ctx)
 	require.NoError(t, err)
 	mu.Lock()
 	defer mu.Unlock()
@@ -271,14 +246,14 @@ func TestSimBurstStaysUnderThrottling(t *testing.T) {
 	// bucket and ECS's are not in phase (request latencies differ), so an
 	// odd throttle may still happen: the SDK's retry absorbs it.
 	const n = 150
-	sim, p := simPlatform(t, simConfig(nil), nil)
+	b := setupSim(t, opts{})
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := p.Create(context.Background(), workload(fmt.Sprintf("meeboter-burst%d-1", i), nil)); err != nil {
+			if _, err := b.Create(context.Background(), workload(fmt.Sprintf("meeboter-burst%d-1", i), nil)); err != nil {
 				errs <- err
 			}
 		}()
@@ -288,53 +263,53 @@ func TestSimBurstStaysUnderThrottling(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	st := sim.Stats()
+	st := b.sim.Stats()
 	require.LessOrEqual(t, st.Throttled, 5, "throttled")
 	require.Equal(t, n, st.Launched, "launched")
 }
 
 func TestSimThrottleStormAbsorbed(t *testing.T) {
-	sim, p := simPlatform(t, simConfig(nil), nil, func(o *retry.StandardOptions) { o.MaxAttempts = 20 })
+	b := setupSim(t, opts{retry: func(o *retry.StandardOptions) { o.MaxAttempts = 20 }})
 	ctx := context.Background()
-	sim.ThrottleStorm(150 * time.Millisecond)
-	arn, err := p.Create(ctx, workload("meeboter-b5-1", nil))
+	b.sim.ThrottleStorm(150 * time.Millisecond)
+	arn, err := b.Create(ctx, workload("meeboter-b5-1", nil))
 	require.NoError(t, err, "Create through a storm")
-	_, err = p.List(ctx)
+	_, err = b.List(ctx)
 	require.NoError(t, err, "List after a storm")
-	st := sim.Stats()
+	st := b.sim.Stats()
 	require.Positive(t, st.Throttled, "throttled")
 	require.Equal(t, 1, st.Launched, "launched")
-	snap, _ := sim.Task(arn)
+	snap, _ := b.sim.Task(arn)
 	require.Equal(t, "meeboter-b5-1", snap.ClientToken, "token")
 }
 
 func TestSimServerErrorsFailList(t *testing.T) {
-	sim, p := simPlatform(t, simConfig(nil), nil, func(o *retry.StandardOptions) { o.MaxAttempts = 1 })
+	b := setupSim(t, opts{retry: func(o *retry.StandardOptions) { o.MaxAttempts = 1 }})
 	ctx := context.Background()
-	_, err := p.Create(ctx, workload("meeboter-b6-1", nil))
+	_, err := b.Create(ctx, workload("meeboter-b6-1", nil))
 	require.NoError(t, err)
-	sim.SetErrorRate(1)
-	got, err := p.List(ctx)
+	b.sim.SetErrorRate(1)
+	got, err := b.List(ctx)
 	require.Error(t, err, "List with every call failing")
 	require.Nil(t, got, "List with every call failing")
-	_, err = p.Create(ctx, workload("meeboter-b6-2", nil))
+	_, err = b.Create(ctx, workload("meeboter-b6-2", nil))
 	require.Error(t, err, "Create with every call failing")
 	require.NotErrorIs(t, err, platform.ErrCapacity, "Create with every call failing")
 }
 
 func TestSimConsistencyLag(t *testing.T) {
-	_, p := simPlatform(t, simConfig(func(c *ecssim.Config) { c.ConsistencyLag = 300 * time.Millisecond }), nil)
+	b := setupSim(t, opts{sim: func(c *ecssim.Config) { c.ConsistencyLag = 300 * time.Millisecond }})
 	ctx := context.Background()
-	arn, err := p.Create(ctx, workload("meeboter-b7-1", nil))
+	arn, err := b.Create(ctx, workload("meeboter-b7-1", nil))
 	require.NoError(t, err)
-	listed, err := p.List(ctx)
+	listed, err := b.List(ctx)
 	require.NoError(t, err)
 	for _, l := range listed {
 		require.NotEqual(t, arn, l.ExternalID, "task inside the consistency lag listed as %+v", l)
 	}
 	// Described directly inside the lag, it is MISSING: left out, no error.
-	tasks, err := p.describe(ctx, []string{arn})
+	tasks, err := b.describe(ctx, []string{arn})
 	require.NoError(t, err, "describe inside the lag")
 	require.Empty(t, tasks, "describe inside the lag: want none")
-	waitListed(t, p, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
+	b.waitListed(t, arn, func(l platform.Listed) bool { return l.Phase == platform.PhaseRunning })
 }

@@ -39,10 +39,10 @@ func TestStatusOf(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w, client := newWire(t)
-			w.handle("RunTask", tt.answer)
-			cfg, reported := recordingConfig()
-			_, _ = newPlatform(t, client, cfg).Create(context.Background(), workload("meeboter-b1-1", nil))
+			record, reported := recordLastError()
+			b := setup(t, opts{config: record})
+			b.wire.handle("RunTask", tt.answer)
+			_, _ = b.Create(context.Background(), workload("meeboter-b1-1", nil))
 			status, throttled := StatusOf(reported())
 			require.Equal(t, tt.status, status)
 			require.Equal(t, tt.throttled, throttled)
@@ -56,8 +56,9 @@ func TestStatusOfWithoutResponse(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close() // nothing listens: every attempt fails to connect
-	cfg, reported := recordingConfig()
-	_, err := newPlatform(t, testClient(srv.URL), cfg).Create(context.Background(), workload("meeboter-b1-1", nil))
+	record, reported := recordLastError()
+	p := opts{config: record}.platform(t, testClient(srv.URL, 20*time.Millisecond, nil))
+	_, err := p.Create(context.Background(), workload("meeboter-b1-1", nil))
 	require.Error(t, err)
 	status, throttled := StatusOf(reported())
 	require.Zero(t, status)
@@ -72,18 +73,19 @@ func TestStatusOfWithoutResponse(t *testing.T) {
 	require.False(t, throttled)
 }
 
-// recordingConfig is testConfig with an OnRequest that keeps the last
-// reported error.
-func recordingConfig() (Config, func() error) {
+// recordLastError is an opts.config whose OnRequest keeps the last reported
+// error, and the reader of that error.
+func recordLastError() (func(*Config), func() error) {
 	var mu sync.Mutex
 	var last error
-	cfg := testConfig()
-	cfg.OnRequest = func(_ string, err error, _ time.Duration) {
-		mu.Lock()
-		defer mu.Unlock()
-		last = err
+	record := func(cfg *Config) {
+		cfg.OnRequest = func(_ string, err error, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			last = err
+		}
 	}
-	return cfg, func() error {
+	return record, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		return last
