@@ -1,4 +1,8 @@
-package s3server
+// Package toolbin finds or builds the test and dev tools pinned in this
+// repository's tools modules (hack/tools, hack/kubetools): the S3 server,
+// kube-apiserver, etcd. Each is built once into bin/ under a file lock,
+// because `go test ./...` runs several packages' test binaries at once.
+package toolbin
 
 import (
 	"bufio"
@@ -10,77 +14,90 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
-// BinaryEnv names the environment variable that points at a versitygw binary
-// to use instead of the one built from hack/tools.
-const BinaryEnv = "VERSITYGW_BIN"
+const modulePath = "github.com/meeboter/meeboter"
 
-const (
-	modulePath   = "github.com/meeboter/meeboter"
-	versitygwPkg = "github.com/versity/versitygw/cmd/versitygw"
-)
+// Tool is a binary built from a tools module.
+type Tool struct {
+	Name   string // the file under bin/
+	Pkg    string // the package to build
+	Module string // the tools module's directory, from the module root (hack/tools)
+	// Env names an environment variable that points at a binary to use
+	// instead (VERSITYGW_BIN).
+	Env string
+}
 
-// binarySem serialises Binary within a process, and caches its result: many
-// parallel tests call it at once and only one of them should build. Unlike a
-// mutex it can be given up when the caller's context ends.
+// sems serialise Path per tool within a process, and cache its result: many
+// parallel tests call it at once and only one of them should build. Unlike
+// a mutex a semaphore can be given up when the caller's context ends.
 var (
-	binarySem  = make(chan struct{}, 1)
-	binaryPath string // guarded by binarySem
+	mu    sync.Mutex
+	sems  = map[string]chan struct{}{}
+	built = map[string]string{} // guarded by the tool's semaphore
 )
 
-// Binary returns the path of the versitygw binary: $VERSITYGW_BIN if set;
-// else <module root>/bin/versitygw if it exists and is newer than
-// hack/tools/go.sum (which `make bin/versitygw` guarantees); else it builds
-// it there from the version pinned in hack/tools. The build runs under an
-// exclusive lock on bin/.versitygw.lock, because `go test ./...` runs the
-// test binaries of several packages at once and each would build otherwise.
-// The module root is found by walking up from the working directory.
-func Binary(ctx context.Context) (string, error) {
-	if path := os.Getenv(BinaryEnv); path != "" {
+func sem(name string) chan struct{} {
+	mu.Lock()
+	defer mu.Unlock()
+	if sems[name] == nil {
+		sems[name] = make(chan struct{}, 1)
+	}
+	return sems[name]
+}
+
+// Path returns the path of t's binary: $Env if set; else <module root>/bin/
+// <Name> if it exists and is newer than the tools module's go.sum (which
+// the Makefile's bin/ targets guarantee); else it builds it there from the
+// pinned version, under an exclusive lock on bin/.<Name>.lock. The module
+// root is found by walking up from the working directory.
+func Path(ctx context.Context, t Tool) (string, error) {
+	if path := os.Getenv(t.Env); t.Env != "" && path != "" {
 		if err := checkExecutable(path); err != nil {
-			return "", fmt.Errorf("s3server: %s=%s: %w", BinaryEnv, path, err)
+			return "", fmt.Errorf("toolbin: %s=%s: %w", t.Env, path, err)
 		}
 		return path, nil
 	}
+	s := sem(t.Name)
 	select {
-	case binarySem <- struct{}{}:
+	case s <- struct{}{}:
 	case <-ctx.Done():
-		return "", fmt.Errorf("s3server: waiting for the versitygw build: %w", ctx.Err())
+		return "", fmt.Errorf("toolbin: waiting for the %s build: %w", t.Name, ctx.Err())
 	}
-	defer func() { <-binarySem }()
-	if binaryPath != "" {
-		return binaryPath, nil
+	defer func() { <-s }()
+	if p := built[t.Name]; p != "" {
+		return p, nil
 	}
 	wd, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("s3server: %w", err)
+		return "", fmt.Errorf("toolbin: %w", err)
 	}
-	root, err := moduleRoot(wd)
+	root, err := moduleRoot(wd, t.Env)
 	if err != nil {
 		return "", err
 	}
-	path, err := buildBinary(ctx, root)
+	path, err := build(ctx, root, t)
 	if err != nil {
 		return "", err
 	}
-	binaryPath = path
+	built[t.Name] = path
 	return path, nil
 }
 
-func buildBinary(ctx context.Context, root string) (string, error) {
+func build(ctx context.Context, root string, t Tool) (string, error) {
 	binDir := filepath.Join(root, "bin")
-	bin := filepath.Join(binDir, "versitygw")
-	goSum := filepath.Join(root, "hack", "tools", "go.sum")
+	bin := filepath.Join(binDir, t.Name)
+	goSum := filepath.Join(root, t.Module, "go.sum")
 	if fresh(bin, goSum) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return "", fmt.Errorf("s3server: %w", err)
+		return "", fmt.Errorf("toolbin: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(binDir, ".versitygw.lock"))
+	unlock, err := lockFile(ctx, filepath.Join(binDir, "."+t.Name+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -89,18 +106,16 @@ func buildBinary(ctx context.Context, root string) (string, error) {
 	if fresh(bin, goSum) {
 		return bin, nil
 	}
-	// Build beside it and rename: writing over bin/versitygw in place would
-	// fail (ETXTBSY) or corrupt it while another test's server runs it.
-	tmp := filepath.Join(binDir, ".versitygw.tmp"+strconv.Itoa(os.Getpid()))
+	// Build beside it and rename: writing over the binary in place would
+	// fail (ETXTBSY) or corrupt it while another test runs it.
+	tmp := filepath.Join(binDir, "."+t.Name+".tmp"+strconv.Itoa(os.Getpid()))
 	defer func() { _ = os.Remove(tmp) }() // a no-op after a successful rename.
-	cmd := exec.CommandContext(ctx, "go", "-C", filepath.Join(root, "hack", "tools"),
-		"build", "-o", tmp, versitygwPkg)
+	cmd := exec.CommandContext(ctx, "go", "-C", filepath.Join(root, t.Module), "build", "-o", tmp, t.Pkg)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("s3server: build versitygw (or run `make bin/versitygw`, or set %s): %w\n%s",
-			BinaryEnv, err, out)
+		return "", fmt.Errorf("toolbin: build %s (or run `make bin/%s`, or set %s): %w\n%s", t.Name, t.Name, t.Env, err, out)
 	}
 	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("s3server: %w", err)
+		return "", fmt.Errorf("toolbin: %w", err)
 	}
 	return bin, nil
 }
@@ -123,7 +138,7 @@ func fresh(bin, goSum string) bool {
 func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("s3server: %w", err)
+		return nil, fmt.Errorf("toolbin: %w", err)
 	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -132,23 +147,23 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			_ = f.Close()
-			return nil, fmt.Errorf("s3server: lock %s: %w", path, err)
+			return nil, fmt.Errorf("toolbin: lock %s: %w", path, err)
 		}
 		select {
 		case <-ctx.Done():
 			_ = f.Close()
-			return nil, fmt.Errorf("s3server: waiting for %s: %w", path, ctx.Err())
+			return nil, fmt.Errorf("toolbin: waiting for %s: %w", path, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
 // moduleRoot walks up from dir to the directory of this module's go.mod.
-// The module path is checked because hack/tools has a go.mod of its own.
-func moduleRoot(dir string) (string, error) {
+// The module path is checked because the tools modules have go.mods of their own.
+func moduleRoot(dir, env string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
-		return "", fmt.Errorf("s3server: %w", err)
+		return "", fmt.Errorf("toolbin: %w", err)
 	}
 	for {
 		if moduleOf(filepath.Join(dir, "go.mod")) == modulePath {
@@ -156,8 +171,8 @@ func moduleRoot(dir string) (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("s3server: no go.mod of module %s above the working directory; set %s",
-				modulePath, BinaryEnv)
+			return "", fmt.Errorf("toolbin: no go.mod of module %s above the working directory; set %s",
+				modulePath, env)
 		}
 		dir = parent
 	}

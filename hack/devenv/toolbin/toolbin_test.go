@@ -1,4 +1,4 @@
-package s3server
+package toolbin
 
 import (
 	"os"
@@ -18,12 +18,12 @@ func TestModuleRootSkipsOtherModules(t *testing.T) {
 	deep := filepath.Join(tools, "sub")
 	require.NoError(t, os.MkdirAll(deep, 0o755))
 
-	got, err := moduleRoot(deep)
+	got, err := moduleRoot(deep, "TOOL_BIN")
 	require.NoError(t, err)
 	require.Equal(t, root, got)
 
-	_, err = moduleRoot(t.TempDir())
-	require.ErrorContains(t, err, BinaryEnv)
+	_, err = moduleRoot(t.TempDir(), "TOOL_BIN")
+	require.ErrorContains(t, err, "TOOL_BIN")
 }
 
 func TestFreshComparesWithGoSum(t *testing.T) {
@@ -42,19 +42,20 @@ func TestFreshComparesWithGoSum(t *testing.T) {
 	require.True(t, fresh(bin, sum))
 }
 
-func TestBinaryHonoursEnv(t *testing.T) {
+func TestPathHonoursEnv(t *testing.T) {
 	// t.Setenv forbids t.Parallel: the environment is process-wide.
 	bin := filepath.Join(t.TempDir(), "versitygw")
 	writeFile(t, bin, "#!/bin/sh\n")
 	require.NoError(t, os.Chmod(bin, 0o755))
-	t.Setenv(BinaryEnv, bin)
-	got, err := Binary(t.Context())
+	tool := Tool{Name: "versitygw", Env: "VERSITYGW_TEST_BIN"}
+	t.Setenv(tool.Env, bin)
+	got, err := Path(t.Context(), tool)
 	require.NoError(t, err)
 	require.Equal(t, bin, got)
 
-	t.Setenv(BinaryEnv, filepath.Dir(bin))
-	_, err = Binary(t.Context())
-	require.ErrorContains(t, err, BinaryEnv)
+	t.Setenv(tool.Env, filepath.Dir(bin))
+	_, err = Path(t.Context(), tool)
+	require.ErrorContains(t, err, tool.Env)
 }
 
 func writeFile(t *testing.T, path, content string) {
