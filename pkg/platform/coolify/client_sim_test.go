@@ -1,6 +1,6 @@
 // Tests of the client against the Coolify simulator, through the contract
 // transport: the simulator's answers must match Coolify's spec as patched by
-// knownDeviations, exactly as the canned answers of client_test.go do.
+// coolifyspec.Deviations, exactly as the canned answers of client_test.go do.
 
 package coolify
 

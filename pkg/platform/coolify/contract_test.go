@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,14 +18,18 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meeboter/meeboter/hack/devenv/coolifyspec"
 )
 
 // The contract: every request the client sends and every answer it is
 // tested with must match Coolify's own OpenAPI file (4.3.11, a copy of
 // shared/reference/coolify-openapi.json), except where Coolify is known to
-// depart from it. Those departures are knownDeviations: each one patches the
-// spec to what Coolify really does, and TestKnownDeviationsStillDeviate
-// proves each patch is still needed, so the list cannot go stale.
+// depart from it. Those departures are coolifyspec.Deviations, one table
+// shared with coolifysim's tests: each entry patches the document to what
+// Coolify really does. The entries the table leaves to this package
+// (ProvedBy ByClient) are proved here by TestDeviationsStillDeviate, so the
+// table cannot go stale.
 
 const specFile = "testdata/coolify-openapi.json"
 
@@ -52,211 +55,80 @@ type exchange struct {
 	respBody       string // sent as application/json
 }
 
-// deviation is a place where Coolify does not do what its spec says.
-type deviation struct {
-	ref  string // where coolify-api.md documents it
-	what string
-	ops  []string // the operations of ourOps it concerns
-	// patch teaches the spec what Coolify does, for the operations in ops.
-	patch func(doc *openapi3.T, op *openapi3.Operation)
-	// example is Coolify's real behaviour for op: the spec rejects it, the
-	// patched spec accepts it.
-	example func(op string) exchange
+// proofs are Coolify's real behaviour for the deviations this package
+// proves, by deviation ID: the document rejects each exchange without that
+// deviation's patch and accepts it with every patch.
+var proofs = map[string][]exchange{
+	"nullable-keyword": {
+		appAnswer(`{"uuid": "` + appUUID + `", "name": "slot", "description": null, "status": "exited:unhealthy"}`),
+		appListAnswer(`{"uuid": "` + appUUID + `", "name": "slot", "description": null, "status": "exited:unhealthy"}`),
+		answered(validRequest("PATCH /applications/{uuid}/envs/bulk"), 201,
+			`[{"uuid": "s8gkc4wk0co8kk0wg8ssk4gs", "key": "A", "comment": null}]`),
+	},
+	"application-null-columns": {
+		appAnswer(nullColumnsApp),
+		appListAnswer(nullColumnsApp),
+	},
+	"deployment-null-columns": {
+		answered(validRequest("GET /deployments/applications/{uuid}"), 200, `{"count": 1, "deployments": [{"deployment_uuid": "`+
+			deployUUID+`", "status": "queued", "commit_message": null, "git_type": null}]}`),
+	},
+	"build-pack-dockerimage": {
+		appAnswer(`{"uuid": "` + appUUID + `", "name": "slot", "build_pack": "dockerimage"}`),
+		appListAnswer(`{"uuid": "` + appUUID + `", "name": "slot", "build_pack": "dockerimage"}`),
+	},
+	"create-environment-name-or-uuid": {{method: "POST", target: "/applications/dockerimage", reqBody: `{"project_uuid": "` +
+		projectUUID + `", "server_uuid": "` + serverUUID + `", "environment_name": "production", ` +
+		`"docker_registry_image_name": "ghcr.io/meeboter/bot"}`}},
+	"deployments-by-application-shape": {
+		answered(validRequest("GET /deployments/applications/{uuid}"), 200, deploymentsJSON),
+	},
+	"undeclared-404": slices.Concat(
+		errorAnswers(404, `{"message": "Project not found."}`, nil, "POST /applications/dockerimage"),
+		errorAnswers(404, appNotFoundNoDotJSON, nil, "GET /deployments/applications/{uuid}")),
+	"undeclared-422": errorAnswers(422, `{"message": "Validation failed.", "errors": {"name": ["The name field is required."]}}`, nil,
+		"POST /applications/dockerimage", "PATCH /applications/{uuid}", "PATCH /applications/{uuid}/envs/bulk",
+		"GET /deployments/applications/{uuid}"),
+	"422-errors-mixed-types": errorAnswers(422, validationJSON, nil, "POST /applications/dockerimage", "PATCH /applications/{uuid}"),
+	"undeclared-429": errorAnswers(429, tooManyJSON, http.Header{
+		"Retry-After": {"60"}, "X-Ratelimit-Limit": {"200"}, "X-Ratelimit-Remaining": {"0"},
+	}, ourOps...),
+	"undeclared-403": errorAnswers(403, forbiddenJSON, nil, ourOps...),
+	"undeclared-5xx": slices.Concat(
+		errorAnswers(500, serverErrorJSON, nil, ourOps...),
+		errorAnswers(503, `{"message": "Service Unavailable"}`, nil, "GET /applications")),
 }
 
-// knownDeviations are the departures from the spec that concern our calls.
-// Checked and not departures, so not listed: PATCH …/envs/bulk answering
-// 201 (coolify-api.md §8.4; the spec declares 201 for bulk, only the single
-// PATCH …/envs disagrees) and the env flags is_runtime/is_buildtime (§8.5;
-// the item schema allows extra fields). TestNotDeviations keeps those
-// claims honest too.
-var knownDeviations = []deviation{
-	{
-		ref: "not in coolify-api.md; found by these tests",
-		what: "the file is OpenAPI 3.1 but marks nullable fields with 3.0's `nullable: true`, which 3.1 ignores; " +
-			"Coolify sends null for them (description, fqdn, docker_registry_image_tag, comment, …)",
-		ops: []string{"GET /applications/{uuid}", "GET /applications", "PATCH /applications/{uuid}/envs/bulk"},
-		patch: func(doc *openapi3.T, _ *openapi3.Operation) {
-			forEachSchema(doc, func(s *openapi3.Schema) {
-				if s.Nullable && s.Type != nil && !s.Type.IncludesNull() {
-					s.Type.With(openapi3.TypeNull)
-					if len(s.Enum) > 0 && !slices.Contains(s.Enum, any(nil)) {
-						s.Enum = append(s.Enum, nil)
-					}
-				}
-			})
-		},
-		example: func(op string) exchange {
-			body := `{"uuid": "` + appUUID + `", "name": "slot", "description": null, "status": "exited:unhealthy"}`
-			switch op {
-			case "PATCH /applications/{uuid}/envs/bulk":
-				ex := validRequest(op)
-				ex.status, ex.respBody = 201, `[{"uuid": "s8gkc4wk0co8kk0wg8ssk4gs", "key": "A", "comment": null}]`
-				return ex
-			case "GET /applications":
-				return exchange{method: "GET", target: "/applications", status: 200, respBody: "[" + body + "]"}
-			}
-			return exchange{method: "GET", target: "/applications/" + appUUID, status: 200, respBody: body}
-		},
-	},
-	{
-		ref: "not in coolify-api.md; nullable columns (found with coolifysim, inferred from Coolify's schema)",
-		what: "for a docker-image application Coolify sends null for install_command, build_command, start_command " +
-			"and publish_directory, and for its deployments commit_message and git_type; the spec types them as strings",
-		ops: []string{"GET /applications/{uuid}", "GET /applications", "GET /deployments/applications/{uuid}"},
-		patch: func(doc *openapi3.T, _ *openapi3.Operation) {
-			allowNull(doc, "Application", "install_command", "build_command", "start_command", "publish_directory")
-			allowNull(doc, "ApplicationDeploymentQueue", "commit_message", "git_type")
-		},
-		example: func(op string) exchange {
-			app := `{"uuid": "` + appUUID + `", "name": "slot", "install_command": null, "build_command": null, ` +
-				`"start_command": null, "publish_directory": null}`
-			switch op {
-			case "GET /applications":
-				return exchange{method: "GET", target: "/applications", status: 200, respBody: "[" + app + "]"}
-			case "GET /deployments/applications/{uuid}":
-				ex := validRequest(op)
-				ex.status, ex.respBody = 200, `{"count": 1, "deployments": [{"deployment_uuid": "`+deployUUID+
-					`", "status": "queued", "commit_message": null, "git_type": null}]}`
-				return ex
-			}
-			return exchange{method: "GET", target: "/applications/" + appUUID, status: 200, respBody: app}
-		},
-	},
-	{
-		ref:  "§8.2",
-		what: "Application.build_pack's enum lacks dockerimage, the build pack of every application we create",
-		ops:  []string{"GET /applications/{uuid}", "GET /applications"},
-		patch: func(doc *openapi3.T, _ *openapi3.Operation) {
-			bp := doc.Components.Schemas["Application"].Value.Properties["build_pack"].Value
-			if !slices.Contains(bp.Enum, any("dockerimage")) {
-				bp.Enum = append(bp.Enum, "dockerimage")
-			}
-		},
-		example: func(op string) exchange {
-			body := `{"uuid": "` + appUUID + `", "name": "slot", "build_pack": "dockerimage"}`
-			if op == "GET /applications" {
-				return exchange{method: "GET", target: "/applications", status: 200, respBody: "[" + body + "]"}
-			}
-			return exchange{method: "GET", target: "/applications/" + appUUID, status: 200, respBody: body}
-		},
-	},
-	{
-		ref:  "§1.1, §8.1",
-		what: "create requires environment_name and environment_uuid; Coolify needs only one of them",
-		ops:  []string{"POST /applications/dockerimage"},
-		patch: func(_ *openapi3.T, op *openapi3.Operation) {
-			s := op.RequestBody.Value.Content.Get("application/json").Schema.Value
-			s.Required = []string{"project_uuid", "server_uuid", "docker_registry_image_name"}
-			s.AnyOf = openapi3.SchemaRefs{
-				openapi3.NewSchemaRef("", &openapi3.Schema{Required: []string{"environment_name"}}),
-				openapi3.NewSchemaRef("", &openapi3.Schema{Required: []string{"environment_uuid"}}),
-			}
-		},
-		example: func(string) exchange {
-			return exchange{method: "POST", target: "/applications/dockerimage", reqBody: `{"project_uuid": "` +
-				projectUUID + `", "server_uuid": "` + serverUUID + `", "environment_name": "production", ` +
-				`"docker_registry_image_name": "ghcr.io/meeboter/bot"}`}
-		},
-	},
-	{
-		ref:  "§3.3, §8.3",
-		what: "deployments by application answer {count, deployments}, not an array of Application",
-		ops:  []string{"GET /deployments/applications/{uuid}"},
-		patch: func(doc *openapi3.T, op *openapi3.Operation) {
-			// The items are ApplicationDeploymentQueue (titled "Project model", §8.8).
-			deployments := openapi3.NewArraySchema()
-			deployments.Items = openapi3.NewSchemaRef("#/components/schemas/ApplicationDeploymentQueue",
-				doc.Components.Schemas["ApplicationDeploymentQueue"].Value)
-			op.Responses.Value("200").Value.Content.Get("application/json").Schema = openapi3.NewObjectSchema().
-				WithProperty("count", openapi3.NewIntegerSchema()).
-				WithProperty("deployments", deployments).
-				WithRequired([]string{"count", "deployments"}).NewRef()
-		},
-		example: func(string) exchange {
-			return exchange{method: "GET", target: "/deployments/applications/" + appUUID + "?skip=0&take=10",
-				status: 200, respBody: deploymentsJSON}
-		},
-	},
-	{
-		ref:     "§1.1, §8.6",
-		what:    "create answers 404 for an unknown project, server or environment; the spec declares none",
-		ops:     []string{"POST /applications/dockerimage"},
-		patch:   declare("404", "Project not found.", nil),
-		example: errorExample(404, `{"message": "Project not found."}`, nil),
-	},
-	{
-		ref:     "§3.3, §8.6",
-		what:    "deployments by application answer 404 for an unknown application; the spec declares none",
-		ops:     []string{"GET /deployments/applications/{uuid}"},
-		patch:   declare("404", `Application not found`, nil),
-		example: errorExample(404, appNotFoundNoDotJSON, nil),
-	},
-	{
-		ref:     "§0.3, §8.6",
-		what:    `422 validation errors are undeclared; "errors" values are a string or a list of strings`,
-		ops:     []string{"POST /applications/dockerimage", "PATCH /applications/{uuid}", "PATCH /applications/{uuid}/envs/bulk", "GET /deployments/applications/{uuid}"},
-		patch:   declare("422", "Validation failed.", validationErrors()),
-		example: errorExample(422, validationJSON, nil),
-	},
-	{
-		ref:   "§0.4, §8.6",
-		what:  "429 from the API throttle is undeclared (it comes with Retry-After)",
-		ops:   ourOps,
-		patch: declare("429", "Too Many Attempts.", nil),
-		example: errorExample(429, tooManyJSON, http.Header{
-			"Retry-After": {"60"}, "X-Ratelimit-Limit": {"200"}, "X-Ratelimit-Remaining": {"0"},
-		}),
-	},
-	{
-		ref:     "§0.2, §8.6",
-		what:    "403 (missing ability, API disabled, IP not allowed, team role) is undeclared",
-		ops:     ourOps,
-		patch:   declare("403", "Missing required permissions: deploy", nil),
-		example: errorExample(403, forbiddenJSON, nil),
-	},
-	{
-		ref:     "§0.3, §8.6",
-		what:    `5xx ("Server Error") is undeclared`,
-		ops:     ourOps,
-		patch:   declare("5XX", "Server Error", nil),
-		example: errorExample(500, serverErrorJSON, nil),
-	},
+// nullColumnsApp is a docker-image application's columns Coolify leaves null.
+const nullColumnsApp = `{"uuid": "` + appUUID + `", "name": "slot", "install_command": null, "build_command": null, ` +
+	`"start_command": null, "publish_directory": null, "ports_exposes": null}`
+
+// appAnswer is GET /applications/{uuid} answered 200 with body.
+func appAnswer(body string) exchange {
+	return answered(validRequest("GET /applications/{uuid}"), 200, body)
 }
 
-// allowNull lets the named properties of a component schema be null.
-func allowNull(doc *openapi3.T, schema string, props ...string) {
-	for _, p := range props {
-		doc.Components.Schemas[schema].Value.Properties[p].Value.Type.With(openapi3.TypeNull)
+// appListAnswer is GET /applications answered 200 with [app].
+func appListAnswer(app string) exchange {
+	return answered(validRequest("GET /applications"), 200, "["+app+"]")
+}
+
+// answered is ex with an answer.
+func answered(ex exchange, status int, body string) exchange {
+	ex.status, ex.respBody = status, body
+	return ex
+}
+
+// errorAnswers answers a request that is valid for each of ops with status
+// and body.
+func errorAnswers(status int, body string, header http.Header, ops ...string) []exchange {
+	out := make([]exchange, 0, len(ops))
+	for _, op := range ops {
+		ex := answered(validRequest(op), status, body)
+		ex.respHeader = header
+		out = append(out, ex)
 	}
-}
-
-// declare adds an error answer {message[, errors]} with the given status.
-func declare(status, message string, errorsSchema *openapi3.Schema) func(*openapi3.T, *openapi3.Operation) {
-	return func(_ *openapi3.T, op *openapi3.Operation) {
-		body := openapi3.NewObjectSchema().WithProperty("message", openapi3.NewStringSchema()).
-			WithRequired([]string{"message"})
-		if errorsSchema != nil {
-			body = body.WithProperty("errors", errorsSchema)
-		}
-		op.Responses.Set(status, &openapi3.ResponseRef{Value: openapi3.NewResponse().
-			WithDescription(message).WithJSONSchema(body)})
-	}
-}
-
-// validationErrors is {"field": "msg" | ["msg", …]}.
-func validationErrors() *openapi3.Schema {
-	return openapi3.NewObjectSchema().WithAdditionalProperties(openapi3.NewOneOfSchema(
-		openapi3.NewStringSchema(), openapi3.NewArraySchema().WithItems(openapi3.NewStringSchema())))
-}
-
-// errorExample answers a request that is valid for op with status and body.
-func errorExample(status int, body string, header http.Header) func(op string) exchange {
-	return func(op string) exchange {
-		ex := validRequest(op)
-		ex.status, ex.respBody, ex.respHeader = status, body, header
-		return ex
-	}
+	return out
 }
 
 // validRequest is a request for op as the client sends it.
@@ -289,7 +161,7 @@ func validRequest(op string) exchange {
 }
 
 // notDeviations are things coolify-api.md §8 lists that do not make our
-// calls fail validation: the spec, with only the knownDeviations patched
+// calls fail validation: the spec, with only coolifyspec.Deviations patched
 // in, accepts them.
 var notDeviations = []struct {
 	ref, what string
@@ -307,81 +179,18 @@ var notDeviations = []struct {
 	}},
 }
 
-// forEachSchema calls f once for every schema reachable from doc.
-func forEachSchema(doc *openapi3.T, f func(*openapi3.Schema)) {
-	seen := map[*openapi3.Schema]bool{}
-	var walk func(r *openapi3.SchemaRef)
-	walkAll := func(rs ...*openapi3.SchemaRef) {
-		for _, r := range rs {
-			walk(r)
-		}
-	}
-	walk = func(r *openapi3.SchemaRef) {
-		if r == nil || r.Value == nil || seen[r.Value] {
-			return
-		}
-		s := r.Value
-		seen[s] = true
-		f(s)
-		walkAll(s.OneOf...)
-		walkAll(s.AnyOf...)
-		walkAll(s.AllOf...)
-		walkAll(s.Not, s.Items, s.AdditionalProperties.Schema)
-		for _, p := range s.Properties {
-			walk(p)
-		}
-	}
-	walkContent := func(c openapi3.Content) {
-		for _, mt := range c {
-			walk(mt.Schema)
-		}
-	}
-	for _, s := range doc.Components.Schemas {
-		walk(s)
-	}
-	for _, item := range doc.Paths.Map() {
-		for _, op := range item.Operations() {
-			for _, p := range op.Parameters {
-				walk(p.Value.Schema)
-			}
-			if op.RequestBody != nil {
-				walkContent(op.RequestBody.Value.Content)
-			}
-			for _, r := range op.Responses.Map() {
-				walkContent(r.Value.Content)
-			}
-		}
-	}
-}
-
 // spec is Coolify's OpenAPI document with some deviations patched in.
 type spec struct {
 	router routers.Router
 }
 
-var specData = sync.OnceValues(func() ([]byte, error) { return os.ReadFile(specFile) })
-
-// loadSpec parses the spec and applies devs.
-func loadSpec(t testing.TB, devs []deviation) *spec {
+// loadSpec loads the spec with every deviation patched in but those in skip.
+func loadSpec(t testing.TB, skip ...string) *spec {
 	t.Helper()
-	data, err := specData()
+	doc, err := coolifyspec.Load(specFile, skip...)
 	require.NoError(t, err)
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(data)
-	require.NoError(t, err)
-	require.True(t, doc.IsOpenAPI31OrLater(), "coolify-openapi.json is OpenAPI %s", doc.OpenAPI)
 	doc.Servers = nil // route on the path below /api/v1, whatever the host
-	for _, d := range devs {
-		for _, key := range d.ops {
-			method, path, _ := strings.Cut(key, " ")
-			item := doc.Paths.Value(path)
-			require.NotNil(t, item, "spec has no path %s", path)
-			op := item.GetOperation(method)
-			require.NotNil(t, op, "spec has no operation %s", key)
-			d.patch(doc, op)
-		}
-	}
-	router, err := legacy.NewRouter(doc) // validates the document
+	router, err := legacy.NewRouter(doc)
 	require.NoError(t, err)
 	return &spec{router: router}
 }
@@ -391,10 +200,10 @@ var patchedSpec struct {
 	spec *spec
 }
 
-// fullSpec is the spec with every known deviation patched in; shared.
+// fullSpec is the spec with every deviation patched in; shared.
 func fullSpec(t testing.TB) *spec {
 	t.Helper()
-	patchedSpec.once.Do(func() { patchedSpec.spec = loadSpec(t, knownDeviations) })
+	patchedSpec.once.Do(func() { patchedSpec.spec = loadSpec(t) })
 	require.NotNil(t, patchedSpec.spec, "loading the spec failed in another test")
 	return patchedSpec.spec
 }
@@ -535,9 +344,7 @@ func (ct *contractTransport) validated() map[string]int {
 
 func TestSpecIsCoolifys(t *testing.T) {
 	t.Parallel()
-	data, err := specData()
-	require.NoError(t, err)
-	doc, err := openapi3.NewLoader().LoadFromData(data)
+	doc, err := openapi3.NewLoader().LoadFromFile(specFile) // as Coolify wrote it, no deviation patched in
 	require.NoError(t, err)
 	require.Equal(t, "3.1.0", doc.OpenAPI)
 	require.Equal(t, "https://app.coolify.io/api/v1", doc.Servers[0].URL)
@@ -548,24 +355,41 @@ func TestSpecIsCoolifys(t *testing.T) {
 	}
 }
 
-// TestKnownDeviationsStillDeviate keeps knownDeviations honest: without its
-// patch (all others applied) the spec must reject each example, and with
-// every patch it must accept it. A deviation Coolify fixes in its spec
-// fails here and must be removed from the list.
-func TestKnownDeviationsStillDeviate(t *testing.T) {
+// TestDeviationsStillDeviate proves the deviations coolifyspec leaves to
+// this package (ProvedBy ByClient): without its patch (all others applied)
+// the spec must reject each proof, and with every patch it must accept it.
+// A deviation Coolify fixes in its spec fails here and must leave the table;
+// one this package is to prove but has no proof for fails too.
+func TestDeviationsStillDeviate(t *testing.T) {
 	t.Parallel()
 	full := fullSpec(t)
-	for i, d := range knownDeviations {
-		t.Run(d.ref+" "+d.what, func(t *testing.T) {
+	for id := range proofs {
+		d, ok := coolifyspec.Find(id)
+		require.True(t, ok, "a proof of %s, which coolifyspec does not list", id)
+		require.NotZero(t, d.ProvedBy&coolifyspec.ByClient, "a proof of %s, which coolifyspec does not leave to this package (ProvedBy)", id)
+	}
+	for _, d := range coolifyspec.Deviations {
+		if d.ProvedBy&coolifyspec.ByClient == 0 {
+			continue
+		}
+		t.Run(d.ID, func(t *testing.T) {
 			t.Parallel()
-			without := loadSpec(t, slices.Delete(slices.Clone(knownDeviations), i, i+1))
-			for _, op := range d.ops {
-				ex := d.example(op)
-				got, err := without.check(ex)
-				require.Error(t, err, "%s: the spec accepts %s %s now; drop or narrow this deviation", op, ex.method, ex.target)
-				require.Equal(t, op, got)
+			require.NotEmpty(t, proofs[d.ID], "coolifyspec says this package proves %s", d.ID)
+			// Every operation of ours the entry names has a proof of its own.
+			proved := map[string]bool{}
+			without := loadSpec(t, d.ID)
+			for _, ex := range proofs[d.ID] {
+				op, err := without.check(ex)
+				require.Error(t, err, "%s %s: the spec accepts it now; drop or narrow %s", ex.method, ex.target, d.ID)
+				require.True(t, d.Concerns(op), "%s %s is %q, not an operation of %s", ex.method, ex.target, op, d.ID)
 				_, err = full.check(ex)
-				require.NoError(t, err, "%s: the patch does not describe Coolify's behaviour", op)
+				require.NoError(t, err, "%s %s: the patch does not describe Coolify's behaviour", ex.method, ex.target)
+				proved[op] = true
+			}
+			for _, op := range d.Ops {
+				if slices.Contains(ourOps, op) {
+					require.True(t, proved[op], "%s names %s, which the client calls: prove it there", d.ID, op)
+				}
 			}
 		})
 	}
@@ -576,19 +400,7 @@ func TestNotDeviations(t *testing.T) {
 	full := fullSpec(t)
 	for _, nd := range notDeviations {
 		_, err := full.check(nd.ex)
-		require.NoError(t, err, "%s %s: the spec rejects it after all; move it to knownDeviations", nd.ref, nd.what)
-	}
-}
-
-// TestKnownDeviationsConcernOurOps keeps the list about this client.
-func TestKnownDeviationsConcernOurOps(t *testing.T) {
-	t.Parallel()
-	for _, d := range knownDeviations {
-		require.NotEmpty(t, d.ops, d.what)
-		for _, op := range d.ops {
-			require.Contains(t, ourOps, op, d.what)
-		}
-		require.NotEmpty(t, d.ref, d.what)
+		require.NoError(t, err, "%s %s: the spec rejects it after all; move it to coolifyspec.Deviations", nd.ref, nd.what)
 	}
 }
 

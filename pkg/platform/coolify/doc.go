@@ -15,8 +15,9 @@
 // The contract is ../shared/reference/coolify-api.md: what Coolify 4.x does,
 // read from its source, which is not always what its OpenAPI file says. The
 // tests validate every request and response against that file
-// (testdata/coolify-openapi.json) and list each place where Coolify departs
-// from it.
+// (testdata/coolify-openapi.json) with each place where Coolify departs from
+// it patched in: hack/devenv/coolifyspec.Deviations, one table shared with the
+// simulator's tests (coolifysim).
 //
 // Coolify is eventually consistent and asynchronous: start, stop and delete
 // only queue jobs, and an application's status lags by a minute or two. The
