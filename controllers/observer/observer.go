@@ -241,13 +241,14 @@ func (o *Observer) classify(d store.Deployment, byName map[string]platform.Liste
 	}
 	switch l.Phase {
 	case platform.PhaseExited:
-		return store.Observation{Observed: store.ObservedExited, ExitCode: l.ExitCode}
+		return store.Observation{Observed: store.ObservedExited, ExitCode: l.ExitCode, Code: l.Code}
 	case platform.PhaseStopping:
-		return store.Observation{Observed: store.ObservedStopping, ExitCode: l.ExitCode}
+		return store.Observation{Observed: store.ObservedStopping, ExitCode: l.ExitCode, Code: l.Code}
 	case platform.PhaseRunning:
 		return store.Observation{Observed: store.ObservedRunning}
 	case platform.PhasePending, platform.PhaseStarting:
-		return store.Observation{Observed: store.ObservedPending, Progress: true}
+		// A pod no node fits is waiting, not progressing.
+		return store.Observation{Observed: store.ObservedPending, Progress: l.Code == "", Code: l.Code}
 	}
 	return store.Observation{Observed: store.ObservedPending}
 }

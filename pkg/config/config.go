@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,10 +75,11 @@ type Config struct {
 	// (each run adds a suffix of its own); default the host name.
 	ReplicaID string
 
-	Coolify  Coolify
-	AWS      AWS
-	S3       S3
-	Webhooks Webhooks
+	Coolify    Coolify
+	Kubernetes Kubernetes
+	AWS        AWS
+	S3         S3
+	Webhooks   Webhooks
 	// Tenants are the default per-tenant limits (TENANT_*).
 	Tenants Tenants
 
@@ -142,10 +144,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.PublicURL = r.publicURL(c.HTTPAddr)
 	c.HTTP = r.http()
 	c.Coolify, c.AWS = r.coolify(), r.aws()
+	c.Kubernetes = r.kubernetes(c.Coolify.Images, c.Coolify.Tag)
 	c.S3, c.Webhooks = r.s3(), r.webhooks()
 	c.Tenants = r.tenants()
 	c.Operator = r.operator()
-	c.Platforms, c.PlatformReason = r.platforms(c.Coolify, c.AWS)
+	c.Platforms, c.PlatformReason = r.platforms(c)
 	c.Platform = c.Platforms[0]
 	c.BotCommand = r.command()
 	// Three beats: one late or lost beat is no reason to ask the platform.
@@ -264,14 +267,15 @@ func (r *reader) publicURL(httpAddr string) string {
 
 // platforms resolves DEPLOYMENT_PLATFORM and PLATFORM_PRIORITY into the
 // platforms to use, in priority order, and why.
-func (r *reader) platforms(c Coolify, a AWS) ([]string, string) {
-	v := r.oneOf("DEPLOYMENT_PLATFORM", PlatformAuto, PlatformAuto, PlatformLocal, PlatformCoolify, PlatformAWS)
+func (r *reader) platforms(c Config) ([]string, string) {
+	all := []string{PlatformLocal, PlatformCoolify, PlatformAWS, PlatformKubernetes}
+	v := r.oneOf("DEPLOYMENT_PLATFORM", PlatformAuto, append([]string{PlatformAuto}, all...)...)
 	if prio := list(r.str("PLATFORM_PRIORITY", "")); len(prio) > 0 {
 		seen := map[string]bool{}
 		for _, p := range prio {
 			switch {
-			case p != PlatformLocal && p != PlatformCoolify && p != PlatformAWS:
-				r.fail("PLATFORM_PRIORITY", "unknown platform %q; want a list of coolify, aws, local", p)
+			case !slices.Contains(all, p):
+				r.fail("PLATFORM_PRIORITY", "unknown platform %q; want a list of coolify, aws, kubernetes, local", p)
 			case seen[p]:
 				r.fail("PLATFORM_PRIORITY", "%q is listed twice", p)
 			}
@@ -280,30 +284,38 @@ func (r *reader) platforms(c Coolify, a AWS) ([]string, string) {
 		if v != PlatformAuto && v != prio[0] {
 			r.fail("DEPLOYMENT_PLATFORM", "%q contradicts PLATFORM_PRIORITY=%s; leave it auto", v, strings.Join(prio, ","))
 		}
-		r.require(prio, c, a)
+		r.require(prio, c)
 		return prio, "PLATFORM_PRIORITY=" + strings.Join(prio, ",")
 	}
+	// Auto-detection: what the operator configured before where we run.
+	var reason string
 	switch {
 	case v != PlatformAuto:
-		r.require([]string{v}, c, a)
-		return []string{v}, "DEPLOYMENT_PLATFORM=" + v
-	case c.Configured():
-		r.require([]string{PlatformCoolify}, c, a)
-		return []string{PlatformCoolify}, "auto: COOLIFY_API_URL and COOLIFY_API_TOKEN are set"
-	case a.Configured():
-		r.require([]string{PlatformAWS}, c, a)
-		return []string{PlatformAWS}, "auto: AWS_REGION and ECS_CLUSTER are set"
+		reason = "DEPLOYMENT_PLATFORM=" + v
+	case c.Coolify.Configured():
+		v, reason = PlatformCoolify, "auto: COOLIFY_API_URL and COOLIFY_API_TOKEN are set"
+	case c.AWS.Configured():
+		v, reason = PlatformAWS, "auto: AWS_REGION and ECS_CLUSTER are set"
+	case c.Kubernetes.InCluster:
+		v, reason = PlatformKubernetes, "auto: running in a Kubernetes pod (KUBERNETES_SERVICE_HOST is set)"
+	case c.Kubernetes.Kubeconfig != "":
+		v, reason = PlatformKubernetes, "auto: KUBECONFIG is set"
+	default:
+		return []string{PlatformLocal}, "auto: neither Coolify (COOLIFY_API_URL+COOLIFY_API_TOKEN), AWS (AWS_REGION+ECS_CLUSTER) nor Kubernetes (in a pod, or KUBECONFIG) is configured"
 	}
-	return []string{PlatformLocal}, "auto: neither Coolify (COOLIFY_API_URL+COOLIFY_API_TOKEN) nor AWS (AWS_REGION+ECS_CLUSTER) is configured"
+	r.require([]string{v}, c)
+	return []string{v}, reason
 }
 
-func (r *reader) require(platforms []string, c Coolify, a AWS) {
+func (r *reader) require(platforms []string, c Config) {
 	for _, p := range platforms {
 		switch p {
 		case PlatformCoolify:
-			r.requireCoolify(c)
+			r.requireCoolify(c.Coolify)
 		case PlatformAWS:
-			r.requireAWS(a)
+			r.requireAWS(c.AWS)
+		case PlatformKubernetes:
+			r.requireKubernetes(c.Kubernetes)
 		}
 	}
 }

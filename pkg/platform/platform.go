@@ -26,6 +26,10 @@ type Observation struct {
 	Phase    Phase
 	ExitCode *int   // for PhaseExited, when the platform knows it
 	Reason   string // platform's own words, for the timeline and logs
+	// Code is a stable reason (oom_killed, image_pull_failed, evicted, …)
+	// when the platform gives one: the controller records it on the bot's
+	// timeline, where it outlives the platform's own records.
+	Code string
 }
 
 // Workload is what the controller asks a platform to run: one attempt of one

@@ -516,7 +516,15 @@ type Observation struct {
 	// Progress means the platform reports the workload progressing towards
 	// running (pending, starting): the deploy deadline is extended.
 	Progress bool
+	// Code is the platform's stable reason (oom_killed, image_pull_failed,
+	// …): a change that has one adds a "workload.observed" event to the
+	// bot's timeline, where it outlives the platform's own records.
+	Code string
 }
+
+// EventWorkloadObserved is the timeline event of an observation with a
+// platform's reason code.
+const EventWorkloadObserved = "workload.observed"
 
 // RecordObservation writes what an observer saw of deployment d's workload.
 // A change is written (observed_at is the time of the change) and wakes the
@@ -560,6 +568,12 @@ func (s *Store) RecordObservation(ctx context.Context, d Deployment, o Observati
 		}
 		if _, err := tx.Exec(ctx, `UPDATE bots SET revision = revision + 1, next_check_at = $2 WHERE id = $1`, id, now); err != nil {
 			return err
+		}
+		if o.Code != "" {
+			if err := addEvent(ctx, tx, id, EventWorkloadObserved, map[string]any{"attempt": d.Attempt, "platform": d.Platform,
+				"observed": o.Observed, "exit_code": o.ExitCode, "reason": o.Code}, now); err != nil {
+				return err
+			}
 		}
 		return s.enq.EnqueueReconcileTx(ctx, tx, id)
 	})

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -205,4 +206,38 @@ func TestRequeueJobsOfADeadReplica(t *testing.T) {
 	jobs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[job])
 	require.NoError(t, err)
 	require.Equal(t, []job{{"running", 0}, {"available", 1}}, jobs)
+}
+
+// A platform's reason code is recorded on the bot's timeline with the
+// change it came with, once: it outlives the platform's own records.
+func TestObservationCodeGoesOnTheTimeline(t *testing.T) {
+	t.Parallel()
+	st, bundle := setup(t)
+	ctx := context.Background()
+	bot := bundle.admitOne(t, "tok")
+	_, d, err := st.LoadBot(ctx, bot.ID)
+	require.NoError(t, err)
+	oom := store.Observation{Observed: store.ObservedExited, ExitCode: new(137), Code: "oom_killed"}
+	changed, err := st.RecordObservation(ctx, *d, oom, time.Minute, t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.True(t, changed)
+	_, d, err = st.LoadBot(ctx, bot.ID)
+	require.NoError(t, err)
+	changed, err = st.RecordObservation(ctx, *d, oom, time.Minute, t0.Add(2*time.Minute))
+	require.NoError(t, err)
+	require.False(t, changed)
+
+	events, err := st.ListEvents(ctx, "acme", bot.ID, 0, 100)
+	require.NoError(t, err)
+	var observed []map[string]any
+	for _, e := range events {
+		if e.Type == store.EventWorkloadObserved {
+			var data map[string]any
+			require.NoError(t, json.Unmarshal(e.Data, &data))
+			require.Equal(t, store.SourceController, e.Source)
+			observed = append(observed, data)
+		}
+	}
+	require.Equal(t, []map[string]any{{"attempt": float64(1), "platform": "local", "observed": "exited",
+		"exit_code": float64(137), "reason": "oom_killed"}}, observed)
 }

@@ -37,7 +37,7 @@ type Tool struct {
 var (
 	mu    sync.Mutex
 	sems  = map[string]chan struct{}{}
-	built = map[string]string{} // guarded by the tool's semaphore
+	built = map[string]string{} // guarded by mu
 )
 
 func sem(name string) chan struct{} {
@@ -68,7 +68,10 @@ func Path(ctx context.Context, t Tool) (string, error) {
 		return "", fmt.Errorf("toolbin: waiting for the %s build: %w", t.Name, ctx.Err())
 	}
 	defer func() { <-s }()
-	if p := built[t.Name]; p != "" {
+	mu.Lock()
+	p := built[t.Name]
+	mu.Unlock()
+	if p != "" {
 		return p, nil
 	}
 	wd, err := os.Getwd()
@@ -83,7 +86,9 @@ func Path(ctx context.Context, t Tool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	mu.Lock()
 	built[t.Name] = path
+	mu.Unlock()
 	return path, nil
 }
 
