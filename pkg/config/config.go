@@ -104,7 +104,7 @@ type Config struct {
 
 // LeadFloors are the configured minimum lead times per platform.
 type LeadFloors struct {
-	Local, AWS, CoolifyWarm, CoolifyCold time.Duration
+	Local, AWS, Kubernetes, CoolifyWarm, CoolifyCold time.Duration
 }
 
 // Load reads the configuration from getenv (os.Getenv in production).
@@ -122,6 +122,7 @@ func Load(getenv func(string) string) (Config, error) {
 		JoinLeadTime:     r.dur("JOIN_LEAD_TIME", 10*time.Second),
 		LeadFloors: LeadFloors{Local: r.dur("LEAD_TIME_FLOOR_LOCAL", 5*time.Second),
 			AWS:         r.dur("LEAD_TIME_FLOOR_AWS", 90*time.Second),
+			Kubernetes:  r.dur("LEAD_TIME_FLOOR_KUBERNETES", 30*time.Second),
 			CoolifyWarm: r.dur("LEAD_TIME_FLOOR_COOLIFY", 30*time.Second),
 			CoolifyCold: r.dur("LEAD_TIME_FLOOR_COOLIFY_COLD", 8*time.Minute)},
 		ReserveAhead:         r.dur("RESERVE_AHEAD", 10*time.Minute),

@@ -48,7 +48,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxBotLifetime:       3 * time.Hour,
 		QueueTimeout:         10 * time.Minute,
 		JoinLeadTime:         10 * time.Second,
-		LeadFloors:           config.LeadFloors{Local: 5 * time.Second, AWS: 90 * time.Second, CoolifyWarm: 30 * time.Second, CoolifyCold: 8 * time.Minute},
+		LeadFloors:           config.LeadFloors{Local: 5 * time.Second, AWS: 90 * time.Second, Kubernetes: 30 * time.Second, CoolifyWarm: 30 * time.Second, CoolifyCold: 8 * time.Minute},
 		ReserveAhead:         10 * time.Minute,
 		MaxAttempts:          3,
 		BotHeartbeatInterval: 10 * time.Second,

@@ -22,10 +22,11 @@ type leadTimes struct {
 func newLeadTimes(cfg config.Config, st *store.Store, plats platforms) *leadTimes {
 	f := cfg.LeadFloors
 	floors := leadtime.Floors{
-		{Platform: config.PlatformLocal, Start: leadtime.Cold}:   f.Local,
-		{Platform: config.PlatformAWS, Start: leadtime.Cold}:     f.AWS,
-		{Platform: config.PlatformCoolify, Start: leadtime.Warm}: f.CoolifyWarm,
-		{Platform: config.PlatformCoolify, Start: leadtime.Cold}: f.CoolifyCold,
+		{Platform: config.PlatformLocal, Start: leadtime.Cold}:      f.Local,
+		{Platform: config.PlatformAWS, Start: leadtime.Cold}:        f.AWS,
+		{Platform: config.PlatformKubernetes, Start: leadtime.Cold}: f.Kubernetes,
+		{Platform: config.PlatformCoolify, Start: leadtime.Warm}:    f.CoolifyWarm,
+		{Platform: config.PlatformCoolify, Start: leadtime.Cold}:    f.CoolifyCold,
 	}
 	lt := &leadTimes{est: &leadtime.Estimator{Source: st, Floors: floors, TTL: 10 * time.Second}}
 	for _, pc := range plats.list {

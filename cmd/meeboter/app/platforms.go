@@ -40,6 +40,8 @@ func buildPlatforms(ctx context.Context, cfg config.Config, st *store.Store, log
 			one, err = buildCoolify(ctx, cfg, st, log, m)
 		case config.PlatformAWS:
 			one, err = buildAWS(ctx, cfg, log, m)
+		case config.PlatformKubernetes:
+			one, err = buildKubernetes(ctx, cfg, st, log)
 		default:
 			one, err = buildLocal(ctx, cfg, st, log)
 		}

@@ -3,6 +3,7 @@ package kubenode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,10 +17,11 @@ import (
 // Why a container was stopped.
 var (
 	errDeleted  = errors.New("kubenode: pod deleted")
-	errOOM      = errors.New("kubenode: OOM killed: " + simcontainer.ErrKilled.Error())
-	errEvicted  = errors.New("kubenode: evicted")
-	errNodeLost = errors.New("kubenode: node lost")
 	errDeadline = errors.New("kubenode: active deadline exceeded")
+	// These kill at once: no SIGTERM, no grace, nothing said.
+	errOOM      = fmt.Errorf("kubenode: OOM killed: %w", simcontainer.ErrKilled)
+	errEvicted  = fmt.Errorf("kubenode: evicted: %w", simcontainer.ErrKilled)
+	errNodeLost = fmt.Errorf("kubenode: node lost: %w", simcontainer.ErrKilled)
 )
 
 // run starts pod's container after the start latency, runs it and reports

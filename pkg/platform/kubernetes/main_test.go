@@ -18,6 +18,7 @@ import (
 
 	"github.com/meeboter/meeboter/hack/devenv/kubecluster"
 	"github.com/meeboter/meeboter/hack/devenv/kubenode"
+	"github.com/meeboter/meeboter/hack/devenv/pgtest"
 	"github.com/meeboter/meeboter/pkg/platform"
 	"github.com/meeboter/meeboter/pkg/platform/kubernetes"
 )
@@ -26,8 +27,9 @@ import (
 // test has a namespace of its own.
 var cluster kubecluster.Shared
 
+// The controller tests need Postgres too.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Run(m)
 	cluster.Stop()
 	os.Exit(code)
 }
@@ -85,7 +87,13 @@ func setup(t *testing.T, o opts) *testBundle {
 		pc.Images = map[string]string{"google-meet": "ghcr.io/meeboter/meeboter-google-meet-bot:v1",
 			"zoom": "ghcr.io/meeboter/meeboter-zoom-bot:v1"}
 	}
-	pc.OnChange = func() { b.changes.Add(1) }
+	onChange := pc.OnChange
+	pc.OnChange = func() {
+		b.changes.Add(1)
+		if onChange != nil {
+			onChange()
+		}
+	}
 	pc.Logger = zaptest.NewLogger(t)
 	platformClient := b.client
 	if o.rest != nil {
