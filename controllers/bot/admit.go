@@ -29,10 +29,22 @@ type Admitter struct {
 	Logger    *zap.Logger
 }
 
+// admitSettle bounds how long a bot's creating transaction may run between
+// taking its queued_at and committing, as far as admission cares: beyond
+// it, a bot may land on a fallback platform while the first has room.
+const admitSettle = time.Second
+
 // RunOnce admits as many queued bots as there is room for.
 func (a *Admitter) RunOnce(ctx context.Context) (int, error) {
 	total := 0
-	for _, p := range a.Platforms {
+	// A bot queued just before the pass may commit after the first
+	// platform looked: the platforms after the first take only bots queued
+	// settle before the pass, which the first ones have surely seen.
+	seen := a.Clock.Now().Add(-admitSettle)
+	for i, p := range a.Platforms {
+		if i > 0 {
+			p.QueuedBy = seen
+		}
 		ids, err := a.Store.Admit(ctx, p, a.Clock.Now())
 		if err != nil {
 			return total, err

@@ -163,7 +163,7 @@ func (s *Store) Admit(ctx context.Context, p PlatformLimit, now time.Time) ([]uu
 		if err != nil || used >= p.Limit {
 			return err
 		}
-		reserved, err := s.claimQueuedTx(ctx, tx, p.Platform, true, p.Limit-used, now)
+		reserved, err := s.claimQueuedTx(ctx, tx, p.Platform, true, p.Limit-used, now, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -171,7 +171,7 @@ func (s *Store) Admit(ctx context.Context, p PlatformLimit, now time.Time) ([]uu
 		if err != nil {
 			return err
 		}
-		others, err := s.claimQueuedTx(ctx, tx, p.Platform, false, room, now)
+		others, err := s.claimQueuedTx(ctx, tx, p.Platform, false, room, now, p.QueuedBy)
 		if err != nil {
 			return err
 		}
@@ -221,12 +221,17 @@ func fairQueueSQL(where string) string {
 
 // claimQueuedTx moves up to n queued bots, in fair order (fairQueueSQL), to
 // DEPLOYING on platform with a new attempt: those reserved there, or those
-// reserved nowhere.
-func (s *Store) claimQueuedTx(ctx context.Context, tx pgx.Tx, platform string, reserved bool, n int, now time.Time) ([]uuid.UUID, error) {
+// reserved nowhere (queued by queuedBy, unless it is zero).
+func (s *Store) claimQueuedTx(ctx context.Context, tx pgx.Tx, platform string, reserved bool, n int, now, queuedBy time.Time) ([]uuid.UUID, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	where := `desired = 'RUNNING' AND CASE WHEN $2 THEN reserved_platform = $1 ELSE reserved_platform IS NULL END`
+	var by *time.Time
+	if !queuedBy.IsZero() {
+		by = &queuedBy
+	}
+	where := `desired = 'RUNNING' AND CASE WHEN $2 THEN reserved_platform = $1 ELSE reserved_platform IS NULL END
+		AND ($5::timestamptz IS NULL OR queued_at <= $5)`
 	rows, _ := tx.Query(ctx, fairQueueSQL(where)+`, picked AS (
 			SELECT b.id FROM bots b JOIN ranked r USING (id) WHERE b.status = 'QUEUED' AND b.desired = 'RUNNING'
 			ORDER BY r.turn, r.queued_at, r.id LIMIT $3 FOR UPDATE OF b SKIP LOCKED)
@@ -234,7 +239,7 @@ func (s *Store) claimQueuedTx(ctx context.Context, tx pgx.Tx, platform string, r
 			deploy_started_at = $4, last_heartbeat_at = NULL, next_check_at = $4, updated_at = $4,
 			revision = revision + 1
 		WHERE id IN (SELECT id FROM picked)
-		RETURNING id, current_attempt`, platform, reserved, n, now)
+		RETURNING id, current_attempt`, platform, reserved, n, now, by)
 	type claim struct {
 		ID      uuid.UUID
 		Attempt int
@@ -625,6 +630,12 @@ type PlatformLimit struct {
 	// Lifetime is how long a bot may run once deployed: how far ahead a bot
 	// admitted now may hold capacity a reservation was promised.
 	Lifetime time.Duration
+	// QueuedBy, when set, admits only unreserved bots queued by then: an
+	// admission pass gives the platforms after the first in priority only
+	// bots the first ones have surely seen, so a bot created mid-pass waits
+	// for the next pass instead of landing on a fallback platform while the
+	// first has room.
+	QueuedBy time.Time
 }
 
 // MoveAttempt moves an attempt that found no capacity on its platform (and

@@ -370,3 +370,18 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	require.Empty(t, res.Applied)
 	require.Empty(t, res.RiverApplied)
 }
+
+// QueuedBy holds back the unreserved bots queued after it: the platforms
+// after the first in priority get only what the first ones saw.
+func TestAdmitQueuedBy(t *testing.T) {
+	t.Parallel()
+	st, b := setup(t)
+	ctx := context.Background()
+	bot := b.create(t, "acme") // queued at t0
+	got, err := st.Admit(ctx, store.PlatformLimit{Platform: "fallback", Limit: 10, QueuedBy: t0.Add(-time.Second)}, t0)
+	require.NoError(t, err)
+	require.Empty(t, got, "queued after the pass began")
+	got, err = st.Admit(ctx, store.PlatformLimit{Platform: "fallback", Limit: 10, QueuedBy: t0}, t0)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{bot.ID}, got)
+}
