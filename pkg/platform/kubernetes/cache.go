@@ -52,7 +52,8 @@ func newPodWatch(p *Platform) *podWatch {
 			return w.track(s), nil
 		},
 	}
-	w.informer = cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 0, cache.Indexers{})
+	w.informer = cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 0,
+		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	w.lister = listerscorev1.NewPodLister(w.informer.GetIndexer()).Pods(p.cfg.Namespace)
 	return w
 }

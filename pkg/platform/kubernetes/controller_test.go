@@ -38,6 +38,7 @@ type fleet struct {
 	apitest.Client
 	*testBundle
 	store    *store.Store
+	db       *pgxpool.Pool
 	fallback *platformtest.Fake
 }
 
@@ -52,6 +53,7 @@ func setupFleet(t *testing.T, o fleetOpts) *fleet {
 	ctx := context.Background()
 	f := &fleet{fallback: &platformtest.Fake{}}
 	pool := storetest.NewPool(t)
+	f.db = pool
 	inserter, err := controllers.NewInsertClient(pool)
 	require.NoError(t, err)
 	f.store = store.New(pool, controllers.NewEnqueuer(inserter))
@@ -82,7 +84,36 @@ func setupFleet(t *testing.T, o fleetOpts) *fleet {
 	f.startManager(t, ctx, pool, log, o)
 	f.Key, _, err = f.store.CreateAPIKey(ctx, "acme", "test", time.Now())
 	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			f.dump(t)
+		}
+	})
 	return f
+}
+
+// dump logs the namespace's pods and the bots' timelines, for a failure.
+func (f *fleet) dump(t *testing.T) {
+	list, err := f.client.CoreV1().Pods(f.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Logf("list pods: %v", err)
+		return
+	}
+	for _, p := range list.Items {
+		t.Logf("pod %s phase %s deleting %v status %+v", p.Name, p.Status.Phase, p.DeletionTimestamp != nil, p.Status.ContainerStatuses)
+	}
+	rows, err := f.db.Query(context.Background(), `(SELECT bot_id::text, type, data::text FROM bot_events ORDER BY id)
+		UNION ALL SELECT bot_id::text, 'deployment '||attempt||' '||state||' '||coalesce(observed, '-'), coalesce(exit_code::text, '-') FROM deployments`)
+	if err != nil {
+		t.Logf("events: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, typ, data string
+		_ = rows.Scan(&id, &typ, &data)
+		t.Logf("event %s %s %s", id, typ, data)
+	}
 }
 
 func (f *fleet) startManager(t *testing.T, ctx context.Context, pool *pgxpool.Pool, log *zap.Logger, o fleetOpts) {
@@ -94,8 +125,8 @@ func (f *fleet) startManager(t *testing.T, ctx context.Context, pool *pgxpool.Po
 	mgr, err := controllers.New(controllers.Config{
 		Bot: bot.Config{HeartbeatTimeout: 30 * time.Second, DeployTimeout: time.Minute, LeaveTimeout: 10 * time.Second,
 			MaxBotLifetime: time.Hour, QueueTimeout: time.Minute, JoinLeadTime: time.Second, MaxAttempts: 3},
-		PublicURL: f.URL,
-		Platforms: []controllers.PlatformConfig{{Platform: f.platform, Limit: 100}, {Platform: f.fallback, Limit: 100}},
+		PublicURL:     f.URL,
+		Platforms:     []controllers.PlatformConfig{{Platform: f.platform, Limit: 100}, {Platform: f.fallback, Limit: 100}},
 		AdmitInterval: 200 * time.Millisecond, ResyncInterval: 300 * time.Millisecond, ObserveInterval: time.Second,
 		GCInterval: time.Second, GCGrace: gcGrace},
 		controllers.Deps{Pool: pool, Store: f.store, Clock: clock.Wall{}, Logger: log})

@@ -2,8 +2,10 @@ package kubernetes_test
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,9 +41,11 @@ type testBundle struct {
 	cluster  *kubecluster.Cluster
 	client   k8s.Interface
 	ns       string
-	node     *kubenode.Node
+	node     *kubenode.Node // nil when another bundle's node serves the namespace
 	platform *kubernetes.Platform
-	changes  atomic.Int64 // OnChange calls
+	// platformClient is the platform's client (o.rest's, else client).
+	platformClient k8s.Interface
+	changes        atomic.Int64 // OnChange calls
 }
 
 type opts struct {
@@ -52,6 +56,8 @@ type opts struct {
 	// rest, when set, is the platform's client configuration (a service
 	// account's, say).
 	rest *rest.Config
+	// namespace, when set, is another bundle's: its node serves it.
+	namespace string
 }
 
 const botSA = "meeboter-bot"
@@ -62,24 +68,16 @@ func setup(t *testing.T, o opts) *testBundle {
 	if c == nil {
 		c = cluster.Get(t)
 	}
-	b := &testBundle{cluster: c, ns: "t-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	b := &testBundle{cluster: c, ns: "t-" + strings.ToLower(rand.Text()[:12])}
 	var err error
 	b.client, err = k8s.NewForConfig(c.Config())
 	require.NoError(t, err)
 	ctx := t.Context()
-	_, err = b.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: b.ns}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = b.client.CoreV1().ServiceAccounts(b.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: botSA}},
-		metav1.CreateOptions{})
-	require.NoError(t, err)
-
-	nc := o.node
-	nc.Name, nc.Namespace, nc.Logf = "node-"+b.ns, b.ns, t.Logf
-	if nc.Workload == nil {
-		nc.Workload = scriptedBot
+	if o.namespace != "" {
+		b.ns = o.namespace
+	} else {
+		b.startNamespace(t, o.node)
 	}
-	b.node, err = kubenode.Start(ctx, b.client, nc)
-	require.NoError(t, err)
 
 	pc := o.platform
 	pc.Namespace, pc.ServiceAccount = b.ns, botSA
@@ -95,14 +93,32 @@ func setup(t *testing.T, o opts) *testBundle {
 		}
 	}
 	pc.Logger = zaptest.NewLogger(t)
-	platformClient := b.client
+	b.platformClient = b.client
 	if o.rest != nil {
-		platformClient, err = k8s.NewForConfig(o.rest)
+		b.platformClient, err = k8s.NewForConfig(o.rest)
 		require.NoError(t, err)
 	}
-	b.platform, err = kubernetes.New(ctx, platformClient, pc)
+	b.platform, err = kubernetes.New(ctx, b.platformClient, pc)
 	require.NoError(t, err)
 	return b
+}
+
+// startNamespace creates the bundle's namespace, the bots' service
+// account and a node serving the namespace.
+func (b *testBundle) startNamespace(t *testing.T, nc kubenode.Config) {
+	t.Helper()
+	ctx := t.Context()
+	_, err := b.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: b.ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = b.client.CoreV1().ServiceAccounts(b.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: botSA}},
+		metav1.CreateOptions{})
+	require.NoError(t, err)
+	nc.Name, nc.Namespace, nc.Logf = "node-"+b.ns, b.ns, t.Logf
+	if nc.Workload == nil {
+		nc.Workload = scriptedBot
+	}
+	b.node, err = kubenode.Start(ctx, b.client, nc)
+	require.NoError(t, err)
 }
 
 // scriptedBot is a container that runs until stopped, or for RUN_FOR and
