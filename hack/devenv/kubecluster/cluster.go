@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meeboter/meeboter/hack/devenv/proctail"
 	"github.com/meeboter/meeboter/hack/devenv/toolbin"
@@ -242,4 +244,15 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// WriteKubeconfig writes a kubeconfig for the administrator to path, for a
+// process (`meeboter serve`) to reach the cluster through KUBECONFIG.
+func (c *Cluster) WriteKubeconfig(path string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: c.Host(), CertificateAuthority: c.Config().CAFile}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: c.token}
+	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "admin"}
+	cfg.CurrentContext = "test"
+	return clientcmd.WriteToFile(*cfg, path)
 }

@@ -3,6 +3,7 @@ package kubenode
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -42,9 +43,10 @@ type Node struct {
 	cfg    Config
 	client k8s.Interface
 
-	mu   sync.Mutex
-	pods map[types.UID]*running
-	lost bool
+	mu      sync.Mutex
+	pods    map[types.UID]*running
+	started map[string]int // pods started, by name
+	lost    bool
 }
 
 // running is one pod the node has taken.
@@ -62,7 +64,7 @@ func Start(ctx context.Context, client k8s.Interface, cfg Config) (*Node, error)
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	n := &Node{cfg: cfg, client: client, pods: map[types.UID]*running{}}
+	n := &Node{cfg: cfg, client: client, pods: map[types.UID]*running{}, started: map[string]int{}}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: cfg.Name}, Status: corev1.NodeStatus{
 		Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"),
 			corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("1000")}}}
@@ -124,6 +126,15 @@ func (n *Node) start(ctx context.Context, pod *corev1.Pod) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	r := &running{cancel: cancel, done: make(chan struct{})}
 	n.pods[pod.UID] = r
+	n.started[pod.Name]++
 	n.mu.Unlock()
 	go n.run(runCtx, pod, r)
+}
+
+// Started counts the pods the node started, by name: a name started twice
+// is a workload run twice.
+func (n *Node) Started() map[string]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return maps.Clone(n.started)
 }
