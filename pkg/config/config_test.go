@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -403,4 +404,53 @@ func TestOperatorToken(t *testing.T) {
 	_, err = config.Load(env{"OPERATOR_TOKEN": "short-secret"}.getenv)
 	require.ErrorContains(t, err, "OPERATOR_TOKEN: ")
 	require.NotContains(t, err.Error(), "short-secret", "the error must not echo the token")
+}
+
+func TestLoadKubernetes(t *testing.T) {
+	t.Parallel()
+	inCluster := env{"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_NAMESPACE": "bots",
+		"KUBERNETES_RESOURCES_ZOOM": "cpu=2, memory=4Gi", "KUBERNETES_MEMORY": "3Gi",
+		"KUBERNETES_NODE_SELECTOR": "pool=bots,zone=a", "KUBERNETES_TOLERATIONS": "dedicated=bots:NoSchedule,spot:NoExecute",
+		"KUBERNETES_POD_PATCH": `{"spec":{"priorityClassName":"bots"}}`, "BOT_IMAGE_TAG": "v3"}
+	c, err := config.Load(inCluster.getenv)
+	require.NoError(t, err)
+	require.Equal(t, []string{config.PlatformKubernetes}, c.Platforms, "auto-detection picks Kubernetes inside a pod")
+	require.Contains(t, c.PlatformReason, "KUBERNETES_SERVICE_HOST")
+	k := c.Kubernetes
+	require.Equal(t, "ghcr.io/meeboter/meeboter-zoom-bot:v3", k.Images["zoom"])
+	require.Equal(t, config.Resources{CPU: "1", Memory: "3Gi"}, k.DefaultResources)
+	require.Equal(t, map[string]config.Resources{"zoom": {CPU: "2", Memory: "4Gi"}}, k.Resources)
+	require.Equal(t, map[string]string{"pool": "bots", "zone": "a"}, k.NodeSelector)
+	require.Equal(t, []config.Toleration{{Key: "dedicated", Value: "bots", Effect: "NoSchedule"}, {Key: "spot", Effect: "NoExecute"}},
+		k.Tolerations)
+
+	// Coolify, then AWS, come before where we run.
+	withCoolify := env{"COOLIFY_API_URL": "http://c/api/v1", "COOLIFY_API_TOKEN": "t", "COOLIFY_PROJECT_UUID": "p",
+		"COOLIFY_SERVER_UUID": "s"}
+	maps.Copy(withCoolify, inCluster)
+	c, err = config.Load(withCoolify.getenv)
+	require.NoError(t, err)
+	require.Equal(t, []string{config.PlatformCoolify}, c.Platforms)
+
+	c, err = config.Load(env{"KUBECONFIG": "/home/op/.kube/config", "KUBERNETES_NAMESPACE": "bots",
+		"PLATFORM_PRIORITY": "kubernetes,local"}.getenv)
+	require.NoError(t, err)
+	require.Equal(t, []string{"kubernetes", "local"}, c.Platforms)
+
+	for _, bad := range []struct {
+		env  env
+		name string
+	}{
+		{env{"DEPLOYMENT_PLATFORM": "kubernetes", "KUBECONFIG": "/k"}, "KUBERNETES_NAMESPACE"},
+		{env{"DEPLOYMENT_PLATFORM": "kubernetes", "KUBERNETES_NAMESPACE": "bots"}, "KUBECONFIG"},
+		{env{"KUBERNETES_CPU": "lots"}, "KUBERNETES_CPU"},
+		{env{"KUBERNETES_RESOURCES_GOOGLE_MEET": "gpu=1"}, "KUBERNETES_RESOURCES_GOOGLE_MEET"},
+		{env{"KUBERNETES_TOLERATIONS": "a=b:Sometimes"}, "KUBERNETES_TOLERATIONS"},
+		{env{"KUBERNETES_NODE_SELECTOR": "justakey"}, "KUBERNETES_NODE_SELECTOR"},
+		{env{"KUBERNETES_POD_PATCH": "[1,2]"}, "KUBERNETES_POD_PATCH"},
+	} {
+		errs := joined(t, func() error { _, err := config.Load(bad.env.getenv); return err }())
+		require.Len(t, errs, 1, "%v", errs)
+		require.ErrorContains(t, errs[0], bad.name+":")
+	}
 }
