@@ -99,7 +99,7 @@ func (t *trackedWatch) ResultChan() <-chan watch.Event { return t.out }
 func (t *trackedWatch) Stop() {
 	t.Interface.Stop()
 	go func() {
-		for range t.out { //nolint:revive // draining
+		for range t.out {
 		}
 	}()
 }

@@ -81,7 +81,7 @@ func setupFleet(t *testing.T, o fleetOpts) *fleet {
 	// The watch wakes the observer, as in production.
 	wake := func() { _ = f.store.Wake(context.Background(), store.WakeObserve(kubernetes.Name)) }
 	f.testBundle = setup(t, opts{node: o.node, platform: kubernetes.Config{StopGrace: 2 * time.Second, OnChange: wake}})
-	f.startManager(t, ctx, pool, log, o)
+	f.startManager(t, pool, log, o)
 	f.Key, _, err = f.store.CreateAPIKey(ctx, "acme", "test", time.Now())
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -116,7 +116,7 @@ func (f *fleet) dump(t *testing.T) {
 	}
 }
 
-func (f *fleet) startManager(t *testing.T, ctx context.Context, pool *pgxpool.Pool, log *zap.Logger, o fleetOpts) {
+func (f *fleet) startManager(t *testing.T, pool *pgxpool.Pool, log *zap.Logger, o fleetOpts) {
 	t.Helper()
 	gcGrace := o.gcGrace
 	if gcGrace == 0 {
@@ -131,7 +131,7 @@ func (f *fleet) startManager(t *testing.T, ctx context.Context, pool *pgxpool.Po
 		GCInterval: time.Second, GCGrace: gcGrace},
 		controllers.Deps{Pool: pool, Store: f.store, Clock: clock.Wall{}, Logger: log})
 	require.NoError(t, err)
-	require.NoError(t, mgr.Start(ctx))
+	require.NoError(t, mgr.Start(context.Background()))
 	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
