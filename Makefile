@@ -66,7 +66,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run='^$$' -fuzz='^FuzzParseMeetingURL$$' -fuzztime=$(FUZZTIME) ./pkg/meeting
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCreateBot$$' -fuzztime=$(FUZZTIME) ./pkg/api
 
-bench: $(VERSITYGW) ## Load benchmark (~4 min): BOTS (1,000) bots on the ECS simulator, a 500 MB upload, the API against raw Postgres, a Coolify warm pool; SCHEDULED=1 adds the scheduled scenario (~4 min more); prints and writes bench.json
+bench: $(VERSITYGW) $(KUBE_APISERVER) $(ETCD) ## Load benchmark (~6 min): BOTS (1,000) bots on the ECS simulator, a 500 MB upload, the API against raw Postgres, a Coolify warm pool, 200 bots on a real kube-apiserver; SCHEDULED=1 adds the scheduled scenario (~4 min more); prints and writes bench.json
 	$(GO) run ./hack/bench --bots $${BOTS:-1000} --scheduled=$${SCHEDULED:-0} --out bench.json
 
 chaos: $(VERSITYGW) ## Chaos run: 3 replicas, >= 1,000 bots, replica kills, a Postgres restart, platform faults (~9 min); checks the invariants, writes chaos.json (ARGS=--short for the 2-min mode)

@@ -19,6 +19,9 @@
 //     in alternating rounds of the same run (rawdb.go).
 //   - coolify: `meeboter serve` as a process on the Coolify simulator, bots
 //     through a warm slot pool: Coolify calls per bot and 429s (coolify.go).
+//   - kubernetes: `meeboter serve` as a process on a real kube-apiserver
+//     whose test node starts a pod in 2 s: 200 bots at once, create→IN_CALL
+//     against one bot alone (kubernetes.go).
 //   - scheduled: `meeboter serve` as a process against both simulators,
 //     time-scaled: waves of scheduled bots, an ad hoc burst and one SIGKILL
 //     of the controller, measuring how punctually scheduled bots enter their
@@ -85,6 +88,8 @@ type Result struct {
 	Overhead               OverheadResult `json:"overhead"`
 	// Coolify is the warm-pool scenario (coolify.go).
 	Coolify *CoolifyResult `json:"coolify,omitempty"`
+	// Kubernetes is `meeboter serve` on a real kube-apiserver (kubernetes.go).
+	Kubernetes *KubernetesResult `json:"kubernetes,omitempty"`
 	// Scheduled is the scheduled scenario (absent with --scheduled=false).
 	Scheduled *ScheduledResult `json:"scheduled,omitempty"`
 }
@@ -95,7 +100,7 @@ func main() {
 	out := flag.String("out", "bench.json", "where to write the figures")
 	flag.Int64Var(&uploadBytes, "upload-bytes", 500_000_000, "size of the simulated recording uploaded through a presigned PUT")
 	flag.IntVar(&metricsBots, "metrics-bots", 10_000, "bots added to the database before timing a /metrics scrape")
-	only := flag.String("only", "", `run one part alone: launch, upload, api, coolify or scheduled (its figures are merged into --out)`)
+	only := flag.String("only", "", `run one part alone: launch, upload, api, coolify, kubernetes or scheduled (its figures are merged into --out)`)
 	sched := schedFlags(flag.CommandLine)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
@@ -155,6 +160,11 @@ func parts(n int, sched schedOptions) []part {
 		{"coolify", []string{"coolify"}, func(ctx context.Context, dbURL string, res *Result) error {
 			var err error
 			res.Coolify, err = runCoolify(ctx, dbURL)
+			return err
+		}},
+		{"kubernetes", []string{"kubernetes"}, func(ctx context.Context, dbURL string, res *Result) error {
+			var err error
+			res.Kubernetes, err = runKubernetes(ctx, dbURL)
 			return err
 		}},
 	}

@@ -77,7 +77,7 @@ func TestLoadDefaults(t *testing.T) {
 				"google-meet":     "ghcr.io/meeboter/meeboter-google-meet-bot",
 			},
 		},
-		Kubernetes: config.Kubernetes{Owner: "meeboter", BotLimit: 50, StopGrace: 30 * time.Second,
+		Kubernetes: config.Kubernetes{Owner: "meeboter", BotLimit: 50, StopGrace: 30 * time.Second, APIQPS: 50, APIBurst: 100,
 			DefaultResources: config.Resources{CPU: "1", Memory: "2Gi"},
 			Resources:        map[string]config.Resources{}, NodeSelector: map[string]string{},
 			Images: map[string]string{

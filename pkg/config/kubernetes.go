@@ -36,6 +36,10 @@ type Kubernetes struct {
 	PodPatch  string
 	BotLimit  int
 	StopGrace time.Duration
+	// APIQPS and APIBurst are the client's own rate limit towards the API
+	// server (client-go's default, 5/s, would make 200 bots wait 40 s).
+	APIQPS   int
+	APIBurst int
 }
 
 // Resources are a bot container's CPU and memory, as Kubernetes quantities.
@@ -58,6 +62,8 @@ func (r *reader) kubernetes(images map[string]string, tag string) Kubernetes {
 		PodPatch:         r.str("KUBERNETES_POD_PATCH", ""),
 		BotLimit:         r.int("KUBERNETES_BOT_LIMIT", 50, 1),
 		StopGrace:        r.dur("KUBERNETES_STOP_GRACE", 30*time.Second),
+		APIQPS:           r.int("KUBERNETES_API_QPS", 50, 1),
+		APIBurst:         r.int("KUBERNETES_API_BURST", 100, 1),
 		DefaultResources: Resources{CPU: r.quantity("KUBERNETES_CPU", "1"), Memory: r.quantity("KUBERNETES_MEMORY", "2Gi")},
 		Images:           map[string]string{},
 		Resources:        map[string]Resources{},

@@ -26,6 +26,7 @@ func buildKubernetes(ctx context.Context, cfg config.Config, st *store.Store, lo
 	if err != nil {
 		return platforms{}, err
 	}
+	rc.QPS, rc.Burst = float32(k.APIQPS), k.APIBurst
 	client, err := k8s.NewForConfig(rc)
 	if err != nil {
 		return platforms{}, fmt.Errorf("kubernetes client: %w", err)

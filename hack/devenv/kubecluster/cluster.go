@@ -68,6 +68,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("kubecluster: %w", err)
+	}
 	etcdBin, err := toolbin.Path(ctx, Etcd)
 	if err != nil {
 		return nil, err
