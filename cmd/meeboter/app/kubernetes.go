@@ -3,13 +3,16 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/meeboter/meeboter/controllers"
 	"github.com/meeboter/meeboter/pkg/config"
@@ -22,6 +25,9 @@ import (
 // observer.
 func buildKubernetes(ctx context.Context, cfg config.Config, st *store.Store, log *zap.Logger) (platforms, error) {
 	k := cfg.Kubernetes
+	// client-go logs through klog (a watch that ended, a retry): into our
+	// logger, JSON like every other line, not klog's text on stderr.
+	klog.SetSlogLogger(slog.New(zapslog.NewHandler(log.Named("client-go").Core())))
 	rc, err := restConfig(k)
 	if err != nil {
 		return platforms{}, err
