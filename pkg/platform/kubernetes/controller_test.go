@@ -201,14 +201,7 @@ func TestUnownedPodIsCollected(t *testing.T) {
 func TestQuotaRefusalFallsBack(t *testing.T) {
 	t.Parallel()
 	f := setupFleet(t, fleetOpts{})
-	ctx := t.Context()
-	quota, err := f.client.CoreV1().ResourceQuotas(f.ns).Create(ctx, &corev1.ResourceQuota{
-		ObjectMeta: metav1.ObjectMeta{Name: "bots"},
-		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: quantity("0")}}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	quota.Status = corev1.ResourceQuotaStatus{Hard: quota.Spec.Hard, Used: corev1.ResourceList{corev1.ResourcePods: quantity("0")}}
-	_, err = f.client.CoreV1().ResourceQuotas(f.ns).UpdateStatus(ctx, quota, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	f.admitNoPod(t)
 
 	v := f.CreateBot(t, meetURL, nil)
 	require.Eventually(t, func() bool { return len(f.fallback.Created()) == 1 }, 20*time.Second, 20*time.Millisecond,

@@ -101,16 +101,8 @@ func TestRefusedCreates(t *testing.T) {
 	t.Parallel()
 	b := setup(t, opts{})
 	ctx := t.Context()
-	quota, err := b.client.CoreV1().ResourceQuotas(b.ns).Create(ctx, &corev1.ResourceQuota{
-		ObjectMeta: metav1.ObjectMeta{Name: "bots"},
-		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: quantity("0")}}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	// No controller manager computes the quota's status here: set it as
-	// the quota controller would.
-	quota.Status = corev1.ResourceQuotaStatus{Hard: quota.Spec.Hard, Used: corev1.ResourceList{corev1.ResourcePods: quantity("0")}}
-	_, err = b.client.CoreV1().ResourceQuotas(b.ns).UpdateStatus(ctx, quota, metav1.UpdateOptions{})
-	require.NoError(t, err)
-	_, err = b.platform.Create(ctx, workload("b1", nil))
+	b.admitNoPod(t)
+	_, err := b.platform.Create(ctx, workload("b1", nil))
 	require.ErrorIs(t, err, platform.ErrCapacity)
 	require.ErrorContains(t, err, "exceeded quota")
 	require.NoError(t, b.client.CoreV1().ResourceQuotas(b.ns).Delete(ctx, "bots", metav1.DeleteOptions{}))

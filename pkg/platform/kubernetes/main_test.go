@@ -174,3 +174,17 @@ func (b *testBundle) pod(t *testing.T, name string) *corev1.Pod {
 }
 
 func quantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// admitNoPod sets a ResourceQuota of zero pods on the bundle's namespace.
+// No controller manager computes a quota's status here: it is set as the
+// quota controller would.
+func (b *testBundle) admitNoPod(t *testing.T) {
+	t.Helper()
+	quotas := b.client.CoreV1().ResourceQuotas(b.ns)
+	quota, err := quotas.Create(t.Context(), &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "bots"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: quantity("0")}}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	quota.Status = corev1.ResourceQuotaStatus{Hard: quota.Spec.Hard, Used: corev1.ResourceList{corev1.ResourcePods: quantity("0")}}
+	_, err = quotas.UpdateStatus(t.Context(), quota, metav1.UpdateOptions{})
+	require.NoError(t, err)
+}
