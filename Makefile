@@ -14,7 +14,7 @@ GOLANGCI_LINT := bin/golangci-lint
 VERSITYGW := bin/versitygw
 # kube-apiserver and etcd are the real control plane the Kubernetes
 # platform's tests run against (hack/devenv/kubecluster), pinned in
-# hack/kubetools: about 9 minutes to build from a cold cache, once.
+# hack/kubetools: about 6 minutes to build from an empty build cache, once.
 KUBE_APISERVER := bin/kube-apiserver
 ETCD := bin/etcd
 
