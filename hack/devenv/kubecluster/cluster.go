@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/meeboter/meeboter/hack/devenv/childproc"
 	"github.com/meeboter/meeboter/hack/devenv/proctail"
 	"github.com/meeboter/meeboter/hack/devenv/toolbin"
 )
@@ -158,7 +159,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-c.api.exited:
+		case <-c.api.Exited():
 			return errors.New("kube-apiserver exited")
 		case <-time.After(200 * time.Millisecond):
 		}
@@ -199,35 +200,27 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// process is one running binary.
+// process is one running binary and the end of its output.
 type process struct {
-	cmd    *exec.Cmd
-	tail   *proctail.Tail
-	exited chan struct{}
+	*childproc.Process
+	tail *proctail.Tail
 }
 
+// startProcess starts bin in its own process group; it dies with us.
 func startProcess(bin string, log io.Writer, args ...string) (*process, error) {
-	p := &process{tail: &proctail.Tail{Also: log}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.tail, p.tail
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
+	tail := &proctail.Tail{Also: log}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = tail, tail
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p, err := childproc.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("kubecluster: start %s: %w", filepath.Base(bin), err)
 	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	return p, nil
+	return &process{Process: p, tail: tail}, nil
 }
 
 // stop sends SIGTERM, then SIGKILL after 10 s.
-func (p *process) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
+func (p *process) stop() { p.Stop(syscall.SIGTERM, 10*time.Second) }
 
 // freePorts picks n free loopback ports.
 func freePorts(n int) ([]int, error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/meeboter/meeboter/hack/devenv/childproc"
 	"github.com/meeboter/meeboter/hack/devenv/proctail"
 )
 
@@ -27,10 +27,8 @@ const (
 
 // server is one running postmaster process.
 type server struct {
-	cmd     *exec.Cmd
-	log     *proctail.Tail
-	exited  chan struct{} // closed once cmd.Wait has returned
-	waitErr error         // valid after exited is closed
+	*childproc.Process
+	log *proctail.Tail
 }
 
 func serverArgs(dataDir string, port int) []string {
@@ -61,28 +59,11 @@ func launch(binDir, dataDir string, port int, cred *syscall.Credential, log *pro
 	// Backends that outlive a killed postmaster hold the log pipe open;
 	// do not let Wait hang on them.
 	cmd.WaitDelay = 10 * time.Second
-	s := &server{cmd: cmd, log: log, exited: make(chan struct{})}
-	started := make(chan error, 1)
-	go s.run(started)
-	if err := <-started; err != nil {
+	p, err := childproc.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("pgcluster: start postgres: %w", err)
 	}
-	return s, nil
-}
-
-func (s *server) run(started chan<- error) {
-	// The parent-death signal fires when the *thread* that forked the child
-	// exits, not the process. Pinning this goroutine to its thread for the
-	// server's lifetime keeps Go from retiring that thread under postgres.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := s.cmd.Start(); err != nil {
-		started <- err
-		return
-	}
-	started <- nil
-	s.waitErr = s.cmd.Wait()
-	close(s.exited)
+	return &server{Process: p, log: log}, nil
 }
 
 // waitReady polls until postgres completes a connection handshake. An open
@@ -96,9 +77,9 @@ func (s *server) waitReady(ctx context.Context, url string) error {
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-s.Exited():
 			return fmt.Errorf("pgcluster: postgres exited before accepting connections (%w); log:\n%s",
-				s.waitErr, s.log)
+				s.Err(), s.log)
 		case <-ctx.Done():
 			_ = s.shutdown(syscall.SIGQUIT, 5*time.Second)
 			return fmt.Errorf("pgcluster: postgres did not accept connections: %w; log:\n%s", ctx.Err(), s.log)
@@ -132,21 +113,11 @@ func (s *server) sharedMemoryInUse() bool {
 // shutdown sends sig (SIGINT is what pg_ctl stop -m fast sends: roll back
 // sessions, checkpoint, exit) and escalates to SIGKILL after timeout.
 func (s *server) shutdown(sig syscall.Signal, timeout time.Duration) error {
-	select {
-	case <-s.exited:
-		if s.waitErr != nil {
-			return fmt.Errorf("pgcluster: postgres had exited: %w; log:\n%s", s.waitErr, s.log)
-		}
-		return nil
-	default:
+	switch alreadyExited, killed := s.Stop(sig, timeout); {
+	case alreadyExited && s.Err() != nil:
+		return fmt.Errorf("pgcluster: postgres had exited: %w; log:\n%s", s.Err(), s.log)
+	case killed:
+		return errors.New("pgcluster: postgres ignored shutdown request and was killed")
 	}
-	_ = s.cmd.Process.Signal(sig) // it may exit on its own meanwhile.
-	select {
-	case <-s.exited:
-		return nil
-	case <-time.After(timeout):
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-	return errors.New("pgcluster: postgres ignored shutdown request and was killed")
+	return nil
 }

@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/meeboter/meeboter/hack/devenv/childproc"
 	"github.com/meeboter/meeboter/hack/devenv/proctail"
 )
 
@@ -58,10 +58,8 @@ type Config struct {
 
 // Server is a running versitygw process.
 type Server struct {
-	cmd       *exec.Cmd
+	proc      *childproc.Process
 	log       *proctail.Tail
-	exited    chan struct{} // closed once cmd.Wait has returned
-	waitErr   error         // valid after exited is closed
 	hostPort  string
 	accessKey string
 	secretKey string
@@ -159,19 +157,17 @@ func start(ctx context.Context, cfg Config, addr, dialHost string) (*Server, err
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.WaitDelay = stopTimeout // do not hang on output pipes after it exits.
+	proc, err := childproc.Start(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("s3server: start %s: %w", cfg.Binary, err)
+	}
 	s := &Server{
-		cmd:       cmd,
+		proc:      proc,
 		log:       log,
-		exited:    make(chan struct{}),
 		hostPort:  net.JoinHostPort(dialHost, port),
 		accessKey: cfg.AccessKey,
 		secretKey: cfg.SecretKey,
 		region:    cfg.Region,
-	}
-	started := make(chan error, 1)
-	go s.run(started)
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("s3server: start %s: %w", cfg.Binary, err)
 	}
 	if err := s.waitReady(ctx, cfg.StartTimeout, readyPath); err != nil {
 		_ = s.Stop()
@@ -197,21 +193,6 @@ func serverEnviron() []string {
 	return env
 }
 
-func (s *Server) run(started chan<- error) {
-	// The parent-death signal fires when the *thread* that forked the child
-	// exits, not the process. Pinning this goroutine to its thread for the
-	// server's lifetime keeps Go from retiring that thread under versitygw.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := s.cmd.Start(); err != nil {
-		started <- err
-		return
-	}
-	started <- nil
-	s.waitErr = s.cmd.Wait()
-	close(s.exited)
-}
-
 // waitReady polls the health path until this server answers it.
 func (s *Server) waitReady(ctx context.Context, timeout time.Duration, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -223,7 +204,7 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration, path stri
 			return nil
 		}
 		select {
-		case <-s.exited:
+		case <-s.proc.Exited():
 			if strings.Contains(strings.ToLower(s.log.String()), "address already in use") {
 				return fmt.Errorf("s3server: %s: %w; output:\n%s", s.hostPort, errPortTaken, s.log)
 			}
@@ -276,7 +257,7 @@ func (s *Server) Region() string { return s.region }
 
 // Done is closed when the process has exited, whether through Stop or not,
 // so a long-running caller (make run) can notice a crash.
-func (s *Server) Done() <-chan struct{} { return s.exited }
+func (s *Server) Done() <-chan struct{} { return s.proc.Exited() }
 
 // Stop sends SIGTERM, waits up to 5s for a graceful exit, then kills the
 // server. It returns an error if the server had already died on its own or
@@ -287,28 +268,21 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) stop() error {
-	select {
-	case <-s.exited:
+	switch alreadyExited, killed := s.proc.Stop(syscall.SIGTERM, stopTimeout); {
+	case alreadyExited:
 		return fmt.Errorf("s3server: versitygw had exited before Stop (%w); output:\n%s", s.exitErr(), s.log)
-	default:
+	case killed:
+		return errors.New("s3server: versitygw ignored SIGTERM and was killed")
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM) // it may exit on its own meanwhile.
-	select {
-	case <-s.exited:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-	return errors.New("s3server: versitygw ignored SIGTERM and was killed")
+	return nil
 }
 
 // exitErr is why the process ended; call it once Done is closed.
 func (s *Server) exitErr() error {
-	if s.waitErr == nil {
+	if s.proc.Err() == nil {
 		return errors.New("exit status 0")
 	}
-	return s.waitErr
+	return s.proc.Err()
 }
 
 // freePort asks the kernel for a free port on host. It is free only until
