@@ -75,6 +75,8 @@ type Config struct {
 	// (each run adds a suffix of its own); default the host name.
 	ReplicaID string
 
+	// BotImages are the images Coolify and Kubernetes run.
+	BotImages  BotImages
 	Coolify    Coolify
 	Kubernetes Kubernetes
 	AWS        AWS
@@ -145,7 +147,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.PublicURL = r.publicURL(c.HTTPAddr)
 	c.HTTP = r.http()
 	c.Coolify, c.AWS = r.coolify(), r.aws()
-	c.Kubernetes = r.kubernetes(c.Coolify.Images, c.Coolify.Tag)
+	c.BotImages, c.Kubernetes = r.botImages(), r.kubernetes()
 	c.S3, c.Webhooks = r.s3(), r.webhooks()
 	c.Tenants = r.tenants()
 	c.Operator = r.operator()

@@ -67,24 +67,19 @@ func TestLoadDefaults(t *testing.T) {
 		LogFormat:            "json",
 		LogLevel:             "info",
 		Coolify: config.Coolify{
-			EnvironmentName: "production", Mode: config.CoolifyPool, Tag: "latest", LimitsCPUs: "1", LimitsMemory: "2048m",
+			EnvironmentName: "production", Mode: config.CoolifyPool, LimitsCPUs: "1", LimitsMemory: "2048m",
 			RateLimit: 150, MaxConcurrentDeploys: 4, BotLimit: 30, PoolMinIdle: 1, PoolMaxSlots: 10,
 			PoolIdleTTL: 30 * time.Minute, PoolSyncInterval: 5 * time.Second, StartTimeout: 15 * time.Minute,
 			PoolStopTimeout: 2 * time.Minute, PoolDeleteTimeout: 5 * time.Minute, PoolMaxErrors: 3,
-			Images: map[string]string{
-				"zoom":            "ghcr.io/meeboter/meeboter-zoom-bot",
-				"microsoft-teams": "ghcr.io/meeboter/meeboter-microsoft-teams-bot",
-				"google-meet":     "ghcr.io/meeboter/meeboter-google-meet-bot",
-			},
 		},
+		BotImages: config.BotImages{Tag: "latest", Repos: map[string]string{
+			"zoom":            "ghcr.io/meeboter/meeboter-zoom-bot",
+			"microsoft-teams": "ghcr.io/meeboter/meeboter-microsoft-teams-bot",
+			"google-meet":     "ghcr.io/meeboter/meeboter-google-meet-bot",
+		}},
 		Kubernetes: config.Kubernetes{Owner: "meeboter", BotLimit: 50, StopGrace: 30 * time.Second, APIQPS: 50, APIBurst: 100,
 			DefaultResources: config.Resources{CPU: "1", Memory: "2Gi"},
-			Resources:        map[string]config.Resources{}, NodeSelector: map[string]string{},
-			Images: map[string]string{
-				"zoom":            "ghcr.io/meeboter/meeboter-zoom-bot:latest",
-				"microsoft-teams": "ghcr.io/meeboter/meeboter-microsoft-teams-bot:latest",
-				"google-meet":     "ghcr.io/meeboter/meeboter-google-meet-bot:latest",
-			}},
+			Resources:        map[string]config.Resources{}, NodeSelector: map[string]string{}},
 		AWS: config.AWS{ContainerName: "bot", AssignPublicIP: true, LaunchType: "FARGATE", BotLimit: 50,
 			ModifyRate: 40, ModifyBurst: 100, ReadRate: 20, ReadBurst: 100, LaunchRate: 20, LaunchBurst: 100,
 			TaskDefinitions: map[string]string{}},
@@ -296,9 +291,9 @@ func TestLoadCoolify(t *testing.T) {
 	require.Equal(t, config.PlatformCoolify, c.Platform, "auto-detection picks Coolify when URL and token are set")
 	require.Contains(t, c.PlatformReason, "COOLIFY_API_URL")
 	require.Equal(t, "https://coolify.example.com/api/v1", c.Coolify.APIURL)
-	require.Equal(t, "registry.example.com/zoom-bot", c.Coolify.Images["zoom"])
-	require.Equal(t, "ghcr.io/acme/meeboter-google-meet-bot", c.Coolify.Images["google-meet"])
-	require.Equal(t, "v2", c.Coolify.Tag)
+	require.Equal(t, "registry.example.com/zoom-bot", c.BotImages.Repos["zoom"])
+	require.Equal(t, "ghcr.io/acme/meeboter-google-meet-bot", c.BotImages.Repos["google-meet"])
+	require.Equal(t, "v2", c.BotImages.Tag)
 	require.Equal(t, 12, c.Coolify.BotLimit, "three meeting platforms' slots by default")
 
 	local, err := config.Load(env{"DEPLOYMENT_PLATFORM": "local", "COOLIFY_API_URL": "https://c/api/v1", "COOLIFY_API_TOKEN": "t"}.getenv)
@@ -417,7 +412,9 @@ func TestLoadKubernetes(t *testing.T) {
 	require.Equal(t, []string{config.PlatformKubernetes}, c.Platforms, "auto-detection picks Kubernetes inside a pod")
 	require.Contains(t, c.PlatformReason, "KUBERNETES_SERVICE_HOST")
 	k := c.Kubernetes
-	require.Equal(t, "ghcr.io/meeboter/meeboter-zoom-bot:v3", k.Images["zoom"])
+	ref, ok := c.BotImages.Ref("zoom")
+	require.True(t, ok)
+	require.Equal(t, "ghcr.io/meeboter/meeboter-zoom-bot:v3", ref)
 	require.Equal(t, config.Resources{CPU: "1", Memory: "3Gi"}, k.DefaultResources)
 	require.Equal(t, map[string]config.Resources{"zoom": {CPU: "2", Memory: "4Gi"}}, k.Resources)
 	require.Equal(t, map[string]string{"pool": "bots", "zone": "a"}, k.NodeSelector)

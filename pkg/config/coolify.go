@@ -17,17 +17,13 @@ const (
 
 // Coolify configures the Coolify platform (names from the seed's deployment guide).
 type Coolify struct {
-	APIURL          string
-	Token           string
-	ProjectUUID     string
-	ServerUUID      string
-	EnvironmentName string
-	DestinationUUID string
-	Mode            string
-	// Images by meeting platform: ghcr.io/<GHCR_ORG>/meeboter-<platform>-bot
-	// unless BOT_IMAGE_<PLATFORM> overrides it; Tag is BOT_IMAGE_TAG.
-	Images               map[string]string
-	Tag                  string
+	APIURL               string
+	Token                string
+	ProjectUUID          string
+	ServerUUID           string
+	EnvironmentName      string
+	DestinationUUID      string
+	Mode                 string
 	LimitsCPUs           string
 	LimitsMemory         string
 	RateLimit            int // requests per minute, below Coolify's 200
@@ -52,6 +48,29 @@ type Coolify struct {
 // Configured reports whether Coolify's URL and token are set (auto-detection).
 func (c Coolify) Configured() bool { return c.APIURL != "" && c.Token != "" }
 
+// BotImages are the bot images by meeting platform, on every platform that
+// runs images (Coolify, Kubernetes): ghcr.io/<GHCR_ORG>/meeboter-<platform>-bot
+// unless BOT_IMAGE_<PLATFORM> overrides it, all with the tag BOT_IMAGE_TAG.
+type BotImages struct {
+	Repos map[string]string
+	Tag   string
+}
+
+// Ref is the meeting platform's image with its tag.
+func (b BotImages) Ref(meetingPlatform string) (string, bool) {
+	repo, ok := b.Repos[meetingPlatform]
+	return repo + ":" + b.Tag, ok
+}
+
+func (r *reader) botImages() BotImages {
+	b := BotImages{Repos: map[string]string{}, Tag: r.str("BOT_IMAGE_TAG", "latest")}
+	org := r.str("GHCR_ORG", "meeboter")
+	for mp, suffix := range meetingPlatformEnv {
+		b.Repos[mp] = r.str("BOT_IMAGE_"+suffix, "ghcr.io/"+org+"/meeboter-"+mp+"-bot")
+	}
+	return b
+}
+
 var meetingPlatformEnv = map[string]string{
 	"zoom": "ZOOM", "microsoft-teams": "MICROSOFT_TEAMS", "google-meet": "GOOGLE_MEET",
 }
@@ -65,7 +84,6 @@ func (r *reader) coolify() Coolify {
 		EnvironmentName:      r.str("COOLIFY_ENVIRONMENT_NAME", "production"),
 		DestinationUUID:      r.str("COOLIFY_DESTINATION_UUID", ""),
 		Mode:                 r.oneOf("COOLIFY_MODE", CoolifyPool, CoolifyPool, CoolifyEphemeral),
-		Tag:                  r.str("BOT_IMAGE_TAG", "latest"),
 		LimitsCPUs:           r.str("COOLIFY_LIMITS_CPUS", "1"),
 		LimitsMemory:         r.str("COOLIFY_LIMITS_MEMORY", "2048m"),
 		RateLimit:            r.int("COOLIFY_RATE_LIMIT", 150, 1),
@@ -79,13 +97,8 @@ func (r *reader) coolify() Coolify {
 		PoolStopTimeout:      r.dur("POOL_STOP_TIMEOUT", 2*time.Minute),
 		PoolDeleteTimeout:    r.dur("POOL_DELETE_TIMEOUT", 5*time.Minute),
 		PoolMaxErrors:        r.int("POOL_MAX_ERRORS", 3, 1),
-		Images:               map[string]string{},
 	}
 	c.BotLimit = r.int("COOLIFY_BOT_LIMIT", 3*c.PoolMaxSlots, 1)
-	org := r.str("GHCR_ORG", "meeboter")
-	for mp, suffix := range meetingPlatformEnv {
-		c.Images[mp] = r.str("BOT_IMAGE_"+suffix, "ghcr.io/"+org+"/meeboter-"+mp+"-bot")
-	}
 	if c.APIURL != "" {
 		if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			r.fail("COOLIFY_API_URL", "want an absolute http(s) URL ending in /api/v1, got %s", redactURL(c.APIURL))

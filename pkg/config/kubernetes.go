@@ -21,9 +21,6 @@ type Kubernetes struct {
 	// Owner labels this controller's pods (KUBERNETES_OWNER, default
 	// meeboter): controllers sharing a namespace leave each other's alone.
 	Owner string
-	// Images by meeting platform, with the tag: BOT_IMAGE_<PLATFORM> and
-	// BOT_IMAGE_TAG, as on Coolify.
-	Images map[string]string
 	// Resources by meeting platform (KUBERNETES_RESOURCES_<PLATFORM>), else
 	// DefaultResources; requests equal limits (Guaranteed QoS: the last
 	// pods a node evicts).
@@ -52,7 +49,7 @@ type Toleration struct{ Key, Value, Effect string }
 // (auto-detection): in a pod, or with KUBECONFIG.
 func (k Kubernetes) Configured() bool { return k.InCluster || k.Kubeconfig != "" }
 
-func (r *reader) kubernetes(images map[string]string, tag string) Kubernetes {
+func (r *reader) kubernetes() Kubernetes {
 	k := Kubernetes{
 		Kubeconfig:       r.str("KUBECONFIG", ""),
 		InCluster:        r.str("KUBERNETES_SERVICE_HOST", "") != "",
@@ -65,13 +62,9 @@ func (r *reader) kubernetes(images map[string]string, tag string) Kubernetes {
 		APIQPS:           r.int("KUBERNETES_API_QPS", 50, 1),
 		APIBurst:         r.int("KUBERNETES_API_BURST", 100, 1),
 		DefaultResources: Resources{CPU: r.quantity("KUBERNETES_CPU", "1"), Memory: r.quantity("KUBERNETES_MEMORY", "2Gi")},
-		Images:           map[string]string{},
 		Resources:        map[string]Resources{},
 		NodeSelector:     r.pairs("KUBERNETES_NODE_SELECTOR"),
 		Tolerations:      r.tolerations("KUBERNETES_TOLERATIONS"),
-	}
-	for mp, img := range images {
-		k.Images[mp] = img + ":" + tag
 	}
 	for mp, suffix := range meetingPlatformEnv {
 		name := "KUBERNETES_RESOURCES_" + suffix

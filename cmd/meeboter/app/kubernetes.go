@@ -37,7 +37,11 @@ func buildKubernetes(ctx context.Context, cfg config.Config, st *store.Store, lo
 	if err != nil {
 		return platforms{}, fmt.Errorf("kubernetes client: %w", err)
 	}
-	p, err := kubernetes.New(ctx, client, kubernetes.Config{Namespace: k.Namespace, Owner: k.Owner, Images: k.Images,
+	images := map[string]string{}
+	for mp := range cfg.BotImages.Repos {
+		images[mp], _ = cfg.BotImages.Ref(mp)
+	}
+	p, err := kubernetes.New(ctx, client, kubernetes.Config{Namespace: k.Namespace, Owner: k.Owner, Images: images,
 		Resources: resourcesByPlatform(k.Resources), DefaultResources: requirements(k.DefaultResources),
 		NodeSelector: k.NodeSelector, Tolerations: tolerations(k.Tolerations), ServiceAccount: k.ServiceAccount,
 		PodPatch: []byte(k.PodPatch), MaxLifetime: cfg.MaxBotLifetime, StopGrace: k.StopGrace,

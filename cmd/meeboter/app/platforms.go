@@ -88,13 +88,16 @@ func buildCoolify(ctx context.Context, cfg config.Config, st *store.Store, log *
 	if c.Mode == config.CoolifyEphemeral {
 		p := &coolify.EphemeralPlatform{Client: client, Base: base, LimitsCPUs: c.LimitsCPUs, LimitsMemory: c.LimitsMemory,
 			StartTimeout: c.StartTimeout, Clock: clock.Wall{},
-			Image: func(mp string) (string, string, bool) { img, ok := c.Images[mp]; return img, c.Tag, ok }}
+			Image: func(mp string) (string, string, bool) {
+				img, ok := cfg.BotImages.Repos[mp]
+				return img, cfg.BotImages.Tag, ok
+			}}
 		return platforms{list: []controllers.PlatformConfig{{Platform: p, Limit: c.BotLimit}}}, nil
 	}
-	specs := make([]pool.Spec, 0, len(c.Images))
+	specs := make([]pool.Spec, 0, len(cfg.BotImages.Repos))
 	hashes := map[string]string{}
-	for mp, img := range c.Images {
-		s := pool.Spec{MeetingPlatform: mp, AppSpec: pool.AppSpec{Image: img, Tag: c.Tag, LimitsCPUs: c.LimitsCPUs, LimitsMemory: c.LimitsMemory}}
+	for mp, img := range cfg.BotImages.Repos {
+		s := pool.Spec{MeetingPlatform: mp, AppSpec: pool.AppSpec{Image: img, Tag: cfg.BotImages.Tag, LimitsCPUs: c.LimitsCPUs, LimitsMemory: c.LimitsMemory}}
 		specs = append(specs, s)
 		hashes[mp] = s.Hash()
 	}

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -171,7 +172,7 @@ func (p *Platform) Stop(ctx context.Context, name, externalID string) (bool, err
 	pods := p.client.CoreV1().Pods(p.cfg.Namespace)
 	opts := metav1.DeleteOptions{}
 	if externalID != "" {
-		uid := typesUID(externalID)
+		uid := types.UID(externalID)
 		opts.Preconditions = &metav1.Preconditions{UID: &uid}
 	}
 	err := pods.Delete(ctx, name, opts)

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"github.com/meeboter/meeboter/pkg/platform"
@@ -88,5 +87,3 @@ func patchPod(pod *corev1.Pod, patch []byte) (*corev1.Pod, error) {
 	}
 	return out, nil
 }
-
-func typesUID(s string) types.UID { return types.UID(s) }
