@@ -223,15 +223,8 @@ func (r *coolifyRun) startController(ctx context.Context) error {
 		}
 	}
 	var err error
-	if r.ctrl, err = newController(r.bin, r.dir, env); err != nil {
-		return err
-	}
-	if err := r.ctrl.start(); err != nil {
-		return err
-	}
-	r.cleanup = append(r.cleanup, r.ctrl.kill)
-	r.api = newUserAPI(r.ctrl.url(), r.apiKey)
-	return r.ctrl.ready(ctx, 90*time.Second)
+	r.ctrl, r.api, err = startServe(ctx, r.bin, r.dir, env, r.apiKey, &r.cleanup)
+	return err
 }
 
 // coolifyControllerEnv is the controller's configuration, besides the

@@ -150,15 +150,8 @@ func (r *kubeRun) bringUp(ctx context.Context, adminURL string) error {
 		"KUBECONFIG=" + kubeconfig, "KUBERNETES_NAMESPACE=" + kubeNamespace, "KUBERNETES_SERVICE_ACCOUNT=meeboter-bot",
 		"KUBERNETES_BOT_LIMIT=" + strconv.Itoa(kubeBots+10), "KUBERNETES_API_QPS=" + strconv.Itoa(kubeQPS),
 		"KUBERNETES_API_BURST=" + strconv.Itoa(kubeBurst), "KUBERNETES_STOP_GRACE=5s", "JOB_TIMEOUT=10s"}
-	if r.ctrl, err = newController(r.bin, dir, env); err != nil {
-		return err
-	}
-	if err := r.ctrl.start(); err != nil {
-		return err
-	}
-	r.cleanup = append(r.cleanup, r.ctrl.kill)
-	r.api = newUserAPI(r.ctrl.url(), r.apiKey)
-	return r.ctrl.ready(ctx, 90*time.Second)
+	r.ctrl, r.api, err = startServe(ctx, r.bin, dir, env, r.apiKey, &r.cleanup)
+	return err
 }
 
 // startNode makes the bots' namespace and service account and the node

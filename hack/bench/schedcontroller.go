@@ -222,3 +222,19 @@ func createAPIKey(ctx context.Context, bin, dbURL string) (string, error) {
 	}
 	return "", fmt.Errorf("no key in %q", out)
 }
+
+// startServe starts `meeboter serve` with env (its logs in logDir), kills
+// it at cleanup, and returns once it is ready, with a user API client
+// holding apiKey.
+func startServe(ctx context.Context, bin, logDir string, env []string, apiKey string, cleanup *[]func()) (*controller, *userAPI, error) {
+	c, err := newController(bin, logDir, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.start(); err != nil {
+		return nil, nil, err
+	}
+	*cleanup = append(*cleanup, c.kill)
+	err = c.ready(ctx, 90*time.Second)
+	return c, newUserAPI(c.url(), apiKey), err
+}

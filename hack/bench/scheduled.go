@@ -198,15 +198,8 @@ func (r *schedRun) startController(ctx context.Context) error {
 	env := append(controllerEnv(r.opts.scale, r.opts.capacity, r.opts.env), "DATABASE_URL="+r.dbURL)
 	env = append(env, r.sims.controllerEnv()...)
 	var err error
-	if r.ctrl, err = newController(r.bin, r.dir, env); err != nil {
-		return err
-	}
-	if err := r.ctrl.start(); err != nil {
-		return err
-	}
-	r.cleanup = append(r.cleanup, r.ctrl.kill)
-	r.api = newUserAPI(r.ctrl.url(), r.apiKey)
-	return r.ctrl.ready(ctx, 90*time.Second)
+	r.ctrl, r.api, err = startServe(ctx, r.bin, r.dir, env, r.apiKey, &r.cleanup)
+	return err
 }
 
 // tearDown undoes bringUp, last step first: the controller is killed
