@@ -247,7 +247,8 @@ func (o *Observer) classify(d store.Deployment, byName map[string]platform.Liste
 	case platform.PhaseRunning:
 		return store.Observation{Observed: store.ObservedRunning}
 	case platform.PhasePending, platform.PhaseStarting:
-		// A pod no node fits is waiting, not progressing.
+		// Pending with a reason (no node fits a pod, say) is waiting, not
+		// progressing: the deploy deadline does not move.
 		return store.Observation{Observed: store.ObservedPending, Progress: l.Code == "", Code: l.Code}
 	}
 	return store.Observation{Observed: store.ObservedPending}
