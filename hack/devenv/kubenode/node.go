@@ -42,6 +42,7 @@ type Config struct {
 type Node struct {
 	cfg    Config
 	client k8s.Interface
+	life   context.Context // the node's: Start's ctx
 
 	mu      sync.Mutex
 	pods    map[types.UID]*running
@@ -64,7 +65,7 @@ func Start(ctx context.Context, client k8s.Interface, cfg Config) (*Node, error)
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	n := &Node{cfg: cfg, client: client, pods: map[types.UID]*running{}, started: map[string]int{}}
+	n := &Node{cfg: cfg, client: client, life: ctx, pods: map[types.UID]*running{}, started: map[string]int{}}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: cfg.Name}, Status: corev1.NodeStatus{
 		Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"),
 			corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("1000")}}}
@@ -108,11 +109,32 @@ func (n *Node) handle(ctx context.Context, pod *corev1.Pod) {
 
 // bind schedules the pod on this node, as the scheduler would.
 func (n *Node) bind(ctx context.Context, pod *corev1.Pod) {
-	err := n.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
-		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, UID: pod.UID},
-		Target:     corev1.ObjectReference{Kind: "Node", Name: n.cfg.Name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && ctx.Err() == nil {
-		n.cfg.Logf("kubenode: bind %s: %v", pod.Name, err)
+	n.persist(ctx, "bind "+pod.Name, func() error {
+		err := n.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, UID: pod.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: n.cfg.Name}}, metav1.CreateOptions{})
+		if apierrors.IsConflict(err) {
+			return nil // bound already
+		}
+		return err
+	})
+}
+
+// persist retries fn until it succeeds, its pod is gone or ctx ends: the
+// API server may be restarting, and neither a scheduler nor a kubelet gives
+// up on a pod for that.
+func (n *Node) persist(ctx context.Context, what string, fn func() error) {
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		err := fn()
+		if err == nil || apierrors.IsNotFound(err) {
+			return
+		}
+		n.cfg.Logf("kubenode: %s: %v (retrying)", what, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/meeboter/meeboter/pkg/platform/simcontainer"
 )
@@ -126,11 +125,14 @@ func (n *Node) terminate(ctx context.Context, pod *corev1.Pod) {
 		r.cancel(errDeleted)
 		<-r.done
 	}
-	err := n.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-		GracePeriodSeconds: new(int64(0)), Preconditions: &metav1.Preconditions{UID: &pod.UID}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && ctx.Err() == nil {
-		n.cfg.Logf("kubenode: confirm deletion of %s: %v", pod.Name, err)
-	}
+	n.persist(ctx, "confirm deletion of "+pod.Name, func() error {
+		err := n.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+			GracePeriodSeconds: new(int64(0)), Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+		if apierrors.IsConflict(err) {
+			return nil // another pod holds the name: this one is gone
+		}
+		return err
+	})
 }
 
 // Evict fails the named pod as the kubelet does under node pressure.
@@ -178,26 +180,21 @@ func (n *Node) stop(pod *corev1.Pod, cause error) {
 	}
 }
 
-// setStatus changes the pod's status, retrying on conflicts; a pod gone
+// setStatus changes the pod's status, from its latest version, until it
+// takes (conflicts and a restarting API server included); a pod gone
 // meanwhile is left alone.
 func (n *Node) setStatus(pod *corev1.Pod, change func(*corev1.PodStatus)) {
-	ctx := context.Background()
+	ctx := n.life // not the container's: a status is set after it ended
 	pods := n.client.CoreV1().Pods(pod.Namespace)
-	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+	n.persist(ctx, "status of "+pod.Name, func() error {
 		cur, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
+		if err != nil || cur.UID != pod.UID {
 			return err
-		}
-		if cur.UID != pod.UID {
-			return nil
 		}
 		change(&cur.Status)
 		_, err = pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 		return err
 	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		n.cfg.Logf("kubenode: status of %s: %v", pod.Name, err)
-	}
 }
 
 // botContainer is the pod's "bot" container, or its first.
